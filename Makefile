@@ -1,0 +1,45 @@
+# The two commands of the quick start: `make run` and `make test`.
+VENV   ?= .venv
+PYTHON ?= python3
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check --quiet
+
+.PHONY: run test dovecot screenshots bench lint clean
+
+run: $(VENV)/.installed-run
+	$(VENV)/bin/mailprov $(ARGS)
+
+test: $(VENV)/.installed-test dovecot
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -e '.[test]'
+	touch $@ $(VENV)/.installed-run
+
+# The real-server tests need Dovecot. Installed with apt-get when we are root on
+# Debian/Ubuntu; otherwise those tests skip, naming the package.
+dovecot:
+	@if [ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing dovecot-imapd for the real-server tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; \
+	else echo "dovecot-imapd is not installed: the IMAP tests will skip"; fi
+
+screenshots: $(VENV)/.installed-test
+	$(PY) -m tui.ui.screenshots screenshots
+
+bench: $(VENV)/.installed-test
+	$(PY) -m bench
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/lint-imports
+
+clean:
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info

@@ -1,0 +1,1 @@
+"""The headless core of mailprov. Nothing in this package may import Textual."""

@@ -1,0 +1,132 @@
+"""What an activation check found: steps, the first failure, and the redacted transcript.
+
+Plain dataclasses with a JSON form, so the store can keep the last report and the CLI
+can print it; nothing here talks to a network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from enum import StrEnum
+
+from tui.core.domain import Status
+
+
+class FailureKind(StrEnum):
+    DNS = "dns"
+    REFUSED = "refused"
+    TIMEOUT = "timeout"
+    TLS = "tls"
+    CERTIFICATE = "certificate"
+    STARTTLS_UNAVAILABLE = "starttls-unavailable"
+    AUTH = "auth"
+    MECHANISM = "mechanism"
+    MAILBOX = "mailbox"
+    PROTOCOL = "protocol"
+
+
+# Failures that may pass by themselves: worth a retry before anyone edits settings.
+TRANSIENT_KINDS = frozenset({FailureKind.TIMEOUT, FailureKind.REFUSED})
+
+
+@dataclass
+class Step:
+    name: str  # "resolve", "connect", "tls", "greeting", "ehlo", "starttls", "auth", ...
+    ok: bool
+    duration_ms: float
+    detail: str = ""
+
+
+@dataclass
+class Failure:
+    kind: FailureKind
+    message: str  # what failed, in plain words, naming the server or the account
+    remedy: str  # one line: what to change
+    fields: tuple[str, ...] = ()  # the form fields to blame, first one gets the focus
+    transient: bool = False
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Failure:
+        return cls(
+            kind=FailureKind(data["kind"]),
+            message=data["message"],
+            remedy=data["remedy"],
+            fields=tuple(data.get("fields", ())),
+            transient=bool(data.get("transient", False)),
+        )
+
+
+@dataclass
+class ProtocolResult:
+    protocol: str  # "smtp" or "imap"
+    host: str
+    port: int
+    steps: list[Step] = field(default_factory=list)
+    failure: Failure | None = None
+    transcript: list[str] = field(default_factory=list)  # credentials already redacted
+    summary: str = ""  # e.g. "INBOX: 12 messages, 3 unseen"
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None and bool(self.steps)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ProtocolResult:
+        failure = data.get("failure")
+        return cls(
+            protocol=data["protocol"],
+            host=data["host"],
+            port=int(data["port"]),
+            steps=[Step(**step) for step in data.get("steps", [])],
+            failure=Failure.from_dict(failure) if failure else None,
+            transcript=list(data.get("transcript", [])),
+            summary=data.get("summary", ""),
+        )
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class CheckReport:
+    provider: str
+    started_at: datetime
+    outbound: ProtocolResult
+    inbound: ProtocolResult | None = None  # None when the provider does not receive
+    duration_ms: float = 0.0
+
+    @property
+    def results(self) -> list[ProtocolResult]:
+        return [r for r in (self.outbound, self.inbound) if r is not None]
+
+    @property
+    def ok(self) -> bool:
+        return all(result.ok for result in self.results)
+
+    @property
+    def status(self) -> Status:
+        return Status.GREEN if self.ok else Status.RED
+
+    @property
+    def failure(self) -> Failure | None:
+        """The first failure, outbound before inbound."""
+        return next((r.failure for r in self.results if r.failure), None)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["started_at"] = self.started_at.isoformat()
+        data["status"] = self.status.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CheckReport:
+        inbound = data.get("inbound")
+        return cls(
+            provider=data["provider"],
+            started_at=datetime.fromisoformat(data["started_at"]),
+            outbound=ProtocolResult.from_dict(data["outbound"]),
+            inbound=ProtocolResult.from_dict(inbound) if inbound else None,
+            duration_ms=float(data.get("duration_ms", 0.0)),
+        )

@@ -1,0 +1,280 @@
+"""The one rule set for email providers: draft in, {field: message} out.
+
+The CLI, the TOML import and the live form all call `validate()`; nothing else decides
+whether a provider's settings are acceptable. Messages are sentences meant to be shown
+under the field (the field's label is added by whoever shows them elsewhere).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from tui.core.domain import (
+    PRESETS,
+    ProviderDraft,
+    ProviderSettings,
+    ProviderType,
+    Security,
+    ValidationError,
+    default_port,
+)
+
+NAME_MAX = 80
+FROM_NAME_MAX = 120
+USERNAME_MAX = 254
+HOST_MAX = 253
+
+_TYPE_ALIASES = {
+    "smtp-imap": ProviderType.SMTP_IMAP,
+    "smtp_imap": ProviderType.SMTP_IMAP,
+    "smtpimap": ProviderType.SMTP_IMAP,
+    "smtp": ProviderType.SMTP_IMAP,
+    "outlook": ProviderType.OUTLOOK,
+    "microsoft": ProviderType.OUTLOOK,
+    "gmail": ProviderType.GMAIL,
+    "google": ProviderType.GMAIL,
+}
+# "TLS" is what the platform's users call STARTTLS.
+_SECURITY_ALIASES = {
+    "starttls": Security.STARTTLS,
+    "tls": Security.STARTTLS,
+    "ssl": Security.SSL,
+    "ssl/tls": Security.SSL,
+    "none": Security.NONE,
+    "plain": Security.NONE,
+    "": None,
+}
+_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_REPLY_TO_SPLIT = re.compile(r"[;,]")
+
+
+def parse_type(text: str) -> ProviderType | None:
+    return _TYPE_ALIASES.get(str(text).strip().lower())
+
+
+def parse_security(text: str) -> Security | None:
+    return _SECURITY_ALIASES.get(str(text).strip().lower())
+
+
+def has_control_chars(text: str) -> bool:
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)
+
+
+def check_name(text: str, existing_names: Iterable[str] = ()) -> str | None:
+    name = text.strip()
+    if not name:
+        return "Give the provider a name."
+    if len(name) > NAME_MAX:
+        return f"Use at most {NAME_MAX} characters (this has {len(name)})."
+    if has_control_chars(name):
+        return "A name cannot contain line breaks or control characters."
+    taken = {n.strip().casefold() for n in existing_names}
+    if name.casefold() in taken:
+        return f"A provider named '{name}' already exists."
+    return None
+
+
+def normalise_address(text: str) -> tuple[str | None, str | None]:
+    """(normalised address, None) or (None, message). Syntax only: no DNS while typing."""
+    from email_validator import EmailNotValidError, validate_email
+
+    address = text.strip()
+    if not address:
+        return None, "Enter the mailbox address, like support@example.com."
+    try:
+        result = validate_email(address, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        return None, f"'{address}' is not a valid address: {exc}"
+    return result.normalized, None
+
+
+def check_from_name(text: str) -> str | None:
+    if has_control_chars(text):
+        return "A From Name cannot contain line breaks or control characters."
+    if len(text.strip()) > FROM_NAME_MAX:
+        return f"Use at most {FROM_NAME_MAX} characters (this has {len(text.strip())})."
+    return None
+
+
+def check_username(text: str) -> str | None:
+    username = text.strip()
+    if len(username) > USERNAME_MAX:
+        return f"Use at most {USERNAME_MAX} characters."
+    if has_control_chars(username) or any(ch.isspace() for ch in username):
+        return "A login name cannot contain spaces or control characters."
+    return None
+
+
+def parse_reply_to(text: str) -> tuple[tuple[str, ...], str | None]:
+    """Addresses separated by ';' (or ','); each validated, duplicates dropped."""
+    seen: dict[str, str] = {}
+    for piece in _REPLY_TO_SPLIT.split(text):
+        if not piece.strip():
+            continue
+        address, error = normalise_address(piece)
+        if error:
+            return (), error
+        seen.setdefault(address.casefold(), address)
+    return tuple(seen.values()), None
+
+
+def check_host(text: str, label: str = "host") -> str | None:
+    """None when `text` is a DNS name (IDNA allowed) or an IP literal, else what is wrong."""
+    host = text.strip()
+    if not host:
+        return f"Enter the {label} name, like mail.example.com."
+    if "://" in host:
+        scheme = host.split("://", 1)[0]
+        return f"Enter only the host name, without '{scheme}://'."
+    if any(ch.isspace() for ch in host):
+        return "A host name cannot contain spaces."
+    if "/" in host or "\\" in host:
+        return "A host name has no path: remove everything from '/'."
+    if "@" in host:
+        return "That looks like an address: enter the server's host name here."
+    if _is_ip_literal(host):
+        return None
+    if ":" in host:
+        return "Put the port in the port field, not after the host name."
+    return _check_dns_name(host)
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _check_dns_name(host: str) -> str | None:
+    import idna
+
+    name = host.removesuffix(".")
+    try:
+        ascii_name = idna.encode(name, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return f"'{host}' is not a valid host name."
+    if len(ascii_name) > HOST_MAX:
+        return f"A host name has at most {HOST_MAX} characters."
+    if not all(_LABEL_RE.match(label) for label in ascii_name.split(".")):
+        return f"'{host}' is not a valid host name."
+    return None
+
+
+def parse_port(text: str) -> tuple[int | None, str | None]:
+    port = str(text).strip()
+    if not port:
+        return None, None
+    if not port.isascii() or not port.isdigit():
+        return None, f"A port is a number from 1 to 65535, not '{port}'."
+    value = int(port)
+    if not 1 <= value <= 65535:
+        return None, f"A port is a number from 1 to 65535, not {value}."
+    return value, None
+
+
+def validate(draft: ProviderDraft, existing_names: Iterable[str] = ()) -> dict[str, str]:
+    """Every problem of the draft, keyed by field name; empty when the draft is valid.
+
+    `existing_names` are the other providers' names (uniqueness is case-insensitive)."""
+    errors, _ = _evaluate(draft, existing_names)
+    return errors
+
+
+def to_settings(draft: ProviderDraft, existing_names: Iterable[str] = ()) -> ProviderSettings:
+    """The normalised settings of a valid draft; raises ValidationError otherwise."""
+    errors, settings = _evaluate(draft, existing_names)
+    if errors:
+        raise ValidationError(errors)
+    return settings
+
+
+def _evaluate(draft: ProviderDraft, existing_names: Iterable[str]):
+    errors: dict[str, str] = {}
+
+    def note(field_name: str, message: str | None) -> None:
+        if message and field_name not in errors:
+            errors[field_name] = message
+
+    note("name", check_name(draft.name, existing_names))
+    provider_type = parse_type(draft.type)
+    if provider_type is None:
+        note("type", f"Pick one of smtp-imap, outlook or gmail, not '{draft.type}'.")
+    account, account_error = normalise_address(draft.account)
+    note("account", account_error)
+    note("username", check_username(draft.username))
+    note("from_name", check_from_name(draft.from_name))
+    reply_to, reply_error = parse_reply_to(draft.reply_to)
+    note("reply_to", reply_error)
+    if provider_type is ProviderType.SMTP_IMAP and not draft.password and not draft.password_stored:
+        note("password", "Enter the mailbox password.")
+    if provider_type is not None and provider_type.uses_oauth and draft.password:
+        note("password", f"{provider_type.label} signs in with OAuth; no password is kept.")
+
+    servers = {}
+    for protocol in ("smtp", "imap"):
+        required = protocol == "smtp" or draft.receive_emails
+        server, server_errors = _evaluate_server(draft, protocol, provider_type, required)
+        servers.update(server)
+        errors.update({k: v for k, v in server_errors.items() if k not in errors})
+
+    if errors:
+        return errors, None
+    settings = ProviderSettings(
+        name=draft.name.strip(),
+        type=provider_type,
+        account=account,
+        username=draft.username.strip() or account,
+        from_name=draft.from_name.strip(),
+        receive_emails=bool(draft.receive_emails),
+        active_reference=bool(draft.active_reference),
+        reply_to=reply_to,
+        **servers,
+    )
+    return errors, settings
+
+
+def _evaluate_server(draft, protocol: str, provider_type: ProviderType | None, required: bool):
+    """One protocol's host/port/security: (settings values, errors)."""
+    label = "SMTP" if protocol == "smtp" else "IMAP"
+    preset = PRESETS.get(provider_type)
+    host_text = getattr(draft, f"{protocol}_host").strip()
+    security_text = getattr(draft, f"{protocol}_security")
+    port_text = getattr(draft, f"{protocol}_port")
+    errors: dict[str, str] = {}
+
+    security = parse_security(security_text)
+    if security is None and str(security_text).strip():
+        errors[f"{protocol}_security"] = f"Pick TLS (starttls), SSL or none, not '{security_text}'."
+    if security is None:
+        security = _default_security(protocol, preset)
+
+    if not host_text and preset is not None:
+        host_text = getattr(preset, f"{protocol}_host")
+    if host_text or required:
+        host_error = check_host(host_text, f"{label} server")
+        if host_error:
+            errors[f"{protocol}_host"] = host_error
+
+    port, port_error = parse_port(port_text)
+    if port_error:
+        errors[f"{protocol}_port"] = port_error
+    if port is None:
+        port = default_port(protocol, security)
+
+    values = {
+        f"{protocol}_host": host_text.strip().removeprefix("[").removesuffix("]").lower(),
+        f"{protocol}_port": port,
+        f"{protocol}_security": security,
+    }
+    return values, errors
+
+
+def _default_security(protocol: str, preset) -> Security:
+    if preset is not None:
+        return getattr(preset, f"{protocol}_security")
+    return Security.STARTTLS if protocol == "smtp" else Security.SSL
