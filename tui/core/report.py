@@ -53,7 +53,7 @@ class Failure:
             message=data["message"],
             remedy=data["remedy"],
             fields=tuple(data.get("fields", ())),
-            transient=bool(data.get("transient", False)),
+            transient=bool(data.get("transient", FailureKind(data["kind"]) in TRANSIENT_KINDS)),
         )
 
 

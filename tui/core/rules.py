@@ -88,7 +88,9 @@ def normalise_address(text: str) -> tuple[str | None, str | None]:
         result = validate_email(address, check_deliverability=False, test_environment=True)
     except EmailNotValidError as exc:
         return None, f"'{address}' is not a valid address: {exc}"
-    return result.normalized, None
+    # Keep the local part as typed: mail servers may treat login names case-sensitively.
+    local_part = address.rsplit("@", 1)[0]
+    return f"{local_part}@{result.domain}", None
 
 
 def check_from_name(text: str) -> str | None:

@@ -1,0 +1,206 @@
+"""The one rule set: every type and field, and fuzzing that it never raises."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tui.core.domain import PRESETS, ProviderDraft, ProviderType, Security, ValidationError
+from tui.core.rules import check_host, parse_port, parse_reply_to, to_settings, validate
+
+
+def smtp_imap(**changes) -> ProviderDraft:
+    base = ProviderDraft(
+        name="Support",
+        type="smtp-imap",
+        account="support@example.com",
+        password="secret",
+        smtp_host="smtp.example.com",
+        imap_host="imap.example.com",
+    )
+    return base.updated(**changes)
+
+
+def oauth(kind: str, **changes) -> ProviderDraft:
+    return ProviderDraft(name="Sales", type=kind, account="sales@example.com").updated(**changes)
+
+
+def test_a_complete_smtp_imap_draft_is_valid_and_normalised():
+    settings = to_settings(smtp_imap(name="  Support  ", account="Support@Example.com"))
+    assert settings.name == "Support"
+    assert settings.account == "Support@example.com"  # domain lower-cased, local part kept
+    assert settings.username == settings.account
+    assert (settings.smtp_port, settings.smtp_security) == (587, Security.STARTTLS)
+    assert (settings.imap_port, settings.imap_security) == (993, Security.SSL)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"name": ""}, "name"),
+        ({"name": "x" * 81}, "name"),
+        ({"name": "two\nlines"}, "name"),
+        ({"type": "exchange"}, "type"),
+        ({"account": ""}, "account"),
+        ({"account": "not-an-address"}, "account"),
+        ({"account": "a b@example.com"}, "account"),
+        ({"username": "has space"}, "username"),
+        ({"from_name": "Line\r\nBcc: victim@example.com"}, "from_name"),
+        ({"from_name": "x" * 121}, "from_name"),
+        ({"reply_to": "ok@example.com; nope"}, "reply_to"),
+        ({"password": ""}, "password"),
+        ({"smtp_host": ""}, "smtp_host"),
+        ({"smtp_host": "smtps://smtp.example.com"}, "smtp_host"),
+        ({"smtp_host": "smtp.example.com:587"}, "smtp_host"),
+        ({"smtp_host": "smtp.example.com/path"}, "smtp_host"),
+        ({"smtp_host": "smtp example.com"}, "smtp_host"),
+        ({"smtp_port": "abc"}, "smtp_port"),
+        ({"smtp_port": "0"}, "smtp_port"),
+        ({"smtp_port": "65536"}, "smtp_port"),
+        ({"smtp_port": "-1"}, "smtp_port"),
+        ({"smtp_port": "5e2"}, "smtp_port"),
+        ({"smtp_security": "quantum"}, "smtp_security"),
+        ({"imap_host": ""}, "imap_host"),
+        ({"imap_port": "99999"}, "imap_port"),
+        ({"imap_security": "tls1.3"}, "imap_security"),
+    ],
+)
+def test_each_bad_smtp_imap_field_is_named(changes, field):
+    errors = validate(smtp_imap(**changes))
+    assert field in errors, errors
+    assert errors[field].strip()
+
+
+def test_the_same_name_in_another_case_is_taken():
+    assert "name" in validate(smtp_imap(name="SUPPORT"), existing_names=["support"])
+    assert validate(smtp_imap(name="Support 2"), existing_names=["support"]) == {}
+
+
+def test_receive_off_makes_imap_optional_and_on_makes_it_required():
+    assert validate(smtp_imap(imap_host="", receive_emails=False)) == {}
+    assert "imap_host" in validate(smtp_imap(imap_host="", receive_emails=True))
+
+
+def test_a_stored_password_satisfies_the_password_rule():
+    assert validate(smtp_imap(password="", password_stored=True)) == {}
+
+
+@pytest.mark.parametrize("kind", ["outlook", "gmail"])
+def test_oauth_types_need_no_password_and_get_their_presets(kind):
+    settings = to_settings(oauth(kind))
+    preset = PRESETS[ProviderType(kind)]
+    assert (settings.smtp_host, settings.smtp_port, settings.smtp_security) == (
+        preset.smtp_host, preset.smtp_port, preset.smtp_security)
+    assert (settings.imap_host, settings.imap_port, settings.imap_security) == (
+        preset.imap_host, preset.imap_port, preset.imap_security)
+
+
+def test_presets_are_the_documented_servers():
+    assert (PRESETS[ProviderType.GMAIL].smtp_host, PRESETS[ProviderType.GMAIL].smtp_port) == ("smtp.gmail.com", 587)
+    assert (PRESETS[ProviderType.GMAIL].imap_host, PRESETS[ProviderType.GMAIL].imap_port) == ("imap.gmail.com", 993)
+    outlook = PRESETS[ProviderType.OUTLOOK]
+    assert (outlook.smtp_host, outlook.smtp_port) == ("smtp-mail.outlook.com", 587)
+    assert (outlook.imap_host, outlook.imap_port) == ("outlook.office365.com", 993)
+
+
+@pytest.mark.parametrize("kind", ["outlook", "gmail"])
+def test_oauth_types_refuse_a_password_and_accept_server_overrides(kind):
+    assert "password" in validate(oauth(kind, password="hunter2"))
+    settings = to_settings(oauth(kind, smtp_host="relay.example.com", smtp_port="2525"))
+    assert (settings.smtp_host, settings.smtp_port) == ("relay.example.com", 2525)
+    assert "smtp_host" in validate(oauth(kind, smtp_host="https://relay.example.com"))
+
+
+@pytest.mark.parametrize(
+    ("protocol", "security", "port"),
+    [("smtp", "starttls", 587), ("smtp", "ssl", 465), ("smtp", "none", 25),
+     ("imap", "starttls", 143), ("imap", "ssl", 993), ("imap", "none", 143)],
+)
+def test_default_port_follows_security_unless_set(protocol, security, port):
+    settings = to_settings(smtp_imap(**{f"{protocol}_security": security, f"{protocol}_port": ""}))
+    assert getattr(settings, f"{protocol}_port") == port
+    typed = to_settings(smtp_imap(**{f"{protocol}_security": security, f"{protocol}_port": "2525"}))
+    assert getattr(typed, f"{protocol}_port") == 2525
+
+
+def test_security_accepts_the_labels_people_know():
+    assert to_settings(smtp_imap(smtp_security="TLS")).smtp_security is Security.STARTTLS
+    assert to_settings(smtp_imap(smtp_security="SSL")).smtp_security is Security.SSL
+
+
+def test_reply_to_splits_validates_and_drops_duplicates():
+    addresses, error = parse_reply_to("a@example.com; b@example.com, A@example.com;; ")
+    assert error is None
+    assert addresses == ("a@example.com", "b@example.com")
+    assert to_settings(smtp_imap(reply_to="a@example.com;b@example.com")).reply_to == (
+        "a@example.com", "b@example.com")
+
+
+@pytest.mark.parametrize(
+    "host", ["mail.example.com", "127.0.0.1", "::1", "[::1]", "bücher.example", "MAIL.Example.COM."]
+)
+def test_valid_hosts(host):
+    assert check_host(host) is None
+
+
+@pytest.mark.parametrize(
+    ("host", "says"),
+    [("imaps://mail.example.com", "imaps://"), ("mail.example.com:993", "port field"),
+     ("mail.example.com/x", "path"), ("mail example.com", "spaces"), ("-bad.example.com", "valid"),
+     ("support@example.com", "address")],
+)
+def test_invalid_hosts_say_what_is_wrong(host, says):
+    assert says in check_host(host)
+
+
+def test_ports_are_integers_in_range_only():
+    assert parse_port("993") == (993, None)
+    assert parse_port(" 25 ") == (25, None)
+    assert parse_port("") == (None, None)
+    for bad in ("0", "65536", "9.5", "１２３", "0x19", "+25"):
+        assert parse_port(bad)[1], bad
+
+
+def test_username_is_kept_when_it_differs_from_the_account():
+    settings = to_settings(smtp_imap(username="DOMAIN\\support"))
+    assert settings.username == "DOMAIN\\support"
+    assert settings.to_draft().username == "DOMAIN\\support"
+    assert to_settings(smtp_imap()).to_draft().username == ""
+
+
+def test_to_settings_raises_with_every_error():
+    with pytest.raises(ValidationError) as caught:
+        to_settings(ProviderDraft())
+    assert {"name", "account", "password", "smtp_host"} <= set(caught.value.errors)
+
+
+def test_changing_a_connection_field_changes_the_connection_key():
+    base = to_settings(smtp_imap())
+    assert base.connection_key() == to_settings(smtp_imap(from_name="Help desk")).connection_key()
+    assert base.connection_key() != to_settings(smtp_imap(smtp_port="2525")).connection_key()
+
+
+text = st.text(max_size=40)
+drafts = st.builds(
+    ProviderDraft,
+    name=text, type=st.sampled_from(["smtp-imap", "outlook", "gmail", "x", ""]) | text,
+    account=st.emails().map(str) | text, username=text, from_name=text,
+    receive_emails=st.booleans(), active_reference=st.booleans(), reply_to=text,
+    password=text, password_stored=st.booleans(),
+    smtp_host=st.sampled_from(["smtp.example.com", "127.0.0.1", ""]) | text,
+    smtp_port=st.integers(-5, 70000).map(str) | text,
+    smtp_security=st.sampled_from(["starttls", "ssl", "none", "TLS"]) | text,
+    imap_host=st.sampled_from(["imap.example.com", "::1", ""]) | text,
+    imap_port=st.integers(-5, 70000).map(str) | text,
+    imap_security=st.sampled_from(["starttls", "ssl", "none"]) | text,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(drafts)
+def test_rules_never_raise_and_valid_means_settings(draft):
+    errors = validate(draft)
+    assert all(isinstance(k, str) and isinstance(v, str) and v for k, v in errors.items())
+    if not errors:
+        settings = to_settings(draft)
+        assert 1 <= settings.smtp_port <= 65535 and 1 <= settings.imap_port <= 65535
+        assert "\n" not in settings.from_name and "\r" not in settings.from_name

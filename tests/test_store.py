@@ -1,0 +1,122 @@
+"""The SQLite store on a real file: migrations, WAL, status rules, reports."""
+
+import sqlite3
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import create_engine
+
+from tui.core.domain import ProviderDraft, Status, ValidationError
+from tui.core.migrations import head_revision, upgrade_to_head
+from tui.core.report import CheckReport, Failure, FailureKind, ProtocolResult, Step
+from tui.core.rules import to_settings
+from tui.core.store import HEAD_REVISION, NotFoundError, Store
+
+
+def settings_for(name="Support", **changes):
+    draft = ProviderDraft(
+        name=name, account="support@example.com", password="x",
+        smtp_host="smtp.example.com", imap_host="imap.example.com",
+    ).updated(**changes)
+    return to_settings(draft)
+
+
+def failed_report(name="Support") -> CheckReport:
+    failure = Failure(FailureKind.AUTH, "The server rejected the password for support@example.com",
+                      "Check the password.", ("password", "username"))
+    outbound = ProtocolResult("smtp", "smtp.example.com", 587,
+                              steps=[Step("resolve", True, 1.0), Step("auth", False, 3.0, "535")],
+                              failure=failure, transcript=["C: AUTH PLAIN <redacted>", "S: 535 no"])
+    return CheckReport(name, datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc), outbound)
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = Store.open(f"sqlite:///{tmp_path / 'sub' / 'mailprov.db'}")
+    yield store
+    store.close()
+
+
+def test_head_revision_constant_matches_the_migration_scripts():
+    assert head_revision() == HEAD_REVISION
+
+
+def test_open_creates_the_file_in_wal_mode_at_head(tmp_path, store):
+    assert store.schema_revision() == HEAD_REVISION
+    path = tmp_path / "sub" / "mailprov.db"
+    store.list()
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_add_get_is_case_insensitive_and_names_are_unique(store):
+    store.add(settings_for("Support"))
+    assert store.get("SUPPORT").name == "Support"
+    with pytest.raises(ValidationError) as caught:
+        store.add(settings_for("support"))
+    assert "name" in caught.value.errors
+    assert store.names() == ["Support"]
+
+
+def test_a_new_provider_is_grey(store):
+    assert store.add(settings_for()).status is Status.GREY
+
+
+def test_save_report_then_connection_change_resets_to_grey(store):
+    store.add(settings_for())
+    record = store.save_report("Support", failed_report())
+    assert record.status is Status.RED
+    assert record.failure.kind is FailureKind.AUTH
+    assert record.failure.fields == ("password", "username")
+    assert record.report.outbound.transcript[0] == "C: AUTH PLAIN <redacted>"
+    assert record.last_checked_at == datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc)
+
+    unchanged = store.update("Support", settings_for(from_name="Help desk"))
+    assert unchanged.status is Status.RED  # the From Name is not a connection field
+
+    changed = store.update("Support", settings_for(smtp_port="2525"))
+    assert changed.status is Status.GREY
+    assert changed.failure is None
+
+
+def test_a_green_report_records_last_success(store):
+    store.add(settings_for())
+    ok = ProtocolResult("smtp", "smtp.example.com", 587, steps=[Step("resolve", True, 1.0)])
+    report = CheckReport("Support", datetime(2026, 5, 6, tzinfo=timezone.utc), ok)
+    record = store.save_report("Support", report)
+    assert record.status is Status.GREEN
+    assert record.last_ok_at == report.started_at
+
+
+def test_rename_and_delete(store):
+    store.add(settings_for())
+    store.update("support", settings_for("Sales"))
+    assert store.names() == ["Sales"]
+    store.delete("sales")
+    assert store.list() == []
+    with pytest.raises(NotFoundError):
+        store.delete("sales")
+
+
+def test_a_database_made_at_the_first_revision_keeps_its_rows(tmp_path):
+    path = tmp_path / "old.db"
+    engine = create_engine(f"sqlite:///{path}")
+    upgrade_to_head(engine, "0001")
+    engine.dispose()
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO provider (secret_key, name, name_key, type, account, from_name, smtp_host,"
+            " smtp_port, smtp_security, imap_host, imap_port, imap_security, status, error_kind,"
+            " error_message, error_remedy, created_at, updated_at) VALUES"
+            " ('k1', 'Legacy', 'legacy', 'smtp-imap', 'old@example.com', 'Old Desk', 'smtp.example.com',"
+            " 465, 'ssl', 'imap.example.com', 993, 'ssl', 'red', 'auth', 'rejected', 'fix it',"
+            " '2025-01-01 00:00:00', '2025-01-01 00:00:00')"
+        )
+    store = Store.open(f"sqlite:///{path}")
+    assert store.schema_revision() == HEAD_REVISION
+    record = store.get("legacy")
+    assert record.secret_key == "k1"
+    assert record.settings.username == "old@example.com"  # no username column before: the account
+    assert (record.settings.smtp_port, record.settings.from_name) == (465, "Old Desk")
+    assert record.status is Status.RED and record.failure.message == "rejected"
+    assert record.failure.fields == ()
+    store.close()

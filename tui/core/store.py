@@ -1,0 +1,298 @@
+"""Providers in SQLite through SQLModel. The TUI, the CLI and a background worker share the
+file, so every connection runs in WAL mode with a busy timeout. Migrations run on open.
+
+Nothing secret is stored here: the password lives in keyring under the row's `secret_key`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import event, text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel, create_engine, select
+
+from tui.core.domain import ProviderSettings, ProviderType, Security, Status, ValidationError
+from tui.core.report import CheckReport, Failure, utcnow
+
+# The newest migration in tui/core/migrations/versions. A test keeps the two in step; knowing
+# it here lets an up-to-date database open without importing Alembic (faster start-up).
+HEAD_REVISION = "0002"
+BUSY_TIMEOUT_MS = 5000
+
+
+class ProviderRow(SQLModel, table=True):
+    __tablename__ = "provider"
+
+    id: int | None = Field(default=None, primary_key=True)
+    secret_key: str = Field(unique=True)
+    name: str
+    name_key: str = Field(unique=True)  # name.casefold(): names are unique case-insensitively
+    type: str
+    account: str
+    username: str | None = None  # None: log in with the account address
+    from_name: str = ""
+    receive_emails: bool = True
+    active_reference: bool = True
+    reply_to: str = "[]"  # JSON list of addresses
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    imap_host: str = ""
+    imap_port: int = 993
+    imap_security: str = "ssl"
+    status: str = Status.GREY.value
+    last_checked_at: datetime | None = None
+    last_ok_at: datetime | None = None
+    error_kind: str | None = None
+    error_message: str | None = None
+    error_remedy: str | None = None
+    error_fields: str = "[]"
+    last_report: str | None = None  # JSON of the last CheckReport (redacted)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class ProviderRecord:
+    id: int
+    secret_key: str
+    settings: ProviderSettings
+    status: Status
+    last_checked_at: datetime | None
+    last_ok_at: datetime | None
+    failure: Failure | None
+    report: CheckReport | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+
+class NotFoundError(LookupError):
+    def __init__(self, name: str):
+        super().__init__(f"No provider named '{name}'.")
+        self.name = name
+
+
+class Store:
+    def __init__(self, engine, url: str):
+        self.engine = engine
+        self.url = url
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Open (and create, and migrate) the database at a SQLAlchemy URL."""
+        _make_parent_dir(url)
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        store = cls(engine, url)
+        if store.schema_revision() != HEAD_REVISION:
+            from tui.core.migrations import upgrade_to_head
+
+            upgrade_to_head(engine)
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def schema_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            has_table = conn.execute(
+                text("SELECT 1 FROM sqlite_master WHERE type='table' AND name='alembic_version'")
+            ).first()
+            if not has_table:
+                return None
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+    # Reading -------------------------------------------------------------------------
+
+    def list(self) -> list[ProviderRecord]:
+        with Session(self.engine) as session:
+            rows = session.exec(select(ProviderRow).order_by(ProviderRow.name_key)).all()
+            return [_to_record(row) for row in rows]
+
+    def names(self) -> list[str]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(ProviderRow.name).order_by(ProviderRow.name_key)).all())
+
+    def get(self, name: str) -> ProviderRecord | None:
+        with Session(self.engine) as session:
+            row = _find(session, name)
+            return _to_record(row) if row else None
+
+    def require(self, name: str) -> ProviderRecord:
+        record = self.get(name)
+        if record is None:
+            raise NotFoundError(name)
+        return record
+
+    # Writing -------------------------------------------------------------------------
+
+    def add(self, settings: ProviderSettings) -> ProviderRecord:
+        row = ProviderRow(secret_key=uuid.uuid4().hex, name=settings.name, name_key="", type="", account="")
+        _apply_settings(row, settings)
+        return self._commit(row)
+
+    def update(self, name: str, settings: ProviderSettings) -> ProviderRecord:
+        with Session(self.engine) as session:
+            row = _find_or_raise(session, name)
+            before = _to_settings(row).connection_key()
+            _apply_settings(row, settings)
+            if settings.connection_key() != before:
+                _reset_status(row)
+            row.updated_at = utcnow()
+            return self._commit(row, session)
+
+    def delete(self, name: str) -> ProviderRecord:
+        with Session(self.engine) as session:
+            row = _find_or_raise(session, name)
+            record = _to_record(row)
+            session.delete(row)
+            session.commit()
+            return record
+
+    def reset_status(self, name: str) -> ProviderRecord:
+        """Grey again: the settings (or the password) changed since the last check."""
+        with Session(self.engine) as session:
+            row = _find_or_raise(session, name)
+            _reset_status(row)
+            row.updated_at = utcnow()
+            return self._commit(row, session)
+
+    def save_report(self, name: str, report: CheckReport) -> ProviderRecord:
+        with Session(self.engine) as session:
+            row = _find_or_raise(session, name)
+            failure = report.failure
+            row.status = report.status.value
+            row.last_checked_at = report.started_at
+            if report.ok:
+                row.last_ok_at = report.started_at
+            row.error_kind = failure.kind.value if failure else None
+            row.error_message = failure.message if failure else None
+            row.error_remedy = failure.remedy if failure else None
+            row.error_fields = json.dumps(list(failure.fields) if failure else [])
+            row.last_report = json.dumps(report.to_dict())
+            return self._commit(row, session)
+
+    def _commit(self, row: ProviderRow, session: Session | None = None) -> ProviderRecord:
+        own_session = session is None
+        session = session or Session(self.engine)
+        try:
+            session.add(row)
+            session.commit()
+            session.refresh(row)
+            return _to_record(row)
+        except IntegrityError:
+            session.rollback()
+            raise ValidationError({"name": f"A provider named '{row.name}' already exists."}) from None
+        finally:
+            if own_session:
+                session.close()
+
+
+def _make_parent_dir(url: str) -> None:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.endswith(":memory:"):
+        Path(url[len(prefix) :]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def _find(session: Session, name: str) -> ProviderRow | None:
+    key = name.strip().casefold()
+    return session.exec(select(ProviderRow).where(ProviderRow.name_key == key)).first()
+
+
+def _find_or_raise(session: Session, name: str) -> ProviderRow:
+    row = _find(session, name)
+    if row is None:
+        raise NotFoundError(name)
+    return row
+
+
+def _apply_settings(row: ProviderRow, settings: ProviderSettings) -> None:
+    row.name = settings.name
+    row.name_key = settings.name.casefold()
+    row.type = settings.type.value
+    row.account = settings.account
+    row.username = None if settings.username == settings.account else settings.username
+    row.from_name = settings.from_name
+    row.receive_emails = settings.receive_emails
+    row.active_reference = settings.active_reference
+    row.reply_to = json.dumps(list(settings.reply_to))
+    for protocol in ("smtp", "imap"):
+        for part in ("host", "port", "security"):
+            value = getattr(settings, f"{protocol}_{part}")
+            setattr(row, f"{protocol}_{part}", value.value if part == "security" else value)
+
+
+def _reset_status(row: ProviderRow) -> None:
+    row.status = Status.GREY.value
+    row.error_kind = row.error_message = row.error_remedy = None
+    row.error_fields = "[]"
+
+
+def _to_settings(row: ProviderRow) -> ProviderSettings:
+    return ProviderSettings(
+        name=row.name,
+        type=ProviderType(row.type),
+        account=row.account,
+        username=row.username or row.account,
+        from_name=row.from_name or "",
+        receive_emails=bool(row.receive_emails),
+        active_reference=bool(row.active_reference),
+        reply_to=tuple(json.loads(row.reply_to or "[]")),
+        smtp_host=row.smtp_host,
+        smtp_port=int(row.smtp_port),
+        smtp_security=Security(row.smtp_security),
+        imap_host=row.imap_host,
+        imap_port=int(row.imap_port),
+        imap_security=Security(row.imap_security),
+    )
+
+
+def _to_record(row: ProviderRow) -> ProviderRecord:
+    failure = None
+    if row.error_kind:
+        failure = Failure.from_dict(
+            {
+                "kind": row.error_kind,
+                "message": row.error_message or "",
+                "remedy": row.error_remedy or "",
+                "fields": json.loads(row.error_fields or "[]"),
+            }
+        )
+    report = CheckReport.from_dict(json.loads(row.last_report)) if row.last_report else None
+    return ProviderRecord(
+        id=row.id,
+        secret_key=row.secret_key,
+        settings=_to_settings(row),
+        status=Status(row.status),
+        last_checked_at=_aware(row.last_checked_at),
+        last_ok_at=_aware(row.last_ok_at),
+        failure=failure,
+        report=report,
+        created_at=_aware(row.created_at),
+        updated_at=_aware(row.updated_at),
+    )
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite keeps no time zone; every time we store is UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)
