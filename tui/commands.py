@@ -1,0 +1,316 @@
+"""What each CLI subcommand does, over ProviderService. Output is for people (aligned text,
+status as glyph + word) or, with --json, for monitoring."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+
+from tui.cli import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, FLAG_FOR_FIELD, print_json
+from tui.core.domain import FIELD_LABELS, ProviderDraft, ValidationError
+from tui.core.report import CheckReport
+from tui.core.settings import Settings
+from tui.core.store import NotFoundError, ProviderRecord
+
+EDITABLE_FIELDS = [name for name in ProviderDraft.field_names() if name not in ("password", "password_stored")]
+
+
+def run_command(args, settings: Settings) -> int:
+    from tui.core.bootstrap import build_service, configure_logging
+
+    configure_logging(settings)
+    handler = {
+        ("provider", "add"): provider_add,
+        ("provider", "edit"): provider_edit,
+        ("provider", "rm"): provider_rm,
+        ("provider", "list"): provider_list,
+        ("provider", "show"): provider_show,
+        ("check", None): check,
+        ("export", None): export,
+        ("import", None): import_file,
+        ("doctor", None): doctor,
+    }[(args.command, getattr(args, "action", None))]
+    if handler is doctor:
+        return doctor(args, settings)
+    try:
+        service = build_service(settings)
+        return handler(args, service)
+    except ValidationError as exc:
+        for field_name, message in exc.errors.items():
+            _error(f"{_field_ref(field_name)}: {message}")
+        return EXIT_BAD_INPUT
+    except (NotFoundError, UsageProblem) as exc:
+        _error(str(exc))
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # the secret store or the database failed: say what, not a trace
+        problem = _environment_problem(exc, settings)
+        if problem is None:
+            raise
+        _error(problem)
+        return EXIT_CHECK_FAILED
+
+
+def _environment_problem(exc: Exception, settings: Settings) -> str | None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tui.core.secrets import SecretStoreError
+
+    if isinstance(exc, SecretStoreError):
+        return f"secret store: {exc}"
+    if isinstance(exc, SQLAlchemyError):
+        return f"database {settings.db_url}: {getattr(exc, 'orig', None) or exc}"
+    return None
+
+
+class UsageProblem(Exception):
+    pass
+
+
+def _error(line: str) -> None:
+    print(f"mailprov: {line}", file=sys.stderr)
+
+
+def _field_ref(field_name: str) -> str:
+    """'--smtp-port (SMTP port)': the flag to change and the field's name."""
+    label = FIELD_LABELS.get(field_name, field_name)
+    flag = FLAG_FOR_FIELD.get(field_name)
+    return f"{flag} ({label})" if flag else label
+
+
+# provider add / edit / rm ------------------------------------------------------------
+
+
+def provider_add(args, service) -> int:
+    draft = ProviderDraft()
+    draft = _apply_flags(draft, args)
+    record = service.create(draft)
+    print(f"Added {record.name} ({record.status.text}). Run `mailprov check {_quote(record.name)}` to activate it.")
+    return EXIT_OK
+
+
+def provider_edit(args, service) -> int:
+    draft = _apply_flags(service.draft_for(args.provider), args)
+    if args.rename is not None:
+        draft = draft.updated(name=args.rename)
+    record = service.update(args.provider, draft)
+    print(f"Saved {record.name} ({record.status.text}).")
+    return EXIT_OK
+
+
+def provider_rm(args, service) -> int:
+    record = service.delete(args.provider)
+    print(f"Removed {record.name} and its stored password.")
+    return EXIT_OK
+
+
+def _apply_flags(draft: ProviderDraft, args) -> ProviderDraft:
+    changes = {name: getattr(args, name) for name in EDITABLE_FIELDS if getattr(args, name, None) is not None}
+    if args.password_stdin:
+        changes["password"] = _read_password()
+    return draft.updated(**changes)
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        return getpass.getpass("Password: ")
+    line = sys.stdin.readline()
+    password = line.rstrip("\r\n")
+    if not password:
+        raise ValidationError({"password": "standard input held no password."})
+    return password
+
+
+def _quote(name: str) -> str:
+    return f'"{name}"' if " " in name else name
+
+
+# provider list / show ----------------------------------------------------------------
+
+
+def provider_list(args, service) -> int:
+    records = service.list()
+    if args.json:
+        print_json([record_to_json(r) for r in records])
+        return EXIT_OK
+    if not records:
+        print("No providers yet. Add one with `mailprov provider add` or open the UI with `mailprov`.")
+        return EXIT_OK
+    rows = [("STATUS", "NAME", "TYPE", "ACCOUNT", "RECEIVE", "LAST CHECK")]
+    for r in records:
+        checked = r.last_checked_at.strftime("%Y-%m-%d %H:%M UTC") if r.last_checked_at else "never"
+        rows.append((r.status.text, r.name, r.settings.type.label, r.settings.account,
+                     "yes" if r.settings.receive_emails else "no", checked))
+    _print_table(rows)
+    return EXIT_OK
+
+
+def provider_show(args, service) -> int:
+    record = service.require(args.provider)
+    data = record_to_json(record)
+    if args.json:
+        print_json(data)
+        return EXIT_OK
+    for key, value in data.items():
+        if key != "last_report":
+            print(f"{key:18} {_plain(value)}")
+    if record.report:
+        print()
+        print_report(record.report)
+    return EXIT_OK
+
+
+def record_to_json(record: ProviderRecord) -> dict:
+    s = record.settings
+    failure = record.failure
+    return {
+        "name": s.name,
+        "type": s.type.value,
+        "account": s.account,
+        "username": s.username,
+        "from_name": s.from_name,
+        "receive_emails": s.receive_emails,
+        "active_reference": s.active_reference,
+        "reply_to": list(s.reply_to),
+        "smtp": {"host": s.smtp_host, "port": s.smtp_port, "security": s.smtp_security.value},
+        "imap": {"host": s.imap_host, "port": s.imap_port, "security": s.imap_security.value},
+        "status": record.status.value,
+        "status_text": record.status.text,
+        "last_checked_at": _iso(record.last_checked_at),
+        "last_ok_at": _iso(record.last_ok_at),
+        "kind": failure.kind.value if failure else None,
+        "message": failure.message if failure else None,
+        "remedy": failure.remedy if failure else None,
+        "last_report": record.report.to_dict() if record.report else None,
+    }
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _plain(value) -> str:
+    if isinstance(value, dict):
+        return " ".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, list):
+        return "; ".join(value) or "-"
+    return "-" if value in (None, "") else str(value)
+
+
+def _print_table(rows: list[tuple]) -> None:
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+# check -------------------------------------------------------------------------------
+
+
+def check(args, service) -> int:
+    if args.all and args.names:
+        raise UsageProblem("give provider names or --all, not both.")
+    if not args.all and not args.names:
+        raise UsageProblem("name the providers to check, or use --all.")
+    names = None if args.all else [service.require(name).name for name in args.names]
+    reports = service.check_all(names)
+    if args.json:
+        print_json([report_to_json(report) for report in reports])
+    else:
+        for index, report in enumerate(reports):
+            if index:
+                print()
+            print_report(report)
+    return EXIT_OK if all(report.ok for report in reports) else EXIT_CHECK_FAILED
+
+
+def report_to_json(report: CheckReport) -> dict:
+    failure = report.failure
+    return {
+        "name": report.provider,
+        "status": report.status.value,
+        "kind": failure.kind.value if failure else None,
+        "message": failure.message if failure else None,
+        "remedy": failure.remedy if failure else None,
+        "fields": list(failure.fields) if failure else [],
+        "transient": failure.transient if failure else False,
+        "checked_at": report.started_at.isoformat(),
+        "duration_ms": round(report.duration_ms, 1),
+        "steps": [
+            {"protocol": result.protocol, "name": step.name, "ok": step.ok,
+             "duration_ms": round(step.duration_ms, 1), "detail": step.detail}
+            for result in report.results
+            for step in result.steps
+        ],
+        "summary": {result.protocol: result.summary for result in report.results if result.summary},
+    }
+
+
+def print_report(report: CheckReport) -> None:
+    print(f"{report.provider}: {report.status.text}")
+    for result in report.results:
+        print(f"  {result.protocol.upper()} {result.host}:{result.port}")
+        for step in result.steps:
+            mark = "✓" if step.ok else "✖"
+            detail = f"  {step.detail}" if step.detail else ""
+            print(f"    {mark} {step.name:<12} {step.duration_ms:8.1f} ms{detail}")
+        if result.summary:
+            print(f"    {result.summary}")
+    failure = report.failure
+    if failure:
+        fields = ", ".join(_field_ref(name) for name in failure.fields)
+        print(f"  ✖ {failure.kind.value}: {failure.message}")
+        print(f"    fix: {failure.remedy}" + (f" ({fields})" if fields else ""))
+        if failure.transient:
+            print("    this may pass by itself: try again before changing settings")
+
+
+# export / import ---------------------------------------------------------------------
+
+
+def export(args, service) -> int:
+    from tui.core.exchange import export_toml
+
+    text = export_toml(service.list())
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"Wrote {len(service.names())} provider(s) to {args.output} (no secrets).", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def import_file(args, service) -> int:
+    import os
+
+    from tui.core.exchange import apply_actions, parse_import, plan_actions
+
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageProblem(f"cannot read {args.file}: {exc}") from None
+    plan = parse_import(text)
+    actions = plan_actions(plan, service.names(), dict(os.environ)) if plan.ok else []
+    if not plan.ok:
+        for line in plan.error_lines():
+            _error(line)
+        _error(f"nothing imported: {len(plan.errors)} problem(s) in {args.file}.")
+        return EXIT_BAD_INPUT
+    for action in actions:
+        print(f"{'would ' if args.dry_run else ''}{action.kind} {action.entry.draft.name.strip()}")
+    if not args.dry_run:
+        apply_actions(service, actions)
+        print(f"Imported {len(actions)} provider(s). Run `mailprov check --all` to activate them.")
+    return EXIT_OK
+
+
+# doctor ------------------------------------------------------------------------------
+
+
+def doctor(args, settings: Settings) -> int:
+    from tui.core.doctor import collect
+
+    problems = 0
+    for label, value, ok in collect(settings):
+        problems += not ok
+        print(f"{'✓' if ok else '✖'} {label:<18} {value}")
+    return EXIT_OK if not problems else EXIT_CHECK_FAILED
