@@ -289,7 +289,7 @@ def import_file(args, service) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageProblem(f"cannot read {args.file}: {exc}") from None
     plan = parse_import(text)
-    actions = plan_actions(plan, service.names(), dict(os.environ)) if plan.ok else []
+    actions = plan_actions(plan, service.names(), dict(os.environ))
     if not plan.ok:
         for line in plan.error_lines():
             _error(line)

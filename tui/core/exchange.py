@@ -167,7 +167,9 @@ def plan_actions(plan: ImportPlan, existing_names: list[str], env: dict[str, str
         seen_in_file.add(key)
         password = _password_from_env(entry, env, plan)
         kind = "update" if key in existing else "create"
-        draft = entry.draft.updated(password=password or "", password_stored=kind == "update")
+        # A missing variable was reported above: do not report the password a second time.
+        keeps_password = kind == "update" or bool(entry.password_env)
+        draft = entry.draft.updated(password=password or "", password_stored=keeps_password)
         for field_name, message in rules.validate(draft).items():
             if field_name == "password" and not entry.password_env:
                 field_name, message = "password_env", NO_PASSWORD_HINT

@@ -1,0 +1,216 @@
+"""The CLI end to end, in-process, on a real SQLite file and the encrypted secret file."""
+
+import base64
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tui.cli import main
+
+PASSWORD = "Zebra-Tr0ub4dor&3"  # distinctive, so a leak anywhere can be found
+
+
+class Cli:
+    def __init__(self, home: Path, monkeypatch, capsys):
+        self.home = home
+        self.monkeypatch = monkeypatch
+        self.capsys = capsys
+        self.env = {
+            "MAILPROV_DB": str(home / "data" / "mailprov.db"),
+            "MAILPROV_DATA_DIR": str(home / "data"),
+            "MAILPROV_CONFIG_DIR": str(home / "config"),
+            "MAILPROV_LOG_DIR": str(home / "log"),
+            "MAILPROV_TIMEOUT": "5",
+        }
+        for key, value in self.env.items():
+            monkeypatch.setenv(key, value)
+        for key in ("PYTHON_KEYRING_BACKEND", "MAILPROV_MASTER_KEY", "DBUS_SESSION_BUS_ADDRESS",
+                    "CREDENTIALS_DIRECTORY", "MAILPROV_CA_FILE"):
+            monkeypatch.delenv(key, raising=False)
+
+    def __call__(self, *argv: str, stdin: str = "") -> tuple[int, str, str]:
+        self.capsys.readouterr()
+        self.monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = main(list(argv))
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def every_file_byte(self) -> bytes:
+        return b"".join(p.read_bytes() for p in self.home.rglob("*") if p.is_file())
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):
+    return Cli(tmp_path, monkeypatch, capsys)
+
+
+def add_support(cli, *extra: str, password: str = PASSWORD):
+    return cli("provider", "add", "--name", "Support", "--type", "smtp-imap",
+               "--account", "support@example.com", "--smtp-host", "smtp.example.com",
+               "--imap-host", "imap.example.com", "--password-stdin", *extra, stdin=password + "\n")
+
+
+def test_add_list_show_edit_rm(cli):
+    code, out, _ = add_support(cli, "--reply-to", "a@example.com;b@example.com")
+    assert code == 0 and "Support" in out and "not checked" in out
+
+    code, out, _ = cli("provider", "list", "--json")
+    listed = json.loads(out)
+    assert [p["name"] for p in listed] == ["Support"]
+    assert listed[0]["status"] == "grey" and listed[0]["reply_to"] == ["a@example.com", "b@example.com"]
+
+    code, out, _ = cli("provider", "edit", "support", "--smtp-port", "2525", "--rename", "Help desk",
+                       "--from-name", "Help Desk Team")
+    assert code == 0
+    shown = json.loads(cli("provider", "show", "help desk", "--json")[1])
+    assert (shown["name"], shown["smtp"]["port"], shown["from_name"]) == ("Help desk", 2525, "Help Desk Team")
+    assert shown["smtp"]["security"] == "starttls" and shown["imap"]["port"] == 993
+
+    code, out, _ = cli("provider", "list")
+    assert "○ not checked" in out and "Help desk" in out
+
+    assert cli("provider", "rm", "Help desk")[0] == 0
+    assert json.loads(cli("provider", "list", "--json")[1]) == []
+
+
+@pytest.mark.parametrize(
+    ("flags", "names"),
+    [
+        (["--smtp-port", "abc"], "--smtp-port (SMTP port)"),
+        (["--smtp-host", "smtps://smtp.example.com"], "--smtp-host (SMTP host)"),
+        (["--account", "nope"], "--account (Account)"),
+        (["--smtp-security", "quantum"], "--smtp-security (SMTP security)"),
+        (["--imap-host", ""], "--imap-host (IMAP host)"),
+    ],
+)
+def test_bad_input_names_the_flag_exits_2_and_writes_nothing(cli, flags, names):
+    code, out, err = add_support(cli, *flags)
+    assert code == 2
+    assert names in err and err.count("\n") == 1
+    assert json.loads(cli("provider", "list", "--json")[1]) == []
+
+
+def test_duplicate_name_and_unknown_provider_are_bad_input(cli):
+    add_support(cli)
+    code, _, err = add_support(cli)
+    assert code == 2 and "already exists" in err
+    code, _, err = cli("provider", "show", "nobody")
+    assert code == 2 and "No provider named 'nobody'" in err
+
+
+def test_a_password_is_required_for_smtp_imap(cli):
+    code, _, err = cli("provider", "add", "--name", "X", "--type", "smtp-imap", "--account",
+                       "x@example.com", "--smtp-host", "smtp.example.com", "--no-receive")
+    assert code == 2 and "Password" in err
+
+
+def test_oauth_types_take_their_presets(cli):
+    code, _, _ = cli("provider", "add", "--name", "G", "--type", "gmail", "--account", "g@example.com")
+    assert code == 0
+    shown = json.loads(cli("provider", "show", "G", "--json")[1])
+    assert shown["smtp"] == {"host": "smtp.gmail.com", "port": 587, "security": "starttls"}
+    assert shown["imap"] == {"host": "imap.gmail.com", "port": 993, "security": "ssl"}
+
+
+def test_export_then_import_elsewhere(cli, tmp_path, monkeypatch):
+    add_support(cli)
+    out_file = tmp_path / "providers.toml"
+    assert cli("export", "-o", str(out_file))[0] == 0
+    text = out_file.read_text()
+    assert PASSWORD not in text
+
+    # A fresh database: the import needs the password from the environment.
+    monkeypatch.setenv("MAILPROV_DB", str(tmp_path / "second.db"))
+    code, _, err = cli("import", str(out_file))
+    assert code == 2 and "password_env" in err and "nothing imported" in err
+    out_file.write_text(text.replace('name = "Support"', 'name = "Support"\npassword_env = "PW"'))
+    monkeypatch.setenv("PW", "imported-password")
+    code, out, _ = cli("import", str(out_file), "--dry-run")
+    assert code == 0 and "would create Support" in out
+    assert json.loads(cli("provider", "list", "--json")[1]) == []
+    code, out, _ = cli("import", str(out_file))
+    assert code == 0 and "Imported 1" in out
+    assert json.loads(cli("provider", "show", "Support", "--json")[1])["account"] == "support@example.com"
+
+
+def test_a_bad_import_file_changes_nothing(cli, tmp_path):
+    add_support(cli)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[provider]]\nname = "Support"\ntype = "smtp-imap"\naccount = "support@example.com"\n'
+                   'smtp_host = "smtp.example.com"\nimap_host = "imap.example.com"\nsmtp_port = 2525\n'
+                   '[[provider]]\nname = "Other"\ntype = "smtp-imap"\naccount = "bad"\n')
+    code, _, err = cli("import", str(bad))
+    assert code == 2
+    assert "provider 2 ('Other'): Account" in err
+    assert json.loads(cli("provider", "show", "Support", "--json")[1])["smtp"]["port"] == 587
+
+
+def test_doctor_reports_database_and_secret_store(cli):
+    add_support(cli)
+    code, out, _ = cli("doctor")
+    assert code == 0
+    assert "schema 0002" in out and "1 providers" in out
+    assert "encrypted file" in out and "CA source" in out
+
+
+def test_check_requires_names_or_all(cli):
+    code, _, err = cli("check")
+    assert code == 2 and "--all" in err
+
+
+def test_check_json_against_real_servers(cli, mail_servers, monkeypatch):
+    monkeypatch.setenv("MAILPROV_CA_FILE", str(mail_servers.ca_file))
+    draft = mail_servers.draft()
+    code, _, err = cli("provider", "add", "--name", "Real", "--type", "smtp-imap",
+                       "--account", draft.account, "--smtp-host", draft.smtp_host,
+                       "--smtp-port", draft.smtp_port, "--smtp-security", draft.smtp_security,
+                       "--imap-host", draft.imap_host, "--imap-port", draft.imap_port,
+                       "--imap-security", draft.imap_security, "--password-stdin",
+                       stdin=draft.password + "\n")
+    assert code == 0, err
+    code, out, _ = cli("check", "Real", "--json")
+    assert code == 0
+    (result,) = json.loads(out)
+    assert result["status"] == "green" and result["kind"] is None
+    assert {s["protocol"] for s in result["steps"]} == {"smtp", "imap"}
+    assert all(step["ok"] for step in result["steps"])
+
+    cli("provider", "edit", "Real", "--password-stdin", stdin=PASSWORD + "\n")
+    code, out, _ = cli("check", "--all")
+    assert code == 1
+    assert "✖ auth" in out and "fix:" in out
+    listed = json.loads(cli("provider", "list", "--json")[1])
+    assert listed[0]["status"] == "red" and listed[0]["kind"] == "auth"
+
+
+def test_the_password_is_nowhere_but_in_the_secret_store(cli, mail_servers, monkeypatch):
+    """Not in the SQLite file (or its WAL), the logs, the export or any output."""
+    monkeypatch.setenv("MAILPROV_CA_FILE", str(mail_servers.ca_file))
+    draft = mail_servers.draft()
+    _, add_out, _ = cli("provider", "add", "--name", "Leak", "--type", "smtp-imap",
+                        "--account", draft.account, "--smtp-host", draft.smtp_host,
+                        "--smtp-port", draft.smtp_port, "--imap-host", draft.imap_host,
+                        "--imap-port", draft.imap_port, "--password-stdin", stdin=PASSWORD + "\n")
+    outputs = [add_out]
+    outputs += [cli("check", "Leak")[1], cli("provider", "show", "Leak", "--json")[1], cli("export")[1]]
+    everything = cli.every_file_byte() + "".join(outputs).encode()
+    auth_plain = base64.b64encode(f"\0{draft.account}\0{PASSWORD}".encode())
+    for secret in (PASSWORD.encode(), auth_plain, base64.b64encode(PASSWORD.encode())):
+        assert secret not in everything
+    assert (cli.home / "log" / "mailprov.log").read_text().count("Leak") >= 2  # the log was written
+
+
+def test_console_script_runs_as_a_module(tmp_path):
+    env = {"MAILPROV_DB": str(tmp_path / "m.db"), "MAILPROV_DATA_DIR": str(tmp_path),
+           "MAILPROV_CONFIG_DIR": str(tmp_path), "MAILPROV_LOG_DIR": str(tmp_path),
+           "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "tui", "provider", "list"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "No providers yet" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "tui", "provider", "add", "--name", "x"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "--type" in done.stderr

@@ -1,0 +1,373 @@
+"""Secrets: the in-memory and encrypted-file backends, the store, and the backend choice.
+
+Every test uses tmp dirs and an explicit env dict; none touches the real user keyring.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from keyring.backends import fail, null
+
+from tui.core.secrets import (
+    EncryptedFileKeyring,
+    MemoryKeyring,
+    SecretStore,
+    SecretStoreError,
+    choose_backend,
+    describe_backend,
+)
+from tui.core.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+KEY = "6f1c2e0a-3b7d-4c7e-9f4a-1d2b3c4d5e6f"
+PASSWORD = "correct horse battery staple 8472"
+
+
+def make_settings(tmp_path: Path, env: dict[str, str] | None = None) -> Settings:
+    return Settings(
+        db_url="sqlite:///:memory:",
+        config_dir=tmp_path / "config",
+        data_dir=tmp_path / "data",
+        log_dir=tmp_path / "log",
+        env=dict(env or {}),
+    )
+
+
+def file_store(path: Path, key: str = "master-key-one") -> SecretStore:
+    return SecretStore(EncryptedFileKeyring(path, key, "test key"))
+
+
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def test_memory_round_trip_and_delete():
+    store = SecretStore(MemoryKeyring())
+    assert store.get_password(KEY) is None
+    store.set_password(KEY, PASSWORD)
+    assert store.get_password(KEY) == PASSWORD
+    store.set_password(KEY, "second")
+    assert store.get_password(KEY) == "second"
+    store.delete_password(KEY)
+    assert store.get_password(KEY) is None
+
+
+def test_delete_of_a_missing_key_is_fine(tmp_path):
+    for store in (SecretStore(MemoryKeyring()), file_store(tmp_path / "secrets.enc")):
+        store.delete_password(KEY)  # no file, no entry
+        store.set_password("other", "x")
+        store.delete_password(KEY)  # file exists, entry does not
+        assert store.get_password("other") == "x"
+
+
+def test_stores_are_separated_by_service():
+    backend = MemoryKeyring()
+    SecretStore(backend, service="a").set_password(KEY, "for a")
+    assert SecretStore(backend, service="b").get_password(KEY) is None
+
+
+def test_empty_key_is_refused():
+    with pytest.raises(ValueError):
+        SecretStore(MemoryKeyring()).set_password("", PASSWORD)
+
+
+# --------------------------------------------------------------------------- encrypted file
+
+
+def test_encrypted_file_round_trip_across_instances(tmp_path):
+    path = tmp_path / "data" / "secrets.enc"
+    file_store(path).set_password(KEY, PASSWORD)
+    file_store(path).set_password("second", "two")
+
+    reopened = file_store(path)  # like a new process: nothing cached
+    assert reopened.get_password(KEY) == PASSWORD
+    assert reopened.get_password("second") == "two"
+    assert reopened.get_password("absent") is None
+    assert mode_of(path) == 0o600
+    assert not list(path.parent.glob("*.tmp")), "temp files must not be left behind"
+
+
+def test_password_does_not_appear_in_the_file(tmp_path):
+    path = tmp_path / "secrets.enc"
+    file_store(path).set_password(KEY, PASSWORD)
+    raw = path.read_bytes()
+    assert PASSWORD.encode() not in raw
+    assert base64.b64encode(PASSWORD.encode()) not in raw
+    assert b"master-key-one" not in raw
+
+
+def test_unicode_passwords(tmp_path):
+    password = "pässwörd-日本語-🔑-\u00a0end"
+    path = tmp_path / "secrets.enc"
+    file_store(path).set_password(KEY, password)
+    assert file_store(path).get_password(KEY) == password
+    assert password.encode() not in path.read_bytes()
+
+
+def test_wrong_master_key_is_a_clear_error_and_the_file_is_unchanged(tmp_path):
+    path = tmp_path / "secrets.enc"
+    file_store(path, "right key").set_password(KEY, PASSWORD)
+    before = path.read_bytes()
+    wrong = file_store(path, "wrong key")
+
+    with pytest.raises(SecretStoreError, match="master key does not match") as read_error:
+        wrong.get_password(KEY)
+    assert str(path) in str(read_error.value)
+    with pytest.raises(SecretStoreError, match="master key does not match") as write_error:
+        wrong.set_password("new", "s3cret-new-value")
+    assert "s3cret-new-value" not in str(write_error.value)
+    with pytest.raises(SecretStoreError):
+        wrong.delete_password(KEY)
+
+    assert path.read_bytes() == before
+    assert file_store(path, "right key").get_password(KEY) == PASSWORD
+
+
+def test_swapped_entries_are_detected(tmp_path):
+    import json
+
+    path = tmp_path / "secrets.enc"
+    store = file_store(path)
+    store.set_password("alice", "alice-pw")
+    store.set_password("bob", "bob-pw")
+    document = json.loads(path.read_text())
+    entries = document["entries"]["mailprov"]
+    entries["provider/alice"] = entries["provider/bob"]
+    path.write_text(json.dumps(document))
+    with pytest.raises(SecretStoreError, match="damaged or was copied"):
+        store.get_password("alice")
+
+
+def test_damaged_file_is_reported_and_not_overwritten(tmp_path):
+    path = tmp_path / "secrets.enc"
+    path.write_text("not json at all")
+    with pytest.raises(SecretStoreError, match="not a readable mailprov secrets file"):
+        file_store(path).set_password(KEY, PASSWORD)
+    assert path.read_text() == "not json at all"
+
+
+def test_concurrent_writes_from_threads_keep_every_entry(tmp_path):
+    path = tmp_path / "secrets.enc"
+
+    def write_many(prefix: str) -> None:
+        store = file_store(path)  # each thread its own instance, as two processes would
+        for number in range(15):
+            store.set_password(f"{prefix}-{number}", f"pw-{prefix}-{number}")
+
+    threads = [threading.Thread(target=write_many, args=(prefix,)) for prefix in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    reader = file_store(path)
+    for prefix in ("a", "b"):
+        for number in range(15):
+            assert reader.get_password(f"{prefix}-{number}") == f"pw-{prefix}-{number}"
+
+
+WRITER_SCRIPT = """
+import sys
+from pathlib import Path
+from tui.core.secrets import EncryptedFileKeyring, SecretStore
+store = SecretStore(EncryptedFileKeyring(Path(sys.argv[1]), "master-key-one", "test key"))
+for number in range(20):
+    store.set_password(f"{sys.argv[2]}-{number}", f"pw-{sys.argv[2]}-{number}")
+"""
+
+
+def test_concurrent_writes_from_processes_keep_every_entry(tmp_path):
+    path = tmp_path / "secrets.enc"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER_SCRIPT, str(path), prefix], env=env)
+        for prefix in ("p", "q")
+    ]
+    assert [writer.wait(timeout=60) for writer in writers] == [0, 0]
+
+    reader = file_store(path)
+    for prefix in ("p", "q"):
+        for number in range(20):
+            assert reader.get_password(f"{prefix}-{number}") == f"pw-{prefix}-{number}"
+
+
+# --------------------------------------------------------------------------- choosing a backend
+
+
+def test_empty_env_picks_the_encrypted_file_with_a_new_0600_key_file(tmp_path):
+    settings = make_settings(tmp_path, env={})
+    backend = choose_backend(settings)
+
+    assert isinstance(backend, EncryptedFileKeyring)
+    assert not isinstance(backend, (fail.Keyring, null.Keyring))
+    assert backend.path == settings.data_dir / "secrets.enc"
+    key_file = settings.config_dir / "master.key"
+    assert mode_of(key_file) == 0o600
+    assert mode_of(settings.config_dir) == 0o700
+    assert len(base64.b64decode(key_file.read_bytes().strip())) == 32
+    assert "encrypted file" in describe_backend(backend)
+    assert f"key file {key_file}" in SecretStore(backend).backend_name
+
+    SecretStore(backend).set_password(KEY, PASSWORD)
+    assert mode_of(backend.path) == 0o600
+
+
+def test_key_file_is_reused(tmp_path):
+    settings = make_settings(tmp_path)
+    SecretStore(choose_backend(settings)).set_password(KEY, PASSWORD)
+    key_before = (settings.config_dir / "master.key").read_bytes()
+
+    again = SecretStore(choose_backend(settings))
+    assert (settings.config_dir / "master.key").read_bytes() == key_before
+    assert again.get_password(KEY) == PASSWORD
+
+
+def test_group_readable_key_file_is_refused(tmp_path):
+    settings = make_settings(tmp_path)
+    key_file = settings.config_dir / "master.key"
+    settings.config_dir.mkdir(parents=True)
+    key_file.write_text("some key material\n")
+    key_file.chmod(0o640)
+
+    with pytest.raises(SecretStoreError) as error:
+        choose_backend(settings)
+    assert str(key_file) in str(error.value)
+    assert "chmod 600" in str(error.value)
+    assert "some key material" not in str(error.value)
+
+
+def test_missing_key_file_with_an_existing_secrets_file_is_an_error(tmp_path):
+    settings = make_settings(tmp_path)
+    SecretStore(choose_backend(settings)).set_password(KEY, PASSWORD)
+    (settings.config_dir / "master.key").unlink()
+
+    with pytest.raises(SecretStoreError, match="master key was not found"):
+        choose_backend(settings)
+    assert not (settings.config_dir / "master.key").exists(), "no new, useless key file"
+
+
+def test_master_key_env_beats_the_key_file(tmp_path):
+    settings = make_settings(tmp_path, env={"MAILPROV_MASTER_KEY": "key from env"})
+    settings.config_dir.mkdir(parents=True)
+    (settings.config_dir / "master.key").write_text("key from file")
+    (settings.config_dir / "master.key").chmod(0o600)
+
+    backend = choose_backend(settings)
+    assert "MAILPROV_MASTER_KEY" in describe_backend(backend)
+    SecretStore(backend).set_password(KEY, PASSWORD)
+    path = settings.data_dir / "secrets.enc"
+    assert file_store(path, "key from env").get_password(KEY) == PASSWORD
+    with pytest.raises(SecretStoreError):
+        file_store(path, "key from file").get_password(KEY)
+
+
+def test_systemd_credential_is_used(tmp_path):
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "mailprov-master-key").write_bytes(b"credential key\n")
+    settings = make_settings(tmp_path, env={"CREDENTIALS_DIRECTORY": str(credentials)})
+
+    backend = choose_backend(settings)
+    assert "systemd credential" in describe_backend(backend)
+    assert not (settings.config_dir / "master.key").exists()
+    SecretStore(backend).set_password(KEY, PASSWORD)
+    assert file_store(settings.data_dir / "secrets.enc", "credential key").get_password(KEY) == PASSWORD
+
+
+def test_credentials_directory_without_our_credential_falls_back_to_the_key_file(tmp_path):
+    (tmp_path / "credentials").mkdir()
+    settings = make_settings(tmp_path, env={"CREDENTIALS_DIRECTORY": str(tmp_path / "credentials")})
+    backend = choose_backend(settings)
+    assert "key file" in describe_backend(backend)
+
+
+@pytest.mark.parametrize(
+    "class_path, expected",
+    [("keyring.backends.null.Keyring", null.Keyring), ("tui.core.secrets.MemoryKeyring", MemoryKeyring)],
+)
+def test_python_keyring_backend_is_honoured(tmp_path, class_path, expected):
+    settings = make_settings(tmp_path, env={"PYTHON_KEYRING_BACKEND": class_path})
+    backend = choose_backend(settings)
+    assert type(backend) is expected
+    assert "PYTHON_KEYRING_BACKEND" in describe_backend(backend)
+    assert not (settings.config_dir / "master.key").exists()
+
+
+def test_unusable_python_keyring_backend_is_a_clear_error(tmp_path):
+    settings = make_settings(tmp_path, env={"PYTHON_KEYRING_BACKEND": "no.such.Backend"})
+    with pytest.raises(SecretStoreError, match="PYTHON_KEYRING_BACKEND=no.such.Backend"):
+        choose_backend(settings)
+
+
+def test_dbus_address_without_a_secret_service_falls_back_to_the_file(tmp_path, monkeypatch):
+    # A D-Bus address that nothing answers on: the probe must fail cheaply, not hang or raise.
+    # (secretstorage reads the real environment, so set it there too.)
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path}/no-bus")
+    settings = make_settings(tmp_path, env={"DBUS_SESSION_BUS_ADDRESS": f"unix:path={tmp_path}/no-bus"})
+    assert isinstance(choose_backend(settings), EncryptedFileKeyring)
+
+
+# --------------------------------------------------------------------------- errors from the store
+
+
+def test_backend_errors_are_wrapped_without_the_secret(tmp_path):
+    store = SecretStore(fail.Keyring())
+    with pytest.raises(SecretStoreError) as error:
+        store.set_password(KEY, PASSWORD)
+    message = str(error.value)
+    assert PASSWORD not in message
+    assert "save the password" in message
+    assert "mailprov doctor" in message
+
+
+def test_os_errors_are_wrapped(tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    store = file_store(blocker / "secrets.enc")
+    with pytest.raises(SecretStoreError) as error:
+        store.set_password(KEY, PASSWORD)
+    assert PASSWORD not in str(error.value)
+
+
+def test_describe_backend_names():
+    assert "in memory" in describe_backend(MemoryKeyring())
+    assert "stores nothing" in describe_backend(null.Keyring())
+
+
+@pytest.fixture
+def dbus_session_without_keyring(monkeypatch):
+    """A real D-Bus session bus with no Secret Service on it (a typical server SSH login)."""
+    import shutil
+
+    if shutil.which("dbus-daemon") is None:
+        pytest.skip("dbus-daemon is not installed")
+    daemon = subprocess.Popen(
+        ["dbus-daemon", "--session", "--nofork", "--print-address"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        address = daemon.stdout.readline().strip()
+        assert address.startswith("unix:")
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
+        yield address
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)
+
+
+def test_dbus_session_without_a_keyring_daemon_falls_back_to_the_file(tmp_path, dbus_session_without_keyring):
+    settings = make_settings(tmp_path, env={"DBUS_SESSION_BUS_ADDRESS": dbus_session_without_keyring})
+    backend = choose_backend(settings)
+    assert isinstance(backend, EncryptedFileKeyring)
+    SecretStore(backend).set_password(KEY, PASSWORD)
+    assert SecretStore(choose_backend(settings)).get_password(KEY) == PASSWORD
