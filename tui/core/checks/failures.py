@@ -1,0 +1,340 @@
+"""Failures in plain words: what failed, naming the server or account, one line of remedy,
+and the form fields to blame.
+
+`classify()` turns an exception raised by a step into a Failure; the other functions build
+the failures a ladder detects itself (a refused password, STARTTLS missing, ...).
+"""
+
+from __future__ import annotations
+
+import errno
+import smtplib
+import socket
+import ssl
+
+from tui.core.checks.network import CAFileError, ResolveTimeout, Target
+from tui.core.domain import ProviderType, Security
+from tui.core.report import TRANSIENT_KINDS, Failure, FailureKind
+
+USUAL_PORTS = {"smtp": "587 for TLS, 465 for SSL", "imap": "993 for SSL, 143 for TLS"}
+SSL_PORTS = {"smtp": 465, "imap": 993}
+TRUST_REMEDY = (
+    "Set MAILPROV_CA_FILE to a PEM file with the server's CA certificate, "
+    "or give the server a certificate from a public CA."
+)
+MAX_REASON = 200
+
+# OpenSSL verify codes (X509_V_ERR_*), see `man openssl-verify`.
+_EXPIRED = 10
+_NOT_YET_VALID = 9
+_SELF_SIGNED = 18
+_UNKNOWN_CA = {2, 19, 20, 21}
+_NAME_MISMATCH = {62, 64}
+
+
+class CheckFailed(Exception):
+    """Raised inside a step when the ladder itself found what is wrong."""
+
+    def __init__(self, failure: Failure):
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+def make_failure(kind: FailureKind, message: str, remedy: str, fields: tuple[str, ...]) -> Failure:
+    return Failure(kind, message, remedy, fields, transient=kind in TRANSIENT_KINDS)
+
+
+def reply_text(code: int, message: bytes | str) -> str:
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", "replace")
+    text = " ".join(message.split())
+    return f"{code} {text}".strip()[:MAX_REASON]
+
+
+# --- from exceptions -------------------------------------------------------------------
+
+
+def classify(exc: BaseException, target: Target, step: str) -> Failure:
+    """The failure an exception raised during `step` stands for.
+
+    Libraries wrap the cause (smtplib turns a read timeout into SMTPServerDisconnected),
+    so the whole chain of causes is searched, most telling kind first."""
+    chain = _causes(exc)
+
+    def find(kind: type[BaseException] | tuple[type[BaseException], ...]):
+        return next((e for e in chain if isinstance(e, kind)), None)
+
+    if found := find(CheckFailed):
+        return found.failure
+    if found := find(CAFileError):
+        return _ca_file_failure(found)
+    if found := find(ssl.SSLCertVerificationError):
+        return _certificate_failure(found, target)
+    if find(ResolveTimeout):
+        return _timeout_failure(target, "resolve")
+    if step == "resolve" and find(UnicodeError):  # idna.IDNAError is a UnicodeError
+        return make_failure(
+            FailureKind.DNS,
+            f"The {target.label} server name {target.host} is not a valid host name.",
+            f"Check the spelling of the {target.label} host.",
+            (target.field("host"),),
+        )
+    if found := find(socket.gaierror):
+        return _dns_failure(found, target)
+    if find(TimeoutError):
+        return _timeout_failure(target, step)
+    if find(ConnectionRefusedError):
+        return _refused_failure(target)
+    if found := find(ssl.SSLError):
+        return _tls_failure(found, target)
+    if (found := find(OSError)) and found.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return _unreachable_failure(found, target)
+    if step in ("tls", "starttls") and find((ConnectionError, EOFError, smtplib.SMTPServerDisconnected)):
+        return make_failure(
+            FailureKind.TLS,
+            f"The {target.where} closed the connection during the TLS handshake.",
+            f"Check that port {target.port} expects {target.security.label}; "
+            "otherwise the server's TLS setup is broken.",
+            (target.field("security"), target.field("port")),
+        )
+    return protocol_failure(target, step, describe(exc))
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return reply_text(exc.smtp_code, exc.smtp_error)
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return "the server closed the connection"
+    text = str(exc) or type(exc).__name__
+    return " ".join(text.split())[:MAX_REASON]
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _host_port_fields(target: Target) -> tuple[str, ...]:
+    return (target.field("host"), target.field("port"))
+
+
+def _dns_failure(exc: socket.gaierror, target: Target) -> Failure:
+    reason = exc.strerror or str(exc)
+    if exc.errno == socket.EAI_AGAIN:
+        remedy = "This machine's DNS did not answer: check /etc/resolv.conf and the network, then try again."
+    else:
+        remedy = f"Check the spelling of the {target.label} host."
+    return make_failure(
+        FailureKind.DNS,
+        f"The {target.label} server name {target.host} could not be found ({reason}).",
+        remedy,
+        (target.field("host"),),
+    )
+
+
+def _timeout_failure(target: Target, step: str) -> Failure:
+    seconds = f"{target.timeout:g} s"
+    if step == "resolve":
+        message = f"Looking up the {target.label} server name {target.host} took longer than {seconds}."
+        remedy = "Check this machine's DNS resolver (/etc/resolv.conf), then try again."
+        return make_failure(FailureKind.TIMEOUT, message, remedy, (target.field("host"),))
+    if step == "connect":
+        message = f"The {target.where} did not accept a connection within {seconds}."
+        remedy = (
+            f"Check the {target.label} host and port, and that no firewall blocks port "
+            f"{target.port}; then try again."
+        )
+    else:
+        message = f"The {target.where} stopped answering at the {step} step (nothing within {seconds})."
+        remedy = "Try again later; if it keeps happening, check the host and port."
+        if step == "greeting" and target.security is not Security.SSL:
+            remedy = (
+                f"If port {target.port} expects SSL from the start (usually "
+                f"{SSL_PORTS[target.protocol]}), pick SSL; otherwise try again later."
+            )
+    return make_failure(FailureKind.TIMEOUT, message, remedy, _host_port_fields(target))
+
+
+def _refused_failure(target: Target) -> Failure:
+    return make_failure(
+        FailureKind.REFUSED,
+        f"Nothing accepts {target.label} connections on port {target.port} of {target.host} "
+        "(connection refused).",
+        f"Check the {target.label} host and port (usually {USUAL_PORTS[target.protocol]}).",
+        _host_port_fields(target),
+    )
+
+
+def _unreachable_failure(exc: OSError, target: Target) -> Failure:
+    return make_failure(
+        FailureKind.REFUSED,
+        f"The {target.label} server {target.host} cannot be reached from this machine ({exc.strerror}).",
+        "Check the host, and this machine's network and firewall; then try again.",
+        _host_port_fields(target),
+    )
+
+
+def _tls_failure(exc: ssl.SSLError, target: Target) -> Failure:
+    reason = str(exc.reason or exc).lower().replace("_", " ")  # "WRONG_VERSION_NUMBER"
+    fields = (target.field("security"), target.field("port"))
+    if "wrong version number" in reason or "record layer failure" in reason:
+        return make_failure(
+            FailureKind.TLS,
+            f"The {target.where} does not speak SSL (TLS handshake failed: {reason}).",
+            "This port does not speak SSL: pick TLS (STARTTLS) or the SSL port.",
+            fields,
+        )
+    if "unsupported protocol" in reason or "version" in reason:
+        remedy = "The server only offers an outdated TLS version; it needs TLS 1.2 or later."
+    else:
+        remedy = f"Check that port {target.port} is the server's {target.security.label} port."
+    return make_failure(
+        FailureKind.TLS, f"The TLS handshake with {target.host} failed ({reason}).", remedy, fields
+    )
+
+
+def _certificate_failure(exc: ssl.SSLCertVerificationError, target: Target) -> Failure:
+    code = exc.verify_code
+    why = exc.verify_message or str(exc)
+    whose = f"The certificate of the {target.label} server {target.host}"
+    if code in _NAME_MISMATCH:
+        message = f"{whose} is for another name, so it does not prove this is the right server ({why})."
+        remedy = "Use the host name the certificate was issued for, or fix the server's certificate."
+    elif code == _EXPIRED:
+        message = f"{whose} has expired."
+        remedy = "The server's certificate must be renewed (ask the mail server's admin)."
+    elif code == _NOT_YET_VALID:
+        message = f"{whose} is not valid yet."
+        remedy = "Check this machine's clock; otherwise fix the server's certificate."
+    elif code == _SELF_SIGNED:
+        message = f"{whose} is self-signed: nothing this machine trusts vouches for it."
+        remedy = TRUST_REMEDY
+    elif code in _UNKNOWN_CA:
+        message = f"{whose} was issued by a certificate authority this machine does not trust ({why})."
+        remedy = TRUST_REMEDY
+    else:
+        message = f"{whose} could not be verified ({why})."
+        remedy = TRUST_REMEDY
+    return make_failure(FailureKind.CERTIFICATE, message, remedy, (target.field("host"),))
+
+
+def _ca_file_failure(exc: CAFileError) -> Failure:
+    return make_failure(
+        FailureKind.CERTIFICATE,
+        f"The CA file {exc.ca_file} could not be loaded ({exc.reason}).",
+        "Point MAILPROV_CA_FILE at a readable PEM file with the CA certificate.",
+        (),
+    )
+
+
+# --- found by the ladders --------------------------------------------------------------
+
+
+def protocol_failure(target: Target, step: str, what: str) -> Failure:
+    return make_failure(
+        FailureKind.PROTOCOL,
+        f"The {target.where} broke off at the {step} step: {what}.",
+        f"Check that {target.host} port {target.port} is a {target.label} server; "
+        "the transcript shows what it said.",
+        _host_port_fields(target),
+    )
+
+
+def starttls_unavailable(target: Target, reply: str = "") -> Failure:
+    said = f" (it answered: {reply})" if reply else ""
+    ssl_port = SSL_PORTS[target.protocol]
+    return make_failure(
+        FailureKind.STARTTLS_UNAVAILABLE,
+        f"The {target.where} does not offer STARTTLS{said}, so nothing was sent unencrypted.",
+        f"Pick SSL with the SSL port (usually {ssl_port}), or have the server offer STARTTLS.",
+        (target.field("security"),),
+    )
+
+
+def no_login_offered(target: Target) -> Failure:
+    if target.security is Security.NONE:
+        return make_failure(
+            FailureKind.MECHANISM,
+            f"The {target.where} offers no login on an unencrypted connection.",
+            "Use TLS (STARTTLS) or SSL: servers offer login only over an encrypted connection.",
+            (target.field("security"), target.field("port")),
+        )
+    return make_failure(
+        FailureKind.MECHANISM,
+        f"The {target.where} offers no login on this port.",
+        f"Use the server's submission port ({USUAL_PORTS[target.protocol]}).",
+        (target.field("security"), target.field("port")),
+    )
+
+
+def no_common_mechanism(target: Target, offered: list[str], wanted: list[str]) -> Failure:
+    return make_failure(
+        FailureKind.MECHANISM,
+        f"The {target.where} offers login by {', '.join(offered) or 'nothing'}, "
+        f"none of which mailprov speaks ({', '.join(wanted)}).",
+        "Ask the server's admin to enable PLAIN or LOGIN over TLS, or check the host.",
+        (target.field("security"),),
+    )
+
+
+def auth_rejected(target: Target, uses_token: bool, reply: str) -> Failure:
+    said = f" ({reply})" if reply else ""
+    if uses_token:
+        return make_failure(
+            FailureKind.AUTH,
+            f"The {target.label} server rejected the sign-in token for {target.username}{said}.",
+            "Sign in again from the provider form; check that the account is the mailbox address.",
+            ("account",),
+        )
+    remedy = "Check the password (and the username, if the login name differs from the address)."
+    if "5.7.139" in reply:
+        remedy = "SMTP AUTH is disabled for this mailbox: an Exchange admin must enable it."
+    elif "5.7.30" in reply:
+        remedy = "This server no longer accepts passwords for sending: use OAuth sign-in."
+    return make_failure(
+        FailureKind.AUTH,
+        f"The {target.label} server rejected the password for {target.username}{said}.",
+        remedy,
+        ("password", "username"),
+    )
+
+
+def not_signed_in(target: Target, provider_type: ProviderType) -> Failure:
+    if provider_type.uses_oauth:
+        company = "Microsoft" if provider_type is ProviderType.OUTLOOK else "Google"
+        return make_failure(
+            FailureKind.AUTH,
+            f"Not signed in: {provider_type.label} providers log in with a {company} account "
+            f"({target.username}).",
+            "Sign in from the provider form (OAuth sign-in is not available in this version yet).",
+            (),
+        )
+    return make_failure(
+        FailureKind.AUTH,
+        f"No password is stored for {target.username}.",
+        "Enter the mailbox password in the provider form.",
+        ("password",),
+    )
+
+
+def address_refused(target: Target, role: str, address: str, reply: str) -> Failure:
+    if role == "sender":
+        message = f"The {target.label} server refused {address} as sender ({reply})."
+        remedy = "Use an address this login may send as in Account (or the login name in Username)."
+    else:
+        message = f"The {target.label} server refused {address} as recipient ({reply})."
+        remedy = "Check Account: the server does not accept mail for this address."
+    return make_failure(FailureKind.MAILBOX, message, remedy, ("account",))
+
+
+def mailbox_unavailable(target: Target, reply: str) -> Failure:
+    return make_failure(
+        FailureKind.MAILBOX,
+        f"Logged in as {target.username}, but the IMAP server could not open INBOX ({reply}).",
+        "Check that the username is this mailbox's login on this server.",
+        ("username", "account"),
+    )

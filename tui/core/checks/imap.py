@@ -1,0 +1,225 @@
+"""The inbound ladder: resolve, connect, TLS, greeting, CAPABILITY, (STARTTLS, CAPABILITY),
+LOGIN (or XOAUTH2), EXAMINE INBOX (read-only: counts messages, changes nothing), LOGOUT."""
+
+from __future__ import annotations
+
+import imaplib
+import socket
+import ssl
+from collections.abc import Callable
+
+import imapclient
+from imapclient.exceptions import LoginError
+
+from tui.core.checks.credential import Credential
+from tui.core.checks.failures import (
+    CheckFailed,
+    auth_rejected,
+    describe,
+    mailbox_unavailable,
+    no_common_mechanism,
+    no_login_offered,
+    not_signed_in,
+    starttls_unavailable,
+)
+from tui.core.checks.ladder import Ladder, StepCallback, StopLadder
+from tui.core.checks.network import Target, connect, describe_address, resolve, tls_detail
+from tui.core.domain import ProviderType, Security
+from tui.core.report import ProtocolResult
+
+REDACTED = "<redacted>"
+
+
+class RecordingIMAP4(imaplib.IMAP4):
+    """imaplib over a socket we opened ourselves, keeping a transcript in which LOGIN shows
+    the user but not the password, and AUTHENTICATE data is <redacted>."""
+
+    def __init__(self, sock: socket.socket, host: str, port: int, transcript: list[str]):
+        self._adopted_sock = sock
+        self.transcript = transcript
+        self._in_auth_exchange = False
+        super().__init__(host, port)  # calls open(), then reads the greeting
+
+    def open(self, host: str = "", port: int = imaplib.IMAP4_PORT, timeout: float | None = None):
+        # imaplib documents open() as the method to override for another transport.
+        self.host = host
+        self.port = port
+        self.sock = self._adopted_sock
+        self.file = self.sock.makefile("rb")
+
+    def send(self, data: bytes) -> None:
+        text = data.decode("utf-8", "replace").rstrip("\r\n")
+        if text:  # imapclient writes some line ends on their own
+            self.transcript.append(f"C: {self._redacted(text)}")
+        super().send(data)
+
+    def readline(self) -> bytes:
+        line = super().readline()
+        self.transcript.append(f"S: {line.decode('utf-8', 'replace').rstrip()}")
+        if not line.startswith(b"+"):  # anything but a continuation ends an auth exchange
+            self._in_auth_exchange = False
+        return line
+
+    def _redacted(self, line: str) -> str:
+        if self._in_auth_exchange:
+            return REDACTED
+        parts = line.split(" ", 3)
+        command = parts[1].upper() if len(parts) > 1 else ""
+        if command == "LOGIN":
+            self._in_auth_exchange = True
+            user = parts[2] if len(parts) > 2 else ""
+            return f"{parts[0]} LOGIN {user} {REDACTED}"
+        if command == "AUTHENTICATE":
+            self._in_auth_exchange = True
+            shown = " ".join(parts[:3])
+            return f"{shown} {REDACTED}" if len(parts) > 3 else shown
+        return line
+
+
+class AdoptingIMAPClient(imapclient.IMAPClient):
+    """IMAPClient over the socket the ladder opened (and, for SSL, already wrapped)."""
+
+    def __init__(self, sock: socket.socket, target: Target, transcript: list[str]):
+        self._adopted = (sock, transcript)
+        super().__init__(
+            target.wire_host,
+            target.port,
+            ssl=target.security is Security.SSL,
+            timeout=target.timeout,
+        )
+
+    def _create_IMAP4(self):
+        # IMAPClient's factory for its imaplib connection: ours adopts the open socket.
+        sock, transcript = self._adopted
+        return RecordingIMAP4(sock, self.host, self.port, transcript)
+
+
+def _server_text(exc: Exception) -> str:
+    """imapclient puts the server's reply in the message, sometimes as a bytes repr."""
+    text = describe(exc)
+    for prefix in ("login failed: ", "authenticate failed: "):
+        text = text.removeprefix(prefix)
+    if text.startswith(("b'", 'b"')) and text[-1:] in ("'", '"'):
+        text = text[2:-1]
+    return text
+
+
+class ImapCheck:
+    def __init__(
+        self,
+        target: Target,
+        credential: Credential | None,
+        provider_type: ProviderType,
+        tls_context: Callable[[], ssl.SSLContext],
+        on_step: StepCallback | None,
+    ):
+        self.target = target
+        self.credential = credential
+        self.provider_type = provider_type
+        self.tls_context = tls_context
+        self.result = ProtocolResult("imap", target.host, target.port)
+        self.ladder = Ladder(self.result, target, on_step)
+        self.sock: socket.socket | None = None
+        self.client: AdoptingIMAPClient | None = None
+        self.logged_out = False
+        self.capabilities: list[str] = []
+
+    def run(self) -> ProtocolResult:
+        try:
+            self._open()
+            self._capability()
+            if self.target.security is Security.STARTTLS:
+                self._starttls()
+                self._capability()
+            self._login()
+            self._examine()
+            self._logout()
+        except StopLadder:
+            pass
+        finally:
+            self._close()
+        return self.result
+
+    def _open(self) -> None:
+        target = self.target
+        with self.ladder.step("resolve") as step:
+            addresses = resolve(target.wire_host, target.port, target.timeout)
+            step.detail = ", ".join(describe_address(a[4]) for a in addresses)
+        with self.ladder.step("connect") as step:
+            self.sock = connect(addresses, target.timeout)
+            step.detail = f"{describe_address(self.sock.getpeername())} port {target.port}"
+        if target.security is Security.SSL:
+            with self.ladder.step("tls") as step:
+                self.sock = self.tls_context().wrap_socket(self.sock, server_hostname=target.wire_host)
+                step.detail = tls_detail(self.sock)
+        with self.ladder.step("greeting") as step:
+            self.client = AdoptingIMAPClient(self.sock, target, self.result.transcript)
+            step.detail = self.client.welcome.decode("utf-8", "replace")
+
+    def _capability(self) -> None:
+        with self.ladder.step("capability") as step:
+            self.capabilities = [c.decode("ascii", "replace") for c in self.client.capabilities()]
+            step.detail = " ".join(self.capabilities)
+
+    def _starttls(self) -> None:
+        with self.ladder.step("starttls") as step:
+            if "STARTTLS" not in self.capabilities:
+                raise CheckFailed(starttls_unavailable(self.target))
+            self.client.starttls(self.tls_context())
+            step.detail = tls_detail(self.client.socket())
+
+    def _login(self) -> None:
+        target, credential = self.target, self.credential
+        with self.ladder.step("login") as step:
+            if credential is None or not credential.secrets:
+                raise CheckFailed(not_signed_in(target, self.provider_type))
+            capabilities = self.capabilities
+            uses_token = bool(credential.oauth_token)
+            try:
+                if uses_token:
+                    if "AUTH=XOAUTH2" not in capabilities:
+                        offered = [c.removeprefix("AUTH=") for c in capabilities if c.startswith("AUTH=")]
+                        raise CheckFailed(no_common_mechanism(target, offered, ["XOAUTH2"]))
+                    self.client.oauth2_login(credential.username, credential.oauth_token)
+                    step.detail = f"XOAUTH2 as {credential.username}"
+                else:
+                    if "LOGINDISABLED" in capabilities:
+                        raise CheckFailed(no_login_offered(target))
+                    if not credential.password.isascii() and "AUTH=PLAIN" in capabilities:
+                        # imaplib sends LOGIN's arguments as ASCII only; PLAIN carries UTF-8.
+                        self.client.plain_login(credential.username, credential.password)
+                        step.detail = f"AUTHENTICATE PLAIN as {credential.username}"
+                    else:
+                        self.client.login(credential.username, credential.password)
+                        step.detail = f"LOGIN as {credential.username}"
+            except LoginError as exc:
+                raise CheckFailed(auth_rejected(target, uses_token, _server_text(exc))) from None
+
+    def _examine(self) -> None:
+        with self.ladder.step("examine") as step:
+            try:
+                info = self.client.select_folder("INBOX", readonly=True)
+            except imaplib.IMAP4.error as exc:
+                if isinstance(exc, imaplib.IMAP4.abort):
+                    raise
+                raise CheckFailed(mailbox_unavailable(self.target, _server_text(exc))) from None
+            messages = int(info.get(b"EXISTS", 0))
+            unseen = len(self.client.search("UNSEEN")) if messages else 0
+            step.detail = f"{messages} messages, {unseen} unseen (opened read-only)"
+            self.result.summary = f"INBOX: {messages} messages, {unseen} unseen"
+
+    def _logout(self) -> None:
+        with self.ladder.step("logout") as step:
+            self.logged_out = True  # logout() closes the connection whatever it answers
+            step.detail = self.client.logout().decode("utf-8", "replace")
+
+    def _close(self) -> None:
+        if self.logged_out:
+            return
+        try:
+            if self.client is not None:
+                self.client.shutdown()
+            elif self.sock is not None:
+                self.sock.close()
+        except OSError:
+            pass

@@ -1,0 +1,62 @@
+"""The step-by-step bookkeeping both ladders share.
+
+    ladder = Ladder(result, target, on_step)
+    with ladder.step("connect") as step:
+        sock = connect(...)
+        step.detail = "127.0.0.1 port 587"
+
+A step that raises is recorded as failed, its failure classified and stored on the
+result, and `StopLadder` ends the ladder: the first failing step is the one to report.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from tui.core.checks.failures import classify
+from tui.core.checks.network import Target
+from tui.core.report import ProtocolResult, Step
+
+log = logging.getLogger(__name__)
+
+StepCallback = Callable[[str, Step], None]
+
+
+class StopLadder(Exception):
+    """A step failed; its failure is already on the result."""
+
+
+class Ladder:
+    def __init__(self, result: ProtocolResult, target: Target, on_step: StepCallback | None):
+        self.result = result
+        self.target = target
+        self.on_step = on_step
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[Step]:
+        step = Step(name=name, ok=False, duration_ms=0.0)
+        started = time.perf_counter()
+        try:
+            yield step
+        except Exception as exc:
+            failure = classify(exc, self.target, name)
+            step.detail = failure.message
+            self._finish(step, started)
+            self.result.failure = failure
+            raise StopLadder(name) from exc
+        step.ok = True
+        self._finish(step, started)
+
+    def _finish(self, step: Step, started: float) -> None:
+        step.duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        self.result.steps.append(step)
+        if self.on_step is None:
+            return
+        try:
+            self.on_step(self.result.protocol, step)
+        except Exception:
+            # A broken progress display must not turn into a failed check.
+            log.exception("on_step callback failed for %s %s", self.result.protocol, step.name)

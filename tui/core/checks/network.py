@@ -1,0 +1,203 @@
+"""Resolve, connect and TLS, each bounded by the check's timeout.
+
+Both ladders (SMTP and IMAP) open their own socket with these helpers, so DNS, TCP and
+TLS show up as separate steps with their own timing and their own failure kind.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tui.core.domain import Security
+
+# A certificate this close to its end is worth a word in the step detail.
+EXPIRY_WARNING_DAYS = 14
+
+
+@dataclass(frozen=True)
+class Target:
+    """One server of a provider, as a check sees it."""
+
+    protocol: str  # "smtp" or "imap"
+    host: str  # as configured, for messages
+    port: int
+    security: Security
+    account: str
+    username: str
+    timeout: float
+
+    @property
+    def label(self) -> str:
+        return self.protocol.upper()
+
+    @property
+    def wire_host(self) -> str:
+        """The host in the form DNS, SNI and certificate checks want (IDNA for names)."""
+        return ascii_host(self.host)
+
+    @property
+    def where(self) -> str:
+        return f"{self.label} server {self.host} port {self.port}"
+
+    def field(self, name: str) -> str:
+        return f"{self.protocol}_{name}"
+
+
+class ResolveTimeout(TimeoutError):
+    """The system resolver did not answer within the check's timeout."""
+
+
+class CAFileError(Exception):
+    """The configured CA file could not be loaded."""
+
+    def __init__(self, ca_file: Path, reason: str):
+        super().__init__(f"{ca_file}: {reason}")
+        self.ca_file = ca_file
+        self.reason = reason
+
+
+def is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def ascii_host(host: str) -> str:
+    """IP literals stay as they are; names are IDNA-encoded (bücher.example -> xn--...)."""
+    host = host.strip().removeprefix("[").removesuffix("]")
+    if is_ip_literal(host) or host.isascii():
+        return host
+    import idna
+
+    return idna.encode(host, uts46=True).decode("ascii")
+
+
+def resolve(host: str, port: int, timeout: float) -> list[tuple]:
+    """getaddrinfo() results (family, type, proto, canonname, sockaddr), unique addresses.
+
+    getaddrinfo() itself cannot be given a timeout, so it runs in a daemon thread and we
+    stop waiting after `timeout` (the thread finishes on its own later)."""
+    outcome: dict[str, object] = {}
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            outcome["value"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except BaseException as exc:  # handed over to the waiting thread
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name=f"resolve {host}", daemon=True).start()
+    if not done.wait(timeout):
+        raise ResolveTimeout(f"resolving {host} took longer than {timeout:g} s")
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    unique: dict[object, tuple] = {}
+    for info in outcome["value"]:  # type: ignore[union-attr]
+        unique.setdefault(info[4][0], info)
+    return list(unique.values())
+
+
+def connect(addresses: list[tuple], timeout: float) -> socket.socket:
+    """Connect to the first address that answers; all attempts together within `timeout`."""
+    deadline = time.monotonic() + timeout
+    last_error: OSError | None = None
+    for family, kind, proto, _name, sockaddr in addresses:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        sock = socket.socket(family, kind, proto)
+        sock.settimeout(remaining)
+        try:
+            sock.connect(sockaddr)
+        except OSError as exc:
+            sock.close()
+            last_error = exc
+            continue
+        # From here on every read and write gets the full timeout.
+        sock.settimeout(timeout)
+        return sock
+    raise last_error or TimeoutError(f"connecting took longer than {timeout:g} s")
+
+
+def describe_address(sockaddr: tuple) -> str:
+    address = sockaddr[0]
+    return f"[{address}]" if ":" in address else address
+
+
+def tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """A verifying client context: the system store (or SSL_CERT_FILE through OpenSSL's
+    defaults), or only `ca_file` when given. Verification is never switched off."""
+    if ca_file is None:
+        return ssl.create_default_context()
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
+        raise CAFileError(Path(ca_file), str(reason)) from None
+
+
+def tls_detail(sock: ssl.SSLSocket) -> str:
+    """TLS version, cipher and the certificate's subject, issuer and days to expiry."""
+    parts = [f"{sock.version()}"]
+    cipher = sock.cipher()
+    if cipher:
+        parts[0] += f" ({cipher[0]})"
+    cert = sock.getpeercert() or {}
+    if cert:
+        parts.append(f"certificate for {certificate_subject(cert)}")
+        issuer = _name_text(cert.get("issuer", ()))
+        if issuer:
+            parts.append(f"issued by {issuer}")
+        days = days_to_expiry(cert)
+        if days is not None:
+            warning = " - renew it soon" if days <= EXPIRY_WARNING_DAYS else ""
+            parts.append(f"expires in {days} days{warning}")
+    return ", ".join(parts)
+
+
+def certificate_subject(cert: dict) -> str:
+    subject = _name_text(cert.get("subject", ()), only=("commonName",))
+    names = [value for kind, value in cert.get("subjectAltName", ()) if kind in ("DNS", "IP Address")]
+    if subject and names:
+        return f"{subject} ({', '.join(names)})"
+    return subject or ", ".join(names) or "an unnamed subject"
+
+
+def days_to_expiry(cert: dict) -> int | None:
+    not_after = cert.get("notAfter")
+    if not not_after:
+        return None
+    expires = datetime.fromtimestamp(ssl.cert_time_to_seconds(not_after), timezone.utc)
+    return (expires - datetime.now(timezone.utc)).days
+
+
+def _name_text(name: tuple, only: tuple[str, ...] = ()) -> str:
+    """"CN=mail.example.com, O=Example" from the nested tuples getpeercert() returns."""
+    short = {"commonName": "CN", "organizationName": "O", "organizationalUnitName": "OU", "countryName": "C"}
+    pieces = []
+    for rdn in name:
+        for key, value in rdn:
+            if (not only or key in only) and key in short:
+                pieces.append(f"{short[key]}={value}")
+    return ", ".join(pieces)
+
+
+def ehlo_name(sock: socket.socket) -> str:
+    """The name we greet SMTP servers with, without a DNS lookup: this machine's name when
+    it is fully qualified, else our address as an RFC 5321 address literal."""
+    hostname = socket.gethostname()
+    if "." in hostname:
+        return hostname
+    address = sock.getsockname()[0]
+    return f"[IPv6:{address}]" if ":" in address else f"[{address}]"

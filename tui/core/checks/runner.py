@@ -1,0 +1,152 @@
+"""check_provider(): both ladders for one provider; check_many(): many providers at once."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import replace
+from pathlib import Path
+
+from tui.core.checks.credential import Credential
+from tui.core.checks.failures import make_failure
+from tui.core.checks.imap import ImapCheck
+from tui.core.checks.ladder import StepCallback
+from tui.core.checks.network import Target, tls_context
+from tui.core.checks.smtp import SmtpCheck
+from tui.core.domain import ProviderSettings
+from tui.core.report import CheckReport, FailureKind, ProtocolResult, utcnow
+
+log = logging.getLogger(__name__)
+
+REDACTED = "<redacted>"
+# Secrets shorter than this are not searched for in free text (it would mangle words).
+MIN_SCRUB_LENGTH = 4
+
+
+def check_provider(
+    settings: ProviderSettings,
+    credential: Credential | None,
+    *,
+    timeout: float,
+    ca_file: Path | None = None,
+    on_step: StepCallback | None = None,
+) -> CheckReport:
+    """Run the outbound ladder, then the inbound one when the provider receives mail.
+
+    Nothing is sent and nothing in the mailbox changes. `on_step(protocol, step)` is
+    called from this (the checking) thread as each step ends."""
+    started_at, started = utcnow(), time.perf_counter()
+    contexts: list[ssl.SSLContext] = []
+
+    def shared_tls_context() -> ssl.SSLContext:
+        # Made on first use, inside a step, so a bad CA file fails that step.
+        if not contexts:
+            contexts.append(tls_context(ca_file))
+        return contexts[0]
+
+    def run(check_class, protocol: str) -> ProtocolResult:
+        target = _target(settings, credential, protocol, timeout)
+        return check_class(target, credential, settings.type, shared_tls_context, on_step).run()
+
+    outbound = run(SmtpCheck, "smtp")
+    inbound = run(ImapCheck, "imap") if settings.receive_emails else None
+    report = CheckReport(
+        provider=settings.name,
+        started_at=started_at,
+        outbound=outbound,
+        inbound=inbound,
+        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+    _scrub(report, credential)
+    return report
+
+
+def check_many(
+    jobs: list[tuple[ProviderSettings, Credential | None]],
+    *,
+    timeout: float,
+    ca_file: Path | None = None,
+    max_workers: int = 16,
+    on_report: Callable[[CheckReport], None] | None = None,
+) -> list[CheckReport]:
+    """Check many providers concurrently (at most `max_workers` at a time): the whole run
+    takes about as long as the slowest check. Reports come back in job order;
+    `on_report` is called from this thread as each one finishes."""
+    if not jobs:
+        return []
+    reports: list[CheckReport | None] = [None] * len(jobs)
+    workers = max(1, min(max_workers, len(jobs)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mailprov-check") as pool:
+        futures = {
+            pool.submit(_check_safely, settings, credential, timeout, ca_file): index
+            for index, (settings, credential) in enumerate(jobs)
+        }
+        for future in as_completed(futures):
+            index = futures[future]
+            reports[index] = future.result()
+            if on_report is not None:
+                try:
+                    on_report(reports[index])
+                except Exception:
+                    log.exception("on_report callback failed for %s", reports[index].provider)
+    return reports  # type: ignore[return-value]
+
+
+def _check_safely(
+    settings: ProviderSettings, credential: Credential | None, timeout: float, ca_file: Path | None
+) -> CheckReport:
+    """One provider's bug must not stop the others: it becomes that provider's failure."""
+    started_at = utcnow()
+    try:
+        return check_provider(settings, credential, timeout=timeout, ca_file=ca_file)
+    except Exception as exc:
+        log.exception("checking %s failed unexpectedly", settings.name)
+        return internal_error_report(settings, started_at, exc)
+
+
+def internal_error_report(settings: ProviderSettings, started_at, exc: Exception) -> CheckReport:
+    failure = make_failure(
+        FailureKind.PROTOCOL,
+        f"The check of {settings.name} stopped on an internal error ({type(exc).__name__}).",
+        "Try again; if it keeps happening, report it with the log file.",
+        (),
+    )
+    outbound = ProtocolResult("smtp", settings.smtp_host, settings.smtp_port, failure=failure)
+    return CheckReport(provider=settings.name, started_at=started_at, outbound=outbound)
+
+
+def _target(settings: ProviderSettings, credential: Credential | None, protocol: str, timeout: float) -> Target:
+    return Target(
+        protocol=protocol,
+        host=getattr(settings, f"{protocol}_host"),
+        port=getattr(settings, f"{protocol}_port"),
+        security=getattr(settings, f"{protocol}_security"),
+        account=settings.account,
+        username=credential.username if credential else settings.username,
+        timeout=timeout,
+    )
+
+
+def _scrub(report: CheckReport, credential: Credential | None) -> None:
+    """Last line of defence: no secret in any text of the report, even if a server or an
+    exception message echoed it. The transcript is redacted as it is written."""
+    secrets = [s for s in (credential.secrets if credential else ()) if len(s) >= MIN_SCRUB_LENGTH]
+    if not secrets:
+        return
+
+    def clean(text: str) -> str:
+        for secret in secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    for result in report.results:
+        result.steps = [replace(step, detail=clean(step.detail)) for step in result.steps]
+        result.transcript = [clean(line) for line in result.transcript]
+        result.summary = clean(result.summary)
+        if result.failure is not None:
+            result.failure = replace(
+                result.failure, message=clean(result.failure.message), remedy=clean(result.failure.remedy)
+            )

@@ -1,0 +1,298 @@
+"""The outbound ladder: resolve, connect, TLS, greeting, EHLO, (STARTTLS, EHLO), AUTH,
+then a dry run (MAIL FROM, RCPT TO, RSET: nothing is sent) and QUIT."""
+
+from __future__ import annotations
+
+import base64
+import smtplib
+import socket
+import ssl
+from collections.abc import Callable
+
+from tui.core.checks.credential import Credential
+from tui.core.checks.failures import (
+    CheckFailed,
+    address_refused,
+    auth_rejected,
+    no_common_mechanism,
+    no_login_offered,
+    not_signed_in,
+    protocol_failure,
+    reply_text,
+    starttls_unavailable,
+)
+from tui.core.checks.ladder import Ladder, StepCallback, StopLadder
+from tui.core.checks.network import (
+    Target,
+    ascii_host,
+    connect,
+    describe_address,
+    ehlo_name,
+    resolve,
+    tls_detail,
+)
+from tui.core.domain import ProviderType, Security
+from tui.core.report import ProtocolResult
+
+PASSWORD_MECHANISMS = ("PLAIN", "LOGIN")
+TOKEN_MECHANISMS = ("XOAUTH2",)
+REDACTED = "<redacted>"
+# A server that keeps challenging is broken; stop answering after this many rounds.
+MAX_AUTH_ROUNDS = 4
+
+
+class RecordingSMTP(smtplib.SMTP):
+    """smtplib over a socket we opened ourselves, keeping a transcript with every
+    credential (the AUTH line and its continuation lines) replaced by <redacted>."""
+
+    def __init__(self, sock: socket.socket, local_hostname: str, transcript: list[str]):
+        super().__init__(local_hostname=local_hostname)  # no host given: connects nowhere
+        self.sock = sock
+        self.transcript = transcript
+        self._in_auth_exchange = False
+
+    def send(self, s):  # noqa: D102 - smtplib's public hook for everything written
+        text = s.decode("utf-8", "replace") if isinstance(s, bytes) else s
+        self.transcript.append(f"C: {self._redacted(text.rstrip())}")
+        super().send(s)
+
+    def getreply(self):  # noqa: D102 - smtplib's public hook for everything read
+        code, message = super().getreply()
+        lines = message.decode("utf-8", "replace").split("\n")
+        for index, line in enumerate(lines):
+            separator = "-" if index < len(lines) - 1 else " "
+            self.transcript.append(f"S: {code}{separator}{line}".rstrip())
+        if code != 334:  # anything but a challenge ends an AUTH exchange
+            self._in_auth_exchange = False
+        return code, message
+
+    def _redacted(self, line: str) -> str:
+        if self._in_auth_exchange:
+            return REDACTED
+        verb, _, rest = line.partition(" ")
+        if verb.upper() != "AUTH":
+            return line
+        self._in_auth_exchange = True
+        mechanism, _, initial_response = rest.partition(" ")
+        return f"AUTH {mechanism} {REDACTED}" if initial_response else line
+
+    def upgrade_to_tls(self, context: ssl.SSLContext, server_hostname: str) -> tuple[int, bytes]:
+        """STARTTLS; the caller has checked that the server offers it. After it, everything
+        learnt before the handshake is forgotten (RFC 3207): EHLO must be sent again."""
+        code, reply = self.docmd("STARTTLS")
+        if code != 220:
+            return code, reply
+        self.sock = context.wrap_socket(self.sock, server_hostname=server_hostname)
+        self.file = None
+        self.helo_resp = self.ehlo_resp = None
+        self.esmtp_features = {}
+        self.does_esmtp = False
+        return code, reply
+
+    def authenticate(self, mechanism: str, respond: Callable[[bytes | None], bytes]) -> tuple[int, bytes]:
+        """AUTH (RFC 4954) with an initial response. Unlike smtplib.auth() this does not take
+        503 for success, and sends UTF-8 credentials (smtplib only sends ASCII)."""
+        code, reply = self.docmd("AUTH", f"{mechanism} {_b64(respond(None))}")
+        rounds = 0
+        while code == 334 and rounds < MAX_AUTH_ROUNDS:
+            rounds += 1
+            code, reply = self.docmd(_b64(respond(_unb64(reply))))
+        return code, reply
+
+    def auth_mechanisms(self) -> list[str]:
+        return self.esmtp_features.get("auth", "").upper().split()
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(data: bytes) -> bytes:
+    try:
+        return base64.b64decode(data, validate=False)
+    except ValueError:
+        return data
+
+
+def plain_responder(username: str, password: str) -> Callable[[bytes | None], bytes]:
+    def respond(challenge: bytes | None) -> bytes:
+        return b"\0" + username.encode() + b"\0" + password.encode()
+
+    return respond
+
+
+def login_responder(username: str, password: str) -> Callable[[bytes | None], bytes]:
+    """LOGIN: the username as initial response, then the password for the next challenge."""
+
+    def respond(challenge: bytes | None) -> bytes:
+        if challenge is None or b"user" in challenge.lower():
+            return username.encode()
+        return password.encode()
+
+    return respond
+
+
+def xoauth2_string(username: str, token: str) -> bytes:
+    return f"user={username}\x01auth=Bearer {token}\x01\x01".encode()
+
+
+def xoauth2_responder(username: str, token: str) -> Callable[[bytes | None], bytes]:
+    # On a challenge (the server's error JSON) answer empty, so the server ends with 535.
+    def respond(challenge: bytes | None) -> bytes:
+        return xoauth2_string(username, token) if challenge is None else b""
+
+    return respond
+
+
+def envelope_address(account: str) -> str:
+    local, _, domain = account.rpartition("@")
+    return f"{local}@{ascii_host(domain)}"
+
+
+class SmtpCheck:
+    def __init__(
+        self,
+        target: Target,
+        credential: Credential | None,
+        provider_type: ProviderType,
+        tls_context: Callable[[], ssl.SSLContext],
+        on_step: StepCallback | None,
+    ):
+        self.target = target
+        self.credential = credential
+        self.provider_type = provider_type
+        self.tls_context = tls_context
+        self.result = ProtocolResult("smtp", target.host, target.port)
+        self.ladder = Ladder(self.result, target, on_step)
+        self.sock: socket.socket | None = None
+        self.smtp: RecordingSMTP | None = None
+
+    def run(self) -> ProtocolResult:
+        try:
+            self._open()
+            self._greeting()
+            self._ehlo()
+            if self.target.security is Security.STARTTLS:
+                self._starttls()
+                self._ehlo()
+            self._authenticate()
+            self._dry_run()
+            self._quit()
+        except StopLadder:
+            pass
+        finally:
+            self._close()
+        return self.result
+
+    def _open(self) -> None:
+        target = self.target
+        with self.ladder.step("resolve") as step:
+            addresses = resolve(target.wire_host, target.port, target.timeout)
+            step.detail = ", ".join(describe_address(a[4]) for a in addresses)
+        with self.ladder.step("connect") as step:
+            self.sock = connect(addresses, target.timeout)
+            step.detail = f"{describe_address(self.sock.getpeername())} port {target.port}"
+        name = ehlo_name(self.sock)
+        if target.security is Security.SSL:
+            with self.ladder.step("tls") as step:
+                self.sock = self.tls_context().wrap_socket(self.sock, server_hostname=target.wire_host)
+                step.detail = tls_detail(self.sock)
+        self.smtp = RecordingSMTP(self.sock, name, self.result.transcript)
+
+    def _greeting(self) -> None:
+        with self.ladder.step("greeting") as step:
+            code, reply = self.smtp.getreply()
+            if code != 220:
+                raise CheckFailed(protocol_failure(self.target, "greeting", reply_text(code, reply)))
+            step.detail = reply_text(code, reply)
+
+    def _ehlo(self) -> None:
+        with self.ladder.step("ehlo") as step:
+            code, reply = self.smtp.ehlo()
+            if code != 250:
+                raise CheckFailed(protocol_failure(self.target, "ehlo", reply_text(code, reply)))
+            step.detail = self._capabilities_text()
+
+    def _capabilities_text(self) -> str:
+        features = [f"{name.upper()} {value.strip()}".strip() for name, value in self.smtp.esmtp_features.items()]
+        text = f"capabilities: {', '.join(features) or 'none'}; AUTH: {' '.join(self.smtp.auth_mechanisms()) or 'none'}"
+        if self.target.security is Security.NONE and self.smtp.has_extn("starttls"):
+            text += " (the server offers STARTTLS: pick TLS to encrypt)"
+        return text
+
+    def _starttls(self) -> None:
+        with self.ladder.step("starttls") as step:
+            if not self.smtp.has_extn("starttls"):
+                raise CheckFailed(starttls_unavailable(self.target))
+            code, reply = self.smtp.upgrade_to_tls(self.tls_context(), self.target.wire_host)
+            if code != 220:
+                raise CheckFailed(starttls_unavailable(self.target, reply_text(code, reply)))
+            step.detail = tls_detail(self.smtp.sock)
+
+    def _authenticate(self) -> None:
+        target, credential = self.target, self.credential
+        with self.ladder.step("auth") as step:
+            if credential is None or not credential.secrets:
+                raise CheckFailed(not_signed_in(target, self.provider_type))
+            offered = self.smtp.auth_mechanisms()
+            if not offered:
+                raise CheckFailed(no_login_offered(target))
+            uses_token = bool(credential.oauth_token)
+            wanted = TOKEN_MECHANISMS if uses_token else PASSWORD_MECHANISMS
+            mechanism = next((m for m in wanted if m in offered), None)
+            if mechanism is None:
+                raise CheckFailed(no_common_mechanism(target, offered, list(wanted)))
+            code, reply = self.smtp.authenticate(mechanism, self._responder(mechanism))
+            if code == 538:  # "encryption required": the server wants TLS first
+                raise CheckFailed(no_login_offered(target))
+            if code != 235:
+                raise CheckFailed(auth_rejected(target, uses_token, reply_text(code, reply)))
+            step.detail = f"{mechanism} as {credential.username}: {reply_text(code, reply)}"
+
+    def _responder(self, mechanism: str) -> Callable[[bytes | None], bytes]:
+        credential = self.credential
+        if mechanism == "XOAUTH2":
+            return xoauth2_responder(credential.username, credential.oauth_token)
+        if mechanism == "PLAIN":
+            return plain_responder(credential.username, credential.password)
+        return login_responder(credential.username, credential.password)
+
+    def _dry_run(self) -> None:
+        """Ask the server to accept a message to and from the account, then take it back."""
+        address = envelope_address(self.target.account)
+        options = ["SMTPUTF8"] if not address.isascii() and self.smtp.has_extn("smtputf8") else []
+        with self.ladder.step("mail-from") as step:
+            code, reply = self.smtp.mail(address, options)
+            if code != 250:
+                raise CheckFailed(address_refused(self.target, "sender", address, reply_text(code, reply)))
+            step.detail = reply_text(code, reply)
+        with self.ladder.step("rcpt-to") as step:
+            code, reply = self.smtp.rcpt(address)
+            if code not in (250, 251):
+                raise CheckFailed(address_refused(self.target, "recipient", address, reply_text(code, reply)))
+            step.detail = reply_text(code, reply)
+        with self.ladder.step("rset") as step:
+            code, reply = self.smtp.rset()
+            if code != 250:
+                raise CheckFailed(protocol_failure(self.target, "rset", reply_text(code, reply)))
+            step.detail = f"{reply_text(code, reply)} (nothing was sent)"
+        self.result.summary = (
+            f"Login accepted for {self.target.username}; {address} accepted as sender "
+            "and recipient (nothing sent)"
+        )
+
+    def _quit(self) -> None:
+        with self.ladder.step("quit") as step:
+            try:
+                code, reply = self.smtp.docmd("QUIT")
+            except smtplib.SMTPServerDisconnected:
+                # Everything that matters has passed; a server hanging up on QUIT is fine.
+                step.detail = "the server closed the connection"
+                return
+            step.detail = reply_text(code, reply)
+
+    def _close(self) -> None:
+        if self.smtp is not None:
+            self.smtp.close()
+        elif self.sock is not None:
+            self.sock.close()
