@@ -20,6 +20,7 @@ import time
 
 from tests.servers import HOST, start_mail_servers, stop_mail_servers
 from tui.core.checks import Credential, check_many, check_provider
+from tui.core.settings import DEFAULT_CONCURRENCY
 
 PROVIDERS = 50
 ONE_WAY_DELAY = 0.02  # seconds each way: a 40 ms round trip, a nearby data centre
@@ -114,18 +115,19 @@ def main() -> None:
     try:
         credential = Credential(servers.user, servers.password)
         local = servers.settings()
-        measure("loopback      ", local, credential, servers.ca_file, [16])
+        measure("loopback      ", local, credential, servers.ca_file, [DEFAULT_CONCURRENCY])
 
         smtp_proxy = LatencyProxy(servers.smtp_starttls_port, ONE_WAY_DELAY)
         imap_proxy = LatencyProxy(servers.imap_ssl_port, ONE_WAY_DELAY)
         proxies = [smtp_proxy, imap_proxy]
         remote = servers.settings(smtp_port=str(smtp_proxy.port), imap_port=str(imap_proxy.port))
         label = f"{ONE_WAY_DELAY * 2000:.0f} ms RTT     "
-        measure(label, remote, credential, servers.ca_file, [16, PROVIDERS])
+        measure(label, remote, credential, servers.ca_file, [16, DEFAULT_CONCURRENCY])
         print(
             f"target: {PROVIDERS} checks in about one check's time when checks wait on the network"
-            f" ({PROVIDERS} workers row); 16 workers take ceil({PROVIDERS}/16) rounds; on loopback"
-            f" the checks are CPU-bound on this machine's {os.cpu_count()} cores."
+            f" (the default bound is {DEFAULT_CONCURRENCY} workers; a bound of 16 takes"
+            f" ceil({PROVIDERS}/16) rounds); on loopback the checks are CPU-bound on this"
+            f" machine's {os.cpu_count()} cores."
         )
     finally:
         for proxy in proxies:

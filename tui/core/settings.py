@@ -12,7 +12,7 @@ from pathlib import Path
 
 APP_NAME = "mailprov"
 DEFAULT_TIMEOUT = 10.0
-DEFAULT_CONCURRENCY = 16
+DEFAULT_CONCURRENCY = 50  # checks wait on the network: 50 providers in about one round
 
 
 @dataclass(frozen=True)
