@@ -1,0 +1,195 @@
+"""How fast does the TUI start, filter and how much memory does it take with 10,000 providers?
+
+    python -m bench.bench_ui
+
+Start-up is timed from process start to the first painted screen, in a real pseudo-terminal,
+for mailprov and for a minimal Textual app (Label + Footer) measured in the same run: the
+target is within 1.3x of that baseline. Then, with 10,000 providers: the time from a filter
+keystroke to the updated table (target under 50 ms) and the peak memory (under 150 MB).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import pty
+import select
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+import uuid
+from pathlib import Path
+
+RUNS = 5
+SIZE = (120, 36)
+BIG = 10_000
+BASELINE_APP = """
+from textual.app import App
+from textual.widgets import Footer, Label
+
+class Bare(App):
+    BINDINGS = [("q", "quit", "Quit")]
+    def compose(self):
+        yield Label("bare app ready")
+        yield Footer()
+
+Bare().run()
+"""
+
+
+def spawn_until(argv: list[str], env: dict[str, str], marker: bytes, timeout: float = 30) -> tuple[float, int]:
+    """Run argv in a pty; seconds until `marker` is painted, and the child's peak RSS (KB)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
+    started = time.perf_counter()
+    child = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
+    os.close(slave)
+    seen, elapsed = b"", None
+    deadline = started + timeout
+    while time.perf_counter() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.05)
+        if not ready:
+            continue
+        try:
+            seen += os.read(master, 65536)
+        except OSError:
+            break
+        if marker in seen:
+            elapsed = time.perf_counter() - started
+            break
+    os.write(master, b"q")
+    peak_kb = _wait_for_exit(child, master)
+    os.close(master)
+    if elapsed is None:
+        raise RuntimeError(f"{marker!r} never appeared; output ended with {seen[-300:]!r}")
+    return elapsed, peak_kb
+
+
+def _wait_for_exit(child: subprocess.Popen, master: int) -> int:
+    deadline = time.perf_counter() + 10
+    while time.perf_counter() < deadline:
+        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+        if pid:
+            child.returncode = status
+            return usage.ru_maxrss
+        if select.select([master], [], [], 0.05)[0]:
+            try:
+                os.read(master, 65536)  # keep the pty drained so the child can exit
+            except OSError:
+                pass
+    child.kill()
+    _, _, usage = os.wait4(child.pid, 0)
+    return usage.ru_maxrss
+
+
+def mailprov_env(folder: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        TERM="xterm-256color",
+        MAILPROV_DB=str(folder / "mailprov.db"),
+        MAILPROV_DATA_DIR=str(folder),
+        MAILPROV_CONFIG_DIR=str(folder / "config"),
+        MAILPROV_LOG_DIR=str(folder / "log"),
+        MAILPROV_MASTER_KEY="benchmark-only-key",
+        PYTHON_KEYRING_BACKEND="",
+    )
+    env.pop("PYTHON_KEYRING_BACKEND")
+    return env
+
+
+def fill_database(folder: Path, count: int) -> None:
+    """`count` providers written in one transaction through the store's own table."""
+    from sqlmodel import Session
+
+    from tui.core.store import ProviderRow, Store
+
+    store = Store.open(f"sqlite:///{folder / 'mailprov.db'}")
+    rows = [
+        ProviderRow(
+            secret_key=uuid.uuid4().hex,
+            name=f"Provider {i:05d}",
+            name_key=f"provider {i:05d}",
+            type="smtp-imap",
+            account=f"mailbox{i}@example.com",
+            smtp_host="smtp.example.com",
+            imap_host="imap.example.com",
+        )
+        for i in range(count)
+    ]
+    with Session(store.engine) as session:
+        session.add_all(rows)
+        session.commit()
+    store.close()
+
+
+def median_run(argv, env, marker) -> tuple[float, int]:
+    results = [spawn_until(argv, env, marker) for _ in range(RUNS)]
+    return statistics.median(r[0] for r in results), max(r[1] for r in results)
+
+
+async def filter_timings(folder: Path) -> tuple[float, float]:
+    """Median ms from a filter keystroke to the updated table, and Pilot's own cost per key."""
+    from tui.core.settings import load_settings
+    from tui.ui.app import create_app
+    from tui.ui.demo import memory_service
+
+    settings = load_settings(env=mailprov_env(folder))
+    app = create_app(memory_service(settings), settings)
+    keystroke, idle = [], []
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(3):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        await pilot.press("slash")
+        table = app.screen.query_one("#providers")
+        for key in ["0", "backspace", "9", "backspace", "1", "backspace"] * 3:
+            started = time.perf_counter()
+            await pilot.press(key)
+            keystroke.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            await pilot.press("end")  # changes nothing: what Pilot itself costs per key
+            idle.append(time.perf_counter() - started)
+        assert table.row_count == BIG
+    return statistics.median(keystroke) * 1000, statistics.median(idle) * 1000
+
+
+def main() -> int:
+    python = sys.executable
+    mailprov = [python, "-m", "tui"]
+    with tempfile.TemporaryDirectory(prefix="mailprov-bench-") as tmp:
+        empty, big = Path(tmp, "empty"), Path(tmp, "big")
+        empty.mkdir()
+        big.mkdir()
+        fill_database(empty, 0)
+        fill_database(big, BIG)
+
+        bare, _ = median_run([python, "-c", BASELINE_APP], mailprov_env(empty), b"bare app ready")
+        first_paint, _ = median_run(mailprov, mailprov_env(empty), b"Loading providers")
+        empty_listed, _ = median_run(mailprov, mailprov_env(empty), b"No providers yet")
+        big_paint, _ = median_run(mailprov, mailprov_env(big), b"Loading providers")
+        big_listed, peak_kb = median_run(mailprov, mailprov_env(big), b"Provider 00000")
+        filter_ms, pilot_ms = asyncio.run(filter_timings(big))
+
+    def ratio(seconds: float) -> str:
+        return f"{seconds * 1000:7.0f} ms  {seconds / bare:4.2f}x bare"
+
+    print(f"start-up, median of {RUNS} runs in a {SIZE[0]}x{SIZE[1]} pty")
+    print(f"  bare Textual app (Label + Footer)    {bare * 1000:7.0f} ms  (baseline)")
+    print(f"  mailprov, first paint, empty db      {ratio(first_paint)}  (target <= 1.30x)")
+    print(f"  mailprov, list shown, empty db       {ratio(empty_listed)}")
+    print(f"  mailprov, first paint, {BIG} providers {ratio(big_paint)}")
+    print(f"  mailprov, list shown, {BIG} providers  {ratio(big_listed)}")
+    print(f"filter keystroke -> updated table, {BIG} providers (Pilot, in-process)")
+    print(f"  keystroke {filter_ms:.1f} ms, of which Pilot itself {pilot_ms:.1f} ms per key:")
+    print(f"  filter {max(filter_ms - pilot_ms, 0):.1f} ms  (target < 50 ms)")
+    print(f"peak memory with {BIG} providers: {peak_kb / 1024:.0f} MB  (target < 150 MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

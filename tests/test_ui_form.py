@@ -1,0 +1,172 @@
+"""Pilot tests of the provider form: live validation, type switching, ports, leaving."""
+
+from textual.widgets import Button, ContentSwitcher, Input, Select, Switch
+
+from tests.ui_helpers import example_draft, make_app, settle, type_into, visible_text
+from tui.ui.screens.confirm import ConfirmScreen
+from tui.ui.screens.form import ProviderFormScreen
+from tui.ui.screens.providers import ProvidersScreen
+from tui.ui.widgets.form_field import FormField
+
+
+def field(app, name: str) -> FormField:
+    return app.screen.query_one(f"#{name.replace('_', '-')}-field", FormField)
+
+
+def error_of(app, name: str) -> str:
+    return str(field(app, name).query_one(".field-error").render())
+
+
+async def open_new_form(pilot):
+    await settle(pilot)
+    await pilot.press("n")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, ProviderFormScreen)
+
+
+async def test_a_fresh_form_is_not_a_wall_of_red_but_counts_what_is_missing(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_new_form(pilot)
+        assert not any(f.has_class("-invalid") for f in app.screen.query(FormField))
+        assert "5 fields need attention" in visible_text(app)
+        assert app.screen.query_one("#save", Button).disabled
+
+
+async def test_messages_appear_as_you_type_and_clear_when_fixed(tmp_path):
+    app = make_app(tmp_path)
+    app.service.create(example_draft("Support"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_new_form(pilot)
+        await type_into(pilot, "#account", "support@")
+        assert field(app, "account").has_class("-invalid")
+        assert "not a valid address" in error_of(app, "account")
+        await pilot.press(*"example.com")
+        assert not field(app, "account").has_class("-invalid")
+        assert error_of(app, "account") == ""
+        await type_into(pilot, "#name", "SUPPORT")  # names are unique, case-insensitively
+        assert "already exists" in error_of(app, "name")
+        await pilot.press("backspace")
+        assert error_of(app, "name") == ""
+        await type_into(pilot, "#smtp-host", "https://mail.example.com")
+        assert "without 'https://'" in error_of(app, "smtp_host")
+
+
+async def test_save_with_errors_shows_every_message_and_focuses_the_first(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_new_form(pilot)
+        await type_into(pilot, "#name", "Support")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        for name in ("account", "password", "smtp_host", "imap_host"):
+            assert field(app, name).has_class("-invalid"), name
+        assert app.focused is app.screen.query_one("#account", Input)
+        assert app.service.list() == []  # nothing saved
+
+
+async def test_ports_take_digits_only_and_follow_the_security(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_new_form(pilot)
+        port = app.screen.query_one("#smtp-port", Input)
+        assert port.value == "587"
+        await type_into(pilot, "#smtp-port", "4x6y5")
+        assert port.value == "465"
+        app.screen.query_one("#smtp-security", Select).value = "starttls"
+        await pilot.pause()
+        assert port.value == "465"  # typed by the user: kept
+        await type_into(pilot, "#smtp-port", "")
+        app.screen.query_one("#smtp-security", Select).value = "ssl"
+        await pilot.pause()
+        assert port.value == "465"  # empty: filled with the standard port
+        app.screen.query_one("#smtp-security", Select).value = "none"
+        await pilot.pause()
+        assert port.value == "25"
+
+
+async def test_switching_type_swaps_fields_and_keeps_what_was_typed(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_new_form(pilot)
+        await type_into(pilot, "#name", "Sales")
+        await type_into(pilot, "#password", "typed-secret")
+        await type_into(pilot, "#smtp-host", "smtp.example.org")
+        type_select = app.screen.query_one("#type", Select)
+        type_select.focus()
+        await pilot.press("enter", "down", "down", "enter")  # SMTP-IMAP -> Outlook -> Gmail
+        await pilot.pause()
+        assert type_select.value == "gmail"
+        switcher = app.screen.query_one("#type-panels", ContentSwitcher)
+        assert switcher.current == "panel-oauth"
+        text = visible_text(app)
+        assert "Sign-in with Gmail is not available yet" in text
+        assert "Password" not in text
+        draft = app.screen.draft()
+        assert draft.password == "" and draft.smtp_host == ""  # the preset's
+        assert "Password" not in " ".join(app.screen.errors)
+        app.screen.query_one("#type", Select).value = "smtp-imap"
+        await pilot.pause()
+        assert switcher.current == "panel-password"
+        assert app.screen.query_one("#password", Input).value == "typed-secret"
+        assert app.screen.query_one("#smtp-host", Input).value == "smtp.example.org"
+        assert app.screen.query_one("#name", Input).value == "Sales"
+
+
+async def test_receive_off_hides_the_imap_section(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_new_form(pilot)
+        assert "IMAP host *" in visible_text(app)
+        app.screen.query_one("#receive-emails", Switch).focus()
+        await pilot.press("space")
+        await pilot.pause()
+        assert "IMAP host" not in visible_text(app)
+        assert "imap_host" not in app.screen.errors
+        assert "4 fields need attention" in visible_text(app)
+
+
+async def test_the_password_is_masked_until_revealed(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_new_form(pilot)
+        await type_into(pilot, "#password", "hunter2")
+        assert "hunter2" not in visible_text(app)
+        await pilot.press("ctrl+r")
+        assert "hunter2" in visible_text(app)
+
+
+async def test_escape_with_unsaved_changes_asks_first(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_new_form(pilot)
+        await pilot.press("escape")  # nothing typed: leaves at once
+        await pilot.pause()
+        assert isinstance(app.screen, ProvidersScreen)
+        await pilot.press("n")
+        await type_into(pilot, "#name", "Draft")
+        await pilot.press("escape")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert isinstance(app.screen, ProviderFormScreen)
+        await pilot.press("escape", "y")
+        await pilot.pause()
+        assert isinstance(app.screen, ProvidersScreen)
+
+
+async def test_editing_loads_the_provider_and_keeps_the_stored_password(tmp_path):
+    app = make_app(tmp_path)
+    app.service.create(example_draft("Support"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.query_one("#account", Input).value == "support@example.com"
+        assert app.screen.errors == {}  # the stored password counts
+        assert "stored" in app.screen.query_one("#password", Input).placeholder
+        await type_into(pilot, "#from-name", "Support Team")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        record = app.service.get("Support")
+        assert record.settings.from_name == "Support Team"
+        assert app.service.secrets.get_password(record.secret_key) == "not-a-real-password"

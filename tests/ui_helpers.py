@@ -1,0 +1,84 @@
+"""Building the TUI over a real temp SQLite file and an in-memory keyring, for Pilot and snapshot tests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from tui.ui.app import MailprovApp, create_app
+from tui.ui.demo import (  # noqa: F401  (re-exported for the tests)
+    DEMO_NOW,
+    demo_settings,
+    example_draft,
+    failed_report,
+    fill_demo,
+    memory_service,
+    passed_report,
+)
+
+FROZEN_NOW = DEMO_NOW
+
+
+def frozen_clock() -> datetime:
+    return FROZEN_NOW
+
+
+make_settings = demo_settings
+make_service = memory_service
+
+
+def make_app(folder: Path, *, ca_file: Path | None = None, timeout: float = 5) -> MailprovApp:
+    settings = make_settings(folder, ca_file=ca_file, timeout=timeout)
+    return create_app(make_service(settings), settings, clock=frozen_clock)
+
+
+async def settle(pilot) -> None:
+    """Let workers finish and their messages be handled."""
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+KEY_NAMES = {" ": "space", "@": "at", ".": "full_stop", "-": "minus", ";": "semicolon", "_": "underscore"}
+
+
+async def type_into(pilot, selector: str, text: str) -> None:
+    """Focus a field, clear it with keys, and type `text` key by key like a person."""
+    widget = pilot.app.screen.query_one(selector)
+    widget.focus()
+    await pilot.pause()
+    await pilot.press("end", "ctrl+u")
+    await pilot.press(*[KEY_NAMES.get(ch, ch) for ch in text])
+
+
+def visible_text(app) -> str:
+    """The screen as plain text (what a person would read)."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), record=True, force_terminal=True)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()
+
+
+def notifications(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+def no_cursor_blink(app) -> None:
+    from textual.widgets import Input
+
+    for screen in app.screen_stack:
+        for field in screen.query(Input):
+            field.cursor_blink = False
+
+
+async def fill(pilot, selector: str, text: str) -> None:
+    """Set a field's value as a paste would (one Changed message): Pilot key presses cost
+    ~60 ms each, so long values are pasted and only a few fields are typed key by key."""
+    widget = pilot.app.screen.query_one(selector)
+    widget.focus()
+    widget.value = text
+    await pilot.pause()

@@ -1,0 +1,44 @@
+"""Small text helpers shared by the screens: relative times and status styling."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from rich.text import Text
+
+from tui.core.domain import Status
+
+# The theme variable each status is painted with; the glyph and word carry the meaning.
+STATUS_THEME_VARIABLE = {
+    Status.GREEN: "success",
+    Status.RED: "error",
+    Status.GREY: "text-muted",
+}
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Stored times are UTC; SQLite may hand them back without a zone."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def ago(moment: datetime | None, now: datetime) -> str:
+    """'never', 'just now', '3 min ago', '2 h ago', '5 days ago', or the date."""
+    if moment is None:
+        return "never"
+    seconds = (as_utc(now) - as_utc(moment)).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    days = int(seconds // 86400)
+    if days < 30:
+        return f"{days} day ago" if days == 1 else f"{days} days ago"
+    return as_utc(moment).strftime("%Y-%m-%d")
+
+
+def status_text(status: Status, theme_variables: dict[str, str]) -> Text:
+    """The status as glyph + word, coloured from the current theme."""
+    colour = theme_variables.get(STATUS_THEME_VARIABLE[status], "")
+    return Text(status.text, style=colour)

@@ -1,0 +1,377 @@
+"""New / edit provider: live validation with the core's rules, save then activation check."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Button, ContentSwitcher, Footer, Header, Input, Select, Static, Switch
+
+from tui.core import rules
+from tui.core.domain import FIELD_LABELS, ProviderDraft, ProviderType, ValidationError
+from tui.ui.commands import ScreenActionsProvider
+from tui.ui.messages import ActionFailed, CheckFinished, CheckStepDone, DraftLoaded, ProviderSaved
+from tui.ui.view import ProviderView
+from tui.ui.widgets.form_field import FormField, field_name_of
+from tui.ui.widgets.status_pane import StatusPane
+from tui.ui.widgets.type_panels import OAuthPanel, PasswordPanel, TypePanel
+
+TYPE_OPTIONS = [(t.label, t.value) for t in ProviderType]
+PANEL_OF_TYPE = {
+    ProviderType.SMTP_IMAP: "panel-password",
+    ProviderType.OUTLOOK: "panel-oauth",
+    ProviderType.GMAIL: "panel-oauth",
+}
+
+
+class ProviderFormScreen(Screen[str | None]):
+    """Dismissed with the saved provider's name (None when nothing was saved)."""
+
+    COMMANDS = {ScreenActionsProvider}
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", tooltip="Save, then run the activation check", id="save"),
+        Binding("ctrl+t", "test", "Test", tooltip="Test the values as typed, without saving", id="test"),
+        Binding("ctrl+r", "reveal", "Show password", tooltip="Show or hide the password", id="reveal"),
+        Binding("escape", "back", "Back", tooltip="Back to the list", id="back"),
+    ]
+
+    def __init__(self, editing: str | None, names: list[str]) -> None:
+        super().__init__()
+        self.editing = editing
+        self.other_names = [n for n in names if n.casefold() != (editing or "").casefold()]
+        self.saved_draft: ProviderDraft | None = None  # what "no unsaved changes" means
+        self.touched: set[str] = set()
+        self.save_attempted = False
+        self.errors: dict[str, str] = {}
+        self.busy = False
+        self.saved_name: str | None = None
+        self.password_stored = False  # editing a provider whose password is in keyring
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="form-layout"):
+            with VerticalScroll(id="form-body"):
+                yield from self._common_fields()
+                with ContentSwitcher(initial="panel-password", id="type-panels"):
+                    yield PasswordPanel(id="panel-password")
+                    yield OAuthPanel(ProviderType.OUTLOOK, id="panel-oauth")
+                yield Static("", id="form-summary")
+                with Horizontal(id="form-buttons"):
+                    yield Button("Save (ctrl+s)", variant="primary", id="save")
+                    yield Button("Test (ctrl+t)", id="test")
+                    yield Button("Back (esc)", id="back")
+            with VerticalScroll(id="form-status-scroll"):
+                yield StatusPane(id="form-status")
+        yield Footer()
+
+    def _common_fields(self) -> ComposeResult:
+        yield Static("Fields marked * are required.", id="form-intro")
+        yield FormField(Input(id="name", placeholder="Support desk", compact=True), required=True)
+        yield FormField(
+            Select(TYPE_OPTIONS, value=ProviderType.SMTP_IMAP.value, allow_blank=False, compact=True, id="type")
+        )
+        yield FormField(Input(id="account", placeholder="support@example.com", compact=True), required=True)
+        yield FormField(Input(id="username", placeholder="optional: the login, if not the account", compact=True))
+        yield FormField(Input(id="from-name", placeholder="Example Support", compact=True))
+        yield FormField(Switch(value=True, id="receive-emails"))
+        yield FormField(Switch(value=True, id="active-reference"))
+        yield FormField(Input(id="reply-to", placeholder="addresses separated by ;", compact=True))
+
+    def on_mount(self) -> None:
+        self.query_one("#form-status-scroll").display = False
+        self.sub_title = f"Edit '{self.editing}'" if self.editing else "New provider"
+        if self.editing:
+            self.set_busy(True)
+            self.load_draft(self.editing)
+        else:
+            self.saved_draft = self.draft()
+            self.revalidate()
+        self.query_one("#name", Input).focus()
+
+    # Loading -------------------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="form-load")
+    def load_draft(self, name: str) -> None:
+        service = self.app.service
+        try:
+            draft = service.draft_for(name)
+            names = [n for n in service.names() if n.casefold() != name.casefold()]
+        except Exception as error:
+            self.post_message(ActionFailed(f"loading '{name}'", str(error)))
+        else:
+            self.post_message(DraftLoaded(draft, names))
+
+    def on_draft_loaded(self, message: DraftLoaded) -> None:
+        self.other_names = message.other_names
+        self.password_stored = message.draft.password_stored
+        self.set_draft(message.draft)
+        self.saved_draft = self.draft()
+        self.set_busy(False)
+        self.revalidate()
+
+    def set_draft(self, draft: ProviderDraft) -> None:
+        """Fill the form from a draft; loading is not typing, so no Changed messages."""
+        with self.prevent(Input.Changed, Select.Changed, Switch.Changed):
+            for field in ("name", "account", "username", "from_name", "reply_to"):
+                self.query_one(f"#{field.replace('_', '-')}", Input).value = getattr(draft, field)
+            self.query_one("#receive-emails", Switch).value = draft.receive_emails
+            self.query_one("#active-reference", Switch).value = draft.active_reference
+            self.query_one("#type", Select).value = draft.type
+        self.show_type(ProviderType(draft.type))
+        self.active_panel.set_values(draft)
+        self.set_receive(draft.receive_emails)
+        for form_field in self.query(FormField):
+            form_field.sync_switch_state()
+
+    # Reading the form ----------------------------------------------------------------
+
+    @property
+    def provider_type(self) -> ProviderType:
+        return ProviderType(self.query_one("#type", Select).value)
+
+    @property
+    def active_panel(self) -> TypePanel:
+        return self.query_one(f"#{PANEL_OF_TYPE[self.provider_type]}", TypePanel)
+
+    def draft(self) -> ProviderDraft:
+        def text(field: str) -> str:
+            return self.query_one(f"#{field.replace('_', '-')}", Input).value
+
+        values = {f: text(f) for f in ("name", "account", "username", "from_name", "reply_to")}
+        return ProviderDraft(
+            type=self.provider_type.value,
+            receive_emails=self.query_one("#receive-emails", Switch).value,
+            active_reference=self.query_one("#active-reference", Switch).value,
+            password_stored=self.password_stored and self.provider_type.uses_password,
+            **values,
+            **self.active_panel.get_values(),
+        )
+
+    def visible_fields(self) -> list[FormField]:
+        common = [f for f in self.query(FormField) if not _inside_panel(f)]
+        return common + self.active_panel.fields()
+
+    def control_for(self, field: str) -> Widget | None:
+        for form_field in self.visible_fields():
+            if form_field.field == field:
+                return self.active_panel.control_for(field) or form_field.control
+        return None
+
+    # Live validation -----------------------------------------------------------------
+
+    def revalidate(self) -> None:
+        """The core's rules on the whole draft; a field shows its message once touched."""
+        self.errors = rules.validate(self.draft(), self.other_names)
+        for form_field in self.visible_fields():
+            shown = form_field.field in self.touched or self.save_attempted
+            form_field.set_error(self.errors.get(form_field.field) if shown else None)
+        count = len(self.errors)
+        summary = self.query_one("#form-summary", Static)
+        summary.update(
+            "" if not count else f"{count} field{'s' if count > 1 else ''} need{'' if count > 1 else 's'} attention"
+        )
+        summary.set_class(bool(count), "-invalid")
+        self.query_one("#save", Button).disabled = bool(count) or self.busy
+
+    def touch(self, widget: Widget) -> None:
+        field = field_name_of(widget)
+        if field:
+            self.touched.add(field)
+            for form_field in self.visible_fields():
+                if form_field.field == field:
+                    form_field.set_blamed(False)
+        self.revalidate()
+
+    @on(Input.Changed)
+    @on(Switch.Changed)
+    def value_changed(self, event: Input.Changed | Switch.Changed) -> None:
+        if event.control.id == "receive-emails":
+            self.set_receive(event.value)
+        self.touch(event.control)
+
+    @on(Select.Changed)
+    def select_changed(self, event: Select.Changed) -> None:
+        if event.control.id == "type" and event.value != Select.NULL:
+            self.show_type(ProviderType(event.value))
+        self.touch(event.control)
+
+    @on(Input.Blurred)
+    def field_left(self, event: Input.Blurred) -> None:
+        self.touch(event.input)
+
+    def show_type(self, provider_type: ProviderType) -> None:
+        panel_id = PANEL_OF_TYPE[provider_type]
+        self.query_one("#type-panels", ContentSwitcher).current = panel_id
+        if provider_type.uses_oauth:
+            self.query_one(OAuthPanel).set_type(provider_type)
+        self.refresh_bindings()
+
+    def set_receive(self, receive: bool) -> None:
+        for panel in self.query(TypePanel):
+            panel.set_receive(receive)
+
+    # Actions -------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "reveal":
+            return self.provider_type.uses_password
+        if action in ("save", "test") and self.busy:
+            return None
+        return True
+
+    @on(Button.Pressed)
+    def button_pressed(self, event: Button.Pressed) -> None:
+        self.run_action(event.button.id or "")
+
+    def action_reveal(self) -> None:
+        self.query_one(PasswordPanel).toggle_reveal()
+
+    def action_back(self) -> None:
+        if self.saved_draft is None or self.draft() == self.saved_draft:
+            self.dismiss(self.saved_name)
+            return
+        from tui.ui.screens.confirm import ConfirmScreen
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(self.saved_name)
+
+        self.app.push_screen(ConfirmScreen("Discard your unsaved changes?", "Discard"), answered)
+
+    def refuse(self, errors: dict[str, str], what: str) -> None:
+        """Show every message and go to the first field that needs attention."""
+        self.save_attempted = True
+        self.revalidate()
+        first = next((f for f in self.visible_fields() if f.field in errors), None)
+        if first is not None:
+            self.focus_field(first.field)
+        labels = ", ".join(FIELD_LABELS.get(f, f) for f in errors)
+        self.notify(f"Cannot {what} yet: check {labels}.", severity="warning", title="Fix the form")
+
+    def focus_field(self, field: str) -> None:
+        control = self.control_for(field)
+        if control is not None:
+            control.focus()
+            control.scroll_visible(animate=False)
+
+    def action_save(self) -> None:
+        draft = self.draft()
+        errors = rules.validate(draft, self.other_names)
+        if errors:
+            self.refuse(errors, "save")
+            return
+        self.set_busy(True)
+        self.save_provider(draft)
+
+    def action_test(self) -> None:
+        draft = self.draft()
+        errors = {k: v for k, v in rules.validate(draft).items() if k != "name"}
+        if errors:
+            self.refuse(errors, "test")
+            return
+        self.set_busy(True)
+        self.start_check_display(draft)
+        self.test_draft(draft, self.editing)
+
+    def set_busy(self, busy: bool) -> None:
+        self.busy = busy
+        self.query_one("#test", Button).disabled = busy
+        self.query_one("#save", Button).disabled = busy or bool(self.errors)
+        self.refresh_bindings()
+
+    # Saving and checking -------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="form-write")
+    def save_provider(self, draft: ProviderDraft) -> None:
+        service = self.app.service
+        try:
+            record = service.update(self.editing, draft) if self.editing else service.create(draft)
+        except ValidationError as error:
+            self.post_message(ActionFailed("saving", str(error), errors=error.errors))
+        except Exception as error:
+            self.post_message(ActionFailed("saving", str(error)))
+        else:
+            self.post_message(ProviderSaved(record))
+
+    def on_provider_saved(self, message: ProviderSaved) -> None:
+        name = message.record.name
+        self.editing = self.saved_name = name
+        self.sub_title = f"Edit '{name}'"
+        draft = self.draft()
+        self.saved_draft = draft
+        self.start_check_display(draft)
+        self.check_saved(name)
+
+    def on_action_failed(self, message: ActionFailed) -> None:
+        self.set_busy(False)
+        if message.errors:
+            self.refuse(message.errors, message.what.removesuffix("ing") or "save")
+        else:
+            self.notify(f"Failed {message.what}: {message.error}", severity="error", timeout=10)
+
+    def start_check_display(self, draft: ProviderDraft) -> None:
+        self.query_one("#form-status-scroll").display = True
+        pane = self.query_one("#form-status", StatusPane)
+        pane.start_check(None, self.app.now())
+
+    @work(thread=True, exit_on_error=False, group="form-check")
+    def check_saved(self, name: str) -> None:
+        try:
+            report = self.app.service.check(name, on_step=self._step_poster(name))
+        except Exception as error:
+            self.post_message(ActionFailed(f"checking '{name}'", str(error)))
+        else:
+            self.post_message(CheckFinished(name, report, saved=True))
+
+    @work(thread=True, exit_on_error=False, group="form-check")
+    def test_draft(self, draft: ProviderDraft, editing: str | None) -> None:
+        service = self.app.service
+        try:
+            report = service.check_draft(draft, on_step=self._step_poster(draft.name), editing=editing)
+        except ValidationError as error:
+            self.post_message(ActionFailed("testing", str(error), errors=error.errors))
+        except Exception as error:
+            self.post_message(ActionFailed("testing", str(error)))
+        else:
+            self.post_message(CheckFinished(draft.name, report, saved=False))
+
+    def _step_poster(self, name: str):
+        def step_done(protocol, step) -> None:
+            self.post_message(CheckStepDone(name, protocol, step))
+
+        return step_done
+
+    def on_check_step_done(self, message: CheckStepDone) -> None:
+        self.query_one("#form-status", StatusPane).add_step(message.protocol, message.step)
+
+    def on_check_finished(self, message: CheckFinished) -> None:
+        self.set_busy(False)
+        report = message.report
+        draft = self.draft()
+        view = ProviderView.for_report(draft, report)
+        if not message.saved:
+            view = replace(view, name=f"{view.name} (test, not saved)")
+        self.query_one("#form-status", StatusPane).show(view, self.app.now())
+        failure = report.failure
+        if failure is None:
+            text = "Saved and active." if message.saved else "Test passed: these settings work."
+            self.notify(text, title=draft.name or "Test")
+            return
+        prefix = "Saved, but activation failed: " if message.saved else "Test failed: "
+        self.notify(prefix + failure.message, severity="warning", title=draft.name or "Test", timeout=10)
+        if failure.fields:
+            self.blame(failure.fields[0])
+
+    def blame(self, field: str) -> None:
+        for form_field in self.visible_fields():
+            form_field.set_blamed(form_field.field == field)
+        self.focus_field(field)
+
+
+def _inside_panel(widget: Widget) -> bool:
+    return any(isinstance(ancestor, TypePanel) for ancestor in widget.ancestors)

@@ -1,0 +1,72 @@
+"""What the screens show of a provider: a record from the store, kept current by check reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cached_property
+from datetime import datetime
+from typing import Any
+
+from tui.core.domain import ProviderType, Status
+from tui.core.report import CheckReport, Failure
+from tui.core.rules import parse_type
+
+
+@dataclass(frozen=True)
+class ProviderView:
+    name: str
+    type: ProviderType
+    account: str
+    receive_emails: bool
+    status: Status
+    last_checked_at: datetime | None = None
+    last_ok_at: datetime | None = None
+    failure: Failure | None = None
+    report: CheckReport | None = None
+
+    @classmethod
+    def from_record(cls, record: Any) -> ProviderView:
+        settings = record.settings
+        return cls(
+            name=settings.name,
+            type=settings.type,
+            account=settings.account,
+            receive_emails=settings.receive_emails,
+            status=record.status,
+            last_checked_at=record.last_checked_at,
+            last_ok_at=record.last_ok_at,
+            failure=record.failure,
+            report=record.report,
+        )
+
+    @classmethod
+    def for_report(cls, draft: Any, report: CheckReport) -> ProviderView:
+        """A provider as typed in the form (saved or not), after a check."""
+        return cls(
+            name=draft.name.strip() or "(unsaved)",
+            type=parse_type(draft.type) or ProviderType.SMTP_IMAP,
+            account=draft.account,
+            receive_emails=draft.receive_emails,
+            status=report.status,
+            last_checked_at=report.started_at,
+            last_ok_at=report.started_at if report.ok else None,
+            failure=report.failure,
+            report=report,
+        )
+
+    def with_report(self, report: CheckReport) -> ProviderView:
+        """The view after a check, without reading the store again."""
+        return replace(
+            self,
+            status=report.status,
+            last_checked_at=report.started_at,
+            last_ok_at=report.started_at if report.ok else self.last_ok_at,
+            failure=report.failure,
+            report=report,
+        )
+
+    @cached_property
+    def search_text(self) -> str:
+        """What the filter matches: name, account and type."""
+        return f"{self.name}\n{self.account}\n{self.type.label}\n{self.type.value}".casefold()
+

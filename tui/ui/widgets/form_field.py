@@ -1,0 +1,66 @@
+"""One form field: its label, the control, and the rule's message under it."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
+from textual.widgets import Label, Static, Switch
+
+from tui.core.domain import FIELD_LABELS
+
+
+def field_name_of(widget: Widget) -> str | None:
+    """Controls carry the field's name as their id, in kebab-case ('smtp-host')."""
+    return widget.id.replace("-", "_") if widget.id else None
+
+
+class FormField(Vertical):
+    """Shows a message under the control; `-invalid` and `-blamed` classes style it."""
+
+    def __init__(self, control: Widget, *, required: bool = False) -> None:
+        self.field = field_name_of(control) or ""
+        super().__init__(classes="form-field", id=f"{control.id}-field")
+        self.control = control
+        self.required = required
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="field-row"):
+            yield Label(self._label_text(), classes="field-label")
+            yield self.control
+            if isinstance(self.control, Switch):
+                # The switch's slider is drawn with colour only: say it in words too.
+                yield Label(_on_off(self.control.value), classes="switch-state")
+        yield Static("", classes="field-error", markup=False)
+
+    def on_switch_changed(self, event: Switch.Changed) -> None:
+        self.sync_switch_state()
+
+    def sync_switch_state(self) -> None:
+        """Also called after loading a draft, which changes switches without messages."""
+        if isinstance(self.control, Switch):
+            self.query_one(".switch-state", Label).update(_on_off(self.control.value))
+
+    def _label_text(self) -> str:
+        """Required fields are marked with '*' (the form says what '*' means)."""
+        label = FIELD_LABELS.get(self.field, self.field)
+        return f"{label} *" if self.required else label
+
+    def set_required(self, required: bool) -> None:
+        self.required = required
+        if self.is_mounted:
+            self.query_one(".field-label", Label).update(self._label_text())
+
+    def set_error(self, message: str | None) -> None:
+        error = self.query_one(".field-error", Static)
+        error.update(message or "")
+        error.display = bool(message)
+        self.set_class(bool(message), "-invalid")
+        self.control.set_class(bool(message), "-invalid")
+
+    def set_blamed(self, blamed: bool) -> None:
+        self.set_class(blamed, "-blamed")
+
+
+def _on_off(value: bool) -> str:
+    return "on" if value else "off"

@@ -1,0 +1,132 @@
+"""The selected provider's status: last check, the failure and its remedy, the step ladder."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from textual.content import Content
+from textual.widgets import Static
+
+from tui.core.domain import Status
+from tui.core.report import CheckReport, Step
+from tui.ui.format import STATUS_THEME_VARIABLE, ago
+from tui.ui.view import ProviderView
+
+PROTOCOL_LABELS = {"smtp": "SMTP (sending)", "imap": "IMAP (receiving)"}
+
+
+class StatusPane(Static, can_focus=False):
+    """Shows one provider; during a check, the steps as they arrive."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__("", id=id, classes=classes)
+        self.view: ProviderView | None = None
+        self.now: datetime | None = None
+        self.live_steps: list[tuple[str, Step]] | None = None  # None when no check runs
+        self.show_transcript = False
+
+    def show(self, view: ProviderView | None, now: datetime) -> None:
+        self.view, self.now = view, now
+        self.live_steps = None
+        self._render_view()
+
+    def start_check(self, view: ProviderView | None, now: datetime) -> None:
+        self.view, self.now = view, now
+        self.live_steps = []
+        self._render_view()
+
+    def add_step(self, protocol: str, step: Step) -> None:
+        if self.live_steps is None:
+            self.live_steps = []
+        self.live_steps.append((protocol, step))
+        self._render_view()
+
+    def show_report(self, view: ProviderView, now: datetime) -> None:
+        self.show(view, now)
+
+    def toggle_transcript(self) -> None:
+        self.show_transcript = not self.show_transcript
+        self._render_view()
+
+    def _render_view(self) -> None:
+        if self.view is None and self.live_steps is None:
+            self.update(Content.from_markup("[$text-muted]No provider selected."))
+            return
+        parts = [self._heading()]
+        if self.live_steps is not None:
+            parts.append(Content.from_markup("[$accent]Checking…"))
+            parts.extend(_live_ladder(self.live_steps))
+        elif self.view is not None:
+            parts.extend(self._times())
+            parts.extend(_failure_lines(self.view))
+            if self.view.report is not None:
+                parts.extend(_report_ladder(self.view.report))
+                parts.extend(self._transcript(self.view.report))
+        self.update(Content("\n").join(parts))
+
+    def _heading(self) -> Content:
+        if self.view is None:
+            return Content.from_markup("[b]Unsaved settings")
+        status = self.view.status
+        return Content.assemble(
+            (status.text, f"bold ${STATUS_THEME_VARIABLE[status]}"), "  ", (self.view.name, "bold")
+        )
+
+    def _times(self) -> list[Content]:
+        view, now = self.view, self.now
+        line = Content.assemble(
+            ("Last check: ", "$text-muted"),
+            ago(view.last_checked_at, now),
+            ("   Last success: ", "$text-muted"),
+            ago(view.last_ok_at, now),
+        )
+        return [line]
+
+    def _transcript(self, report: CheckReport) -> list[Content]:
+        if not self.show_transcript:
+            return [Content.from_markup("[$text-muted]Press l to show the transcript.")]
+        lines = [Content.from_markup("[b]Transcript[/b] [$text-muted](secrets removed)")]
+        for result in report.results:
+            lines.append(Content.styled(f"{result.protocol.upper()} {result.host}:{result.port}", "bold"))
+            lines.extend(Content.styled(line, "$text-muted") for line in result.transcript)
+        return lines
+
+
+def _failure_lines(view: ProviderView) -> list[Content]:
+    failure = view.failure
+    if view.status is not Status.RED or failure is None:
+        return []
+    transient = " (may pass by itself: check again)" if failure.transient else ""
+    return [
+        Content.assemble(("Error: ", "bold $error"), (failure.kind.value, "$error"), transient),
+        Content.assemble("  ", failure.message),
+        Content.assemble(("  Fix: ", "bold"), failure.remedy),
+    ]
+
+
+def _step_line(step: Step) -> Content:
+    mark = ("✓", "$success") if step.ok else ("✖", "bold $error")
+    duration = f"{step.duration_ms:6.0f} ms"
+    return Content.assemble("  ", mark, f" {step.name:<10} ", (duration, "$text-muted"), "  ", step.detail)
+
+
+def _report_ladder(report: CheckReport) -> list[Content]:
+    lines: list[Content] = []
+    for result in report.results:
+        label = PROTOCOL_LABELS.get(result.protocol, result.protocol)
+        lines.append(Content.styled(f"{label}  {result.host}:{result.port}", "bold"))
+        lines.extend(_step_line(step) for step in result.steps)
+        if result.summary:
+            lines.append(Content.styled(f"  {result.summary}", "$text-muted"))
+    return lines
+
+
+def _live_ladder(steps: list[tuple[str, Step]]) -> list[Content]:
+    lines: list[Content] = []
+    current = None
+    for protocol, step in steps:
+        if protocol != current:
+            current = protocol
+            lines.append(Content.styled(PROTOCOL_LABELS.get(protocol, protocol), "bold"))
+        lines.append(_step_line(step))
+    return lines
