@@ -4,10 +4,12 @@ same core. Exit codes: 0 ok, 1 a check failed, 2 bad input (nothing written).
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -34,18 +36,26 @@ FLAG_FOR_FIELD = {field: flag for flag, field, _ in FIELD_FLAGS} | {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse  # not on the everyday path (`mailprov` alone opens the UI)
+
     parser = argparse.ArgumentParser(
         prog="mailprov",
         description="Set up the email providers of a contact-center platform. "
         "With no command, opens the terminal UI.",
     )
-    parser.add_argument("--db", help="database file or SQLAlchemy URL (default: MAILPROV_DB, then "
-                        "the user data directory)")
+    db_help = "database file or SQLAlchemy URL (default: MAILPROV_DB, then the user data directory)"
+    parser.add_argument("--db", help=db_help)
     parser.add_argument("--version", action="store_true", help="print the version and exit")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # --db is global, yet people type it after the command too: accept it there as well.
+    with_db = argparse.ArgumentParser(add_help=False)
+    with_db.add_argument("--db", default=argparse.SUPPRESS, help=db_help)
+    commands = _SubcommandsWithDb(parser.add_subparsers(dest="command", metavar="COMMAND"), with_db)
 
-    provider = commands.add_parser("provider", help="add, edit, remove, list and show providers")
-    actions = provider.add_subparsers(dest="action", metavar="ACTION", required=True)
+    provider = commands.add_parser("provider", help="add, edit, remove, list and show providers",
+                                   parents=[])
+    actions = _SubcommandsWithDb(
+        provider.add_subparsers(dest="action", metavar="ACTION", required=True), with_db
+    )
     add = actions.add_parser("add", help="add a provider")
     _add_field_flags(add, require_identity=True)
     edit = actions.add_parser("edit", help="change a provider; flags not given keep their value")
@@ -75,42 +85,68 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _SubcommandsWithDb:
+    """add_parser() that gives every subcommand the global --db flag as well."""
+
+    def __init__(self, subparsers, with_db):
+        self.subparsers = subparsers
+        self.with_db = with_db
+
+    def add_parser(self, name: str, parents=None, **kwargs):
+        return self.subparsers.add_parser(name, parents=[self.with_db] if parents is None else parents, **kwargs)
+
+
 def _add_field_flags(parser: argparse.ArgumentParser, require_identity: bool) -> None:
+    from argparse import BooleanOptionalAction
+
     for flag, field, help_text in FIELD_FLAGS:
         if flag == "--name" and not require_identity:
             continue  # `edit` renames with --rename
         required = require_identity and field in ("name", "type", "account")
         parser.add_argument(flag, dest=field, metavar="VALUE", help=help_text, required=required)
-    parser.add_argument("--receive", dest="receive_emails", action=argparse.BooleanOptionalAction,
+    parser.add_argument("--receive", dest="receive_emails", action=BooleanOptionalAction,
                         help="fetch mail sent to the account (needs the IMAP settings)")
     parser.add_argument("--active-reference", dest="active_reference",
-                        action=argparse.BooleanOptionalAction,
+                        action=BooleanOptionalAction,
                         help="thread replies with Message-ID / In-Reply-To / References")
     parser.add_argument("--password-stdin", action="store_true",
                         help="read the password from standard input (prompted on a terminal)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:
+        return open_ui(db=None)  # the everyday path: no parser needed
     args = build_parser().parse_args(argv)
     if args.version:
         from tui import __version__
 
         print(f"mailprov {__version__}")
         return EXIT_OK
+    if args.command is None:
+        return open_ui(db=args.db)
     from tui.core.settings import SettingsError, load_settings
 
     try:
         settings = load_settings(db=args.db)
     except SettingsError as exc:
         return _fail(str(exc))
-    if args.command is None:
-        from tui.ui.app import run_app
-
-        run_app(settings)
-        return EXIT_OK
     from tui.commands import run_command
 
     return run_command(args, settings)
+
+
+def open_ui(db: str | None) -> int:
+    from tui.core.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(db=db)
+    except SettingsError as exc:
+        return _fail(str(exc))
+    from tui.ui.app import run_app
+
+    run_app(settings)
+    return EXIT_OK
 
 
 def _fail(message: str) -> int:
@@ -119,4 +155,6 @@ def _fail(message: str) -> int:
 
 
 def print_json(data) -> None:
+    import json
+
     print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
