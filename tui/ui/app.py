@@ -95,8 +95,9 @@ def run_app(settings: Settings) -> None:
     """What `mailprov` with no subcommand runs: the real store and keyring, opened lazily."""
 
     def open_real_service() -> ProviderService:
-        from tui.core.bootstrap import build_service
+        from tui.core.bootstrap import build_service, configure_logging
 
+        configure_logging(settings)
         return build_service(settings)
 
     MailprovApp(settings, service_factory=open_real_service).run()
