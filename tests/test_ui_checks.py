@@ -2,12 +2,13 @@
 
 import time
 
-from textual.widgets import DataTable, Input
+from textual.widgets import Input
 
 from tests.ui_helpers import fill, make_app, notifications, settle, type_into, visible_text
 from tui.core.domain import Status
 from tui.ui.screens.form import ProviderFormScreen
 from tui.ui.widgets.form_field import FormField
+from tui.ui.widgets.provider_table import ProviderTable
 from tui.ui.widgets.status_pane import StatusPane
 
 
@@ -97,7 +98,7 @@ async def test_check_all_updates_each_row_and_keys_stay_responsive(tmp_path, mai
     app.service.create(mail_servers.draft(name="C silent server", smtp_port=str(silent_port)))
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
-        table = app.screen.query_one(DataTable)
+        table = app.screen.query_one(ProviderTable)
         started = time.monotonic()
         await pilot.press("T")
         await pilot.pause(0.2)
@@ -112,5 +113,5 @@ async def test_check_all_updates_each_row_and_keys_stay_responsive(tmp_path, mai
             "B wrong password": Status.RED,
             "C silent server": Status.RED,
         }
-        shown = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        shown = [table.row_cells(i)[0] for i in range(table.row_count)]
         assert shown == ["● active", "✖ error", "✖ error"]

@@ -1,17 +1,18 @@
 """Pilot tests of the provider list: empty state, rows and statuses, filter, delete, help."""
 
-from textual.widgets import DataTable, Input
+from textual.widgets import Input
 
 from tests.ui_helpers import example_draft, fill_demo, make_app, settle, visible_text
 from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.screens.form import ProviderFormScreen
 from tui.ui.screens.help import HelpScreen
+from tui.ui.widgets.provider_table import ProviderTable
 from tui.ui.widgets.status_pane import StatusPane
 
 
 def row_names(app) -> list[str]:
-    table = app.screen.query_one(DataTable)
-    return [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+    table = app.screen.query_one(ProviderTable)
+    return [table.row_cells(i)[1] for i in range(table.row_count)]
 
 
 async def test_an_empty_database_explains_what_a_provider_is(tmp_path):
@@ -21,7 +22,7 @@ async def test_an_empty_database_explains_what_a_provider_is(tmp_path):
         text = visible_text(app)
         assert "No providers yet" in text
         assert "Press n to add one" in text
-        assert not app.screen.query_one(DataTable).display
+        assert not app.screen.query_one(ProviderTable).display
 
 
 async def test_rows_show_status_as_glyph_and_word(tmp_path):
@@ -70,7 +71,7 @@ async def test_filter_narrows_the_rows_as_you_type(tmp_path):
         assert row_names(app) == ["Billing"]
         await pilot.press("escape")
         assert row_names(app) == ["Billing", "Sales", "Support"]
-        assert isinstance(app.focused, DataTable)
+        assert isinstance(app.focused, ProviderTable)
 
 
 async def test_delete_asks_first_and_names_the_provider(tmp_path):

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import Footer, Header, Input, Static
 
 from tui.core.domain import Status
 from tui.ui.commands import ScreenActionsProvider
@@ -44,7 +44,9 @@ class ProvidersScreen(Screen[None]):
         Binding("T", "check_all", "Check all", tooltip="Check every provider", id="check-all"),
         Binding("d", "delete", "Delete", tooltip="Delete the selected provider", id="delete"),
         Binding("slash", "filter", "Filter", key_display="/", id="filter"),
-        Binding("l", "transcript", "Transcript", tooltip="Show the last check's transcript", id="transcript"),
+        # Kept out of the footer so the rest fits 80 columns; the status pane names the key.
+        Binding("l", "transcript", "Transcript", tooltip="Show the last check's transcript",
+                id="transcript", show=False),
         Binding("question_mark", "help", "Help", key_display="?", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
         Binding("escape", "close_filter", "Close filter", show=False, id="close-filter"),
@@ -63,13 +65,16 @@ class ProvidersScreen(Screen[None]):
         with Vertical(id="list-body"):
             yield Input(placeholder="Filter by name, account or type", id="filter")
             yield Static(LOADING_TEXT, id="empty-help")
-            yield ProviderTable(id="providers")
-            with VerticalScroll(id="status-scroll"):
+            table = ProviderTable(id="providers")
+            table.display = False  # until the providers are loaded
+            yield table
+            with VerticalScroll(id="status-scroll") as status_scroll:
+                status_scroll.display = False
                 yield StatusPane(id="status-pane")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.set_loaded_state()
+        # The first paint shows only "Loading providers…": nothing to restyle before it.
         if self.app.service is not None:
             self.reload()
 
@@ -89,6 +94,7 @@ class ProvidersScreen(Screen[None]):
 
     def on_providers_loaded(self, message: ProvidersLoaded) -> None:
         self.views = {r.name: ProviderView.from_record(r) for r in message.records}
+        self.query_one(ProviderTable).fit_columns(list(self.views.values()))
         self.loaded = True
         self.refresh_rows()
         self.refresh_bindings()
@@ -98,7 +104,6 @@ class ProvidersScreen(Screen[None]):
 
     def set_loaded_state(self) -> None:
         empty = self.loaded and not self.views
-        self.set_class(not self.loaded, "-loading")
         self.set_class(empty, "-empty")
         help_text = self.query_one("#empty-help", Static)
         help_text.display = not self.loaded or empty
@@ -111,9 +116,7 @@ class ProvidersScreen(Screen[None]):
         table = self.query_one(ProviderTable)
         needle = self.filter_text.strip().casefold()
         visible = [v for v in self.views.values() if needle in v.search_text]
-        table.show_views(visible, self.app.now())
-        for name in self.checking:
-            table.mark_checking(name)
+        table.show_views(visible, self.app.now(), checking=self.checking)
         self.set_loaded_state()
         table.display = bool(self.views)
         self.show_selected()
@@ -131,12 +134,12 @@ class ProvidersScreen(Screen[None]):
         if not (check_shown and selected is not None and pane.view.name == selected.name):
             pane.show(selected, self.app.now())
 
-    @on(DataTable.RowHighlighted)
+    @on(ProviderTable.Highlighted)
     def row_highlighted(self) -> None:
         self.show_selected()
         self.refresh_bindings()
 
-    @on(DataTable.RowSelected)
+    @on(ProviderTable.Selected)
     def row_selected(self) -> None:
         self.action_edit()
 
