@@ -26,6 +26,7 @@ import uuid
 from pathlib import Path
 
 RUNS = 5
+PAIRED_RUNS = 15
 SIZE = (120, 36)
 BIG = 10_000
 BASELINE_APP = """
@@ -127,35 +128,81 @@ def fill_database(folder: Path, count: int) -> None:
     store.close()
 
 
+def paired_start_up(baseline_argv, argv, env) -> tuple[float, float, float]:
+    """Baseline and mailprov started alternately, so drift on a noisy machine hits both:
+    (median baseline s, median mailprov s, median of the per-pair ratios)."""
+    pairs = []
+    for _ in range(PAIRED_RUNS):
+        bare, _ = spawn_until(baseline_argv, env, b"bare app ready")
+        ours, _ = spawn_until(argv, env, b"Loading providers")
+        pairs.append((bare, ours))
+    return (
+        statistics.median(p[0] for p in pairs),
+        statistics.median(p[1] for p in pairs),
+        statistics.median(p[1] / p[0] for p in pairs),
+    )
+
+
 def median_run(argv, env, marker) -> tuple[float, int]:
     results = [spawn_until(argv, env, marker) for _ in range(RUNS)]
     return statistics.median(r[0] for r in results), max(r[1] for r in results)
 
 
 async def filter_timings(folder: Path) -> tuple[float, float]:
-    """Median ms from a filter keystroke to the updated table, and Pilot's own cost per key."""
+    """Median ms from a filter keystroke to the first screen update painted after the table
+    was refilled: (keys that keep all 10,000 rows, keys that narrow the list).
+
+    Pilot's press() also waits for the app to go idle, so timing press() would count
+    Pilot; instead the app's display hook stamps each painted frame."""
     from tui.core.settings import load_settings
     from tui.ui.app import create_app
     from tui.ui.demo import memory_service
 
     settings = load_settings(env=mailprov_env(folder))
     app = create_app(memory_service(settings), settings)
-    keystroke, idle = [], []
+    frames: list[float] = []
+    refilled: list[float] = []
     async with app.run_test(size=SIZE) as pilot:
         for _ in range(3):
             await app.workers.wait_for_complete()
             await pilot.pause()
         await pilot.press("slash")
-        table = app.screen.query_one("#providers")
-        for key in ["0", "backspace", "9", "backspace", "1", "backspace"] * 3:
-            started = time.perf_counter()
-            await pilot.press(key)
-            keystroke.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            await pilot.press("end")  # changes nothing: what Pilot itself costs per key
-            idle.append(time.perf_counter() - started)
-        assert table.row_count == BIG
-    return statistics.median(keystroke) * 1000, statistics.median(idle) * 1000
+        screen = app.screen
+        watch_frames(app, frames)
+        watch_refills(screen, refilled)
+        keep_all, narrow = [], []
+        for keys, bucket in ((["0", "backspace"] * 5, keep_all), (list("0999") + ["backspace"] * 4, narrow)):
+            for key in keys:
+                frames.clear()
+                refilled.clear()
+                pressed = time.perf_counter()
+                await pilot.press(key)
+                painted = next(t for t in frames if refilled and t >= refilled[0])
+                bucket.append(painted - pressed)
+        assert screen.query_one("#providers").row_count == BIG
+    return statistics.median(keep_all) * 1000, statistics.median(narrow) * 1000
+
+
+def watch_frames(app, frames: list[float]) -> None:
+    """Stamp the end of every frame the app paints (a private hook: benchmark only)."""
+    display = app._display
+
+    def stamped(*args, **kwargs):
+        result = display(*args, **kwargs)
+        frames.append(time.perf_counter())
+        return result
+
+    app._display = stamped
+
+
+def watch_refills(screen, refilled: list[float]) -> None:
+    refresh_rows = screen.refresh_rows
+
+    def stamped() -> None:
+        refresh_rows()
+        refilled.append(time.perf_counter())
+
+    screen.refresh_rows = stamped
 
 
 def main() -> int:
@@ -168,12 +215,13 @@ def main() -> int:
         fill_database(empty, 0)
         fill_database(big, BIG)
 
-        bare, _ = median_run([python, "-c", BASELINE_APP], mailprov_env(empty), b"bare app ready")
-        first_paint, _ = median_run(mailprov, mailprov_env(empty), b"Loading providers")
+        bare, first_paint, paired_ratio = paired_start_up(
+            [python, "-c", BASELINE_APP], mailprov, mailprov_env(empty)
+        )
         empty_listed, _ = median_run(mailprov, mailprov_env(empty), b"No providers yet")
         big_paint, _ = median_run(mailprov, mailprov_env(big), b"Loading providers")
         big_listed, peak_kb = median_run(mailprov, mailprov_env(big), b"Provider 00000")
-        filter_ms, pilot_ms = asyncio.run(filter_timings(big))
+        keep_all_ms, narrow_ms = asyncio.run(filter_timings(big))
 
     def ratio(seconds: float) -> str:
         return f"{seconds * 1000:7.0f} ms  {seconds / bare:4.2f}x bare"
@@ -181,12 +229,13 @@ def main() -> int:
     print(f"start-up, median of {RUNS} runs in a {SIZE[0]}x{SIZE[1]} pty")
     print(f"  bare Textual app (Label + Footer)    {bare * 1000:7.0f} ms  (baseline)")
     print(f"  mailprov, first paint, empty db      {ratio(first_paint)}  (target <= 1.30x)")
+    print(f"    median of {PAIRED_RUNS} paired ratios: {paired_ratio:.2f}x")
     print(f"  mailprov, list shown, empty db       {ratio(empty_listed)}")
     print(f"  mailprov, first paint, {BIG} providers {ratio(big_paint)}")
     print(f"  mailprov, list shown, {BIG} providers  {ratio(big_listed)}")
-    print(f"filter keystroke -> updated table, {BIG} providers (Pilot, in-process)")
-    print(f"  keystroke {filter_ms:.1f} ms, of which Pilot itself {pilot_ms:.1f} ms per key:")
-    print(f"  filter {max(filter_ms - pilot_ms, 0):.1f} ms  (target < 50 ms)")
+    print(f"filter keystroke -> updated table painted, {BIG} providers (in-process, median)")
+    print(f"  all {BIG} rows still match   {keep_all_ms:6.1f} ms  (target < 50 ms)")
+    print(f"  the list narrows            {narrow_ms:6.1f} ms  (target < 50 ms)")
     print(f"peak memory with {BIG} providers: {peak_kb / 1024:.0f} MB  (target < 150 MB)")
     return 0
 
