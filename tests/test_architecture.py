@@ -59,3 +59,15 @@ def test_the_cli_entry_point_imports_no_heavy_library():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_opening_the_ui_imports_no_store_keyring_or_mail_library():
+    """Start-up speed: these load in a worker after the first paint, or when used."""
+    code = (
+        "import sys, tui.cli, tui.ui.app, tui.core.settings\n"
+        "heavy = ('sqlmodel', 'sqlalchemy', 'alembic', 'keyring', 'msal', 'google_auth_oauthlib',"
+        " 'imapclient', 'cryptography', 'argparse')\n"
+        "print(sorted(n for n in heavy if n in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

@@ -122,3 +122,36 @@ async def test_keys_are_offered_in_the_command_palette(tmp_path):
         await pilot.press(*"check all")
         await pilot.pause(0.3)
         assert "Check every provider" in visible_text(app)
+
+
+async def test_the_real_services_open_after_the_first_paint(tmp_path):
+    """What `mailprov` does: paint first, then open the SQLite file and the secret store
+    in a worker (here the real encrypted-file keyring, keyed by MAILPROV_MASTER_KEY)."""
+    from tui.core.bootstrap import build_service
+    from tui.core.settings import load_settings
+    from tui.ui.app import MailprovApp
+
+    env = {"MAILPROV_DB": str(tmp_path / "m.db"), "MAILPROV_DATA_DIR": str(tmp_path),
+           "MAILPROV_CONFIG_DIR": str(tmp_path / "cfg"), "MAILPROV_LOG_DIR": str(tmp_path),
+           "MAILPROV_MASTER_KEY": "a test master key"}
+    settings = load_settings(env=env)
+    build_service(settings).create(example_draft("Support"))
+    app = MailprovApp(settings, service_factory=lambda: build_service(settings))
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.service is None  # the first frame did not wait for the database
+        await settle(pilot)
+        assert app.service is not None
+        assert row_names(app) == ["Support"]
+
+
+async def test_a_database_that_cannot_be_opened_is_said_on_screen(tmp_path):
+    from tui.ui.app import MailprovApp
+
+    def broken():
+        raise PermissionError("unable to open database file /nope/m.db")
+
+    app = MailprovApp(make_app(tmp_path).settings, service_factory=broken)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert "Could not open the database" in visible_text(app)
+        assert "/nope/m.db" in visible_text(app)
