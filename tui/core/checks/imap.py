@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import imaplib
 import socket
-import ssl
-from collections.abc import Callable
 
 import imapclient
 from imapclient.exceptions import LoginError
 
-from tui.core.checks.credential import Credential
 from tui.core.checks.failures import (
     CheckFailed,
     auth_rejected,
@@ -22,9 +19,9 @@ from tui.core.checks.failures import (
     not_signed_in,
     starttls_unavailable,
 )
-from tui.core.checks.ladder import Ladder, StepCallback, StopLadder
-from tui.core.checks.network import Target, connect, describe_address, resolve, tls_detail
-from tui.core.domain import ProviderType, Security
+from tui.core.checks.ladder import ProtocolCheck, StopLadder
+from tui.core.checks.network import Target, tls_detail
+from tui.core.domain import Security
 from tui.core.report import ProtocolResult
 
 REDACTED = "<redacted>"
@@ -104,24 +101,13 @@ def _server_text(exc: Exception) -> str:
     return text
 
 
-class ImapCheck:
-    def __init__(
-        self,
-        target: Target,
-        credential: Credential | None,
-        provider_type: ProviderType,
-        tls_context: Callable[[], ssl.SSLContext],
-        on_step: StepCallback | None,
-    ):
-        self.target = target
-        self.credential = credential
-        self.provider_type = provider_type
-        self.tls_context = tls_context
-        self.result = ProtocolResult("imap", target.host, target.port)
-        self.ladder = Ladder(self.result, target, on_step)
-        self.sock: socket.socket | None = None
-        self.client: AdoptingIMAPClient | None = None
-        self.logged_out = False
+class ImapCheck(ProtocolCheck):
+    protocol = "imap"
+    client: AdoptingIMAPClient | None = None
+    logged_out = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.capabilities: list[str] = []
 
     def run(self) -> ProtocolResult:
@@ -141,19 +127,9 @@ class ImapCheck:
         return self.result
 
     def _open(self) -> None:
-        target = self.target
-        with self.ladder.step("resolve") as step:
-            addresses = resolve(target.wire_host, target.port, target.timeout)
-            step.detail = ", ".join(describe_address(a[4]) for a in addresses)
-        with self.ladder.step("connect") as step:
-            self.sock = connect(addresses, target.timeout)
-            step.detail = f"{describe_address(self.sock.getpeername())} port {target.port}"
-        if target.security is Security.SSL:
-            with self.ladder.step("tls") as step:
-                self.sock = self.tls_context().wrap_socket(self.sock, server_hostname=target.wire_host)
-                step.detail = tls_detail(self.sock)
+        sock = self._open_socket()
         with self.ladder.step("greeting") as step:
-            self.client = AdoptingIMAPClient(self.sock, target, self.result.transcript)
+            self.client = AdoptingIMAPClient(sock, self.target, self.result.transcript)
             step.detail = self.client.welcome.decode("utf-8", "replace")
 
     def _capability(self) -> None:

@@ -12,12 +12,16 @@ result, and `StopLadder` ends the ladder: the first failing step is the one to r
 from __future__ import annotations
 
 import logging
+import socket
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from tui.core.checks.credential import Credential
 from tui.core.checks.failures import classify
-from tui.core.checks.network import Target
+from tui.core.checks.network import Target, connect, describe_address, resolve, tls_detail
+from tui.core.domain import ProviderType, Security
 from tui.core.report import ProtocolResult, Step
 
 log = logging.getLogger(__name__)
@@ -60,3 +64,40 @@ class Ladder:
         except Exception:
             # A broken progress display must not turn into a failed check.
             log.exception("on_step callback failed for %s %s", self.result.protocol, step.name)
+
+
+class ProtocolCheck:
+    """What the SMTP and IMAP ladders share: their inputs, their result, and the first
+    rungs (resolve, connect, and the TLS handshake when the security is implicit SSL)."""
+
+    protocol = ""
+
+    def __init__(
+        self,
+        target: Target,
+        credential: Credential | None,
+        provider_type: ProviderType,
+        tls_context: Callable[[], ssl.SSLContext],
+        on_step: StepCallback | None,
+    ):
+        self.target = target
+        self.credential = credential
+        self.provider_type = provider_type
+        self.tls_context = tls_context
+        self.result = ProtocolResult(self.protocol, target.host, target.port)
+        self.ladder = Ladder(self.result, target, on_step)
+        self.sock: socket.socket | None = None
+
+    def _open_socket(self) -> socket.socket:
+        target = self.target
+        with self.ladder.step("resolve") as step:
+            addresses = resolve(target.wire_host, target.port, target.timeout)
+            step.detail = ", ".join(describe_address(a[4]) for a in addresses)
+        with self.ladder.step("connect") as step:
+            self.sock = connect(addresses, target.timeout)
+            step.detail = f"{describe_address(self.sock.getpeername())} port {target.port}"
+        if target.security is Security.SSL:
+            with self.ladder.step("tls") as step:
+                self.sock = self.tls_context().wrap_socket(self.sock, server_hostname=target.wire_host)
+                step.detail = tls_detail(self.sock)
+        return self.sock

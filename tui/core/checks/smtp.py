@@ -9,7 +9,6 @@ import socket
 import ssl
 from collections.abc import Callable
 
-from tui.core.checks.credential import Credential
 from tui.core.checks.failures import (
     CheckFailed,
     address_refused,
@@ -21,17 +20,13 @@ from tui.core.checks.failures import (
     reply_text,
     starttls_unavailable,
 )
-from tui.core.checks.ladder import Ladder, StepCallback, StopLadder
+from tui.core.checks.ladder import ProtocolCheck, StopLadder
 from tui.core.checks.network import (
-    Target,
     ascii_host,
-    connect,
-    describe_address,
     ehlo_name,
-    resolve,
     tls_detail,
 )
-from tui.core.domain import ProviderType, Security
+from tui.core.domain import Security
 from tui.core.report import ProtocolResult
 
 PASSWORD_MECHANISMS = ("PLAIN", "LOGIN")
@@ -149,23 +144,9 @@ def envelope_address(account: str) -> str:
     return f"{local}@{ascii_host(domain)}"
 
 
-class SmtpCheck:
-    def __init__(
-        self,
-        target: Target,
-        credential: Credential | None,
-        provider_type: ProviderType,
-        tls_context: Callable[[], ssl.SSLContext],
-        on_step: StepCallback | None,
-    ):
-        self.target = target
-        self.credential = credential
-        self.provider_type = provider_type
-        self.tls_context = tls_context
-        self.result = ProtocolResult("smtp", target.host, target.port)
-        self.ladder = Ladder(self.result, target, on_step)
-        self.sock: socket.socket | None = None
-        self.smtp: RecordingSMTP | None = None
+class SmtpCheck(ProtocolCheck):
+    protocol = "smtp"
+    smtp: RecordingSMTP | None = None
 
     def run(self) -> ProtocolResult:
         try:
@@ -185,19 +166,8 @@ class SmtpCheck:
         return self.result
 
     def _open(self) -> None:
-        target = self.target
-        with self.ladder.step("resolve") as step:
-            addresses = resolve(target.wire_host, target.port, target.timeout)
-            step.detail = ", ".join(describe_address(a[4]) for a in addresses)
-        with self.ladder.step("connect") as step:
-            self.sock = connect(addresses, target.timeout)
-            step.detail = f"{describe_address(self.sock.getpeername())} port {target.port}"
-        name = ehlo_name(self.sock)
-        if target.security is Security.SSL:
-            with self.ladder.step("tls") as step:
-                self.sock = self.tls_context().wrap_socket(self.sock, server_hostname=target.wire_host)
-                step.detail = tls_detail(self.sock)
-        self.smtp = RecordingSMTP(self.sock, name, self.result.transcript)
+        sock = self._open_socket()
+        self.smtp = RecordingSMTP(sock, ehlo_name(sock), self.result.transcript)
 
     def _greeting(self) -> None:
         with self.ladder.step("greeting") as step:
