@@ -2,11 +2,12 @@
 
 from textual.widgets import Button, ContentSwitcher, Input, Select, Switch
 
-from tests.ui_helpers import example_draft, make_app, settle, type_into, visible_text
+from tests.ui_helpers import example_draft, fill_demo, make_app, settle, type_into, visible_text
 from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.screens.form import ProviderFormScreen
 from tui.ui.screens.providers import ProvidersScreen
 from tui.ui.widgets.form_field import FormField
+from tui.ui.widgets.status_pane import StatusPane
 
 
 def field(app, name: str) -> FormField:
@@ -170,3 +171,15 @@ async def test_editing_loads_the_provider_and_keeps_the_stored_password(tmp_path
         record = app.service.get("Support")
         assert record.settings.from_name == "Support Team"
         assert app.service.secrets.get_password(record.secret_key) == "not-a-real-password"
+
+
+async def test_editing_a_checked_provider_shows_its_last_result(tmp_path):
+    app = make_app(tmp_path)
+    fill_demo(app.service)  # Billing failed its last check
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        pane = app.screen.query_one("#form-status", StatusPane)
+        assert pane.view is not None and pane.view.name == "Billing"
+        assert "Error: auth" in visible_text(app)

@@ -32,6 +32,7 @@ class ProvidersLoaded(Message):
 class DraftLoaded(Message):
     draft: Any  # ProviderDraft
     other_names: list[str]
+    view: Any = None  # ProviderView: the provider's current status
 
 
 @dataclass

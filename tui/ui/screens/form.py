@@ -99,12 +99,13 @@ class ProviderFormScreen(Screen[str | None]):
     def load_draft(self, name: str) -> None:
         service = self.app.service
         try:
+            view = ProviderView.from_record(service.require(name))
             draft = service.draft_for(name)
             names = [n for n in service.names() if n.casefold() != name.casefold()]
         except Exception as error:
             self.post_message(ActionFailed(f"loading '{name}'", str(error)))
         else:
-            self.post_message(DraftLoaded(draft, names))
+            self.post_message(DraftLoaded(draft, names, view))
 
     def on_draft_loaded(self, message: DraftLoaded) -> None:
         self.other_names = message.other_names
@@ -113,6 +114,9 @@ class ProviderFormScreen(Screen[str | None]):
         self.saved_draft = self.draft()
         self.set_busy(False)
         self.revalidate()
+        if message.view is not None and message.view.last_checked_at is not None:
+            self.query_one("#form-status-scroll").display = True
+            self.query_one("#form-status", StatusPane).show(message.view, self.app.now())
 
     def set_draft(self, draft: ProviderDraft) -> None:
         """Fill the form from a draft; loading is not typing, so no Changed messages."""
