@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
@@ -90,8 +90,10 @@ class Store:
     def open(cls, url: str) -> Store:
         """Open (and create, and migrate) the database at a SQLAlchemy URL."""
         _make_parent_dir(url)
-        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
-        if engine.dialect.name == "sqlite":
+        is_sqlite = url.startswith("sqlite")
+        connect_args = {"timeout": BUSY_TIMEOUT_MS / 1000} if is_sqlite else {}
+        engine = create_engine(url, connect_args=connect_args)
+        if is_sqlite:
             event.listen(engine, "connect", _sqlite_pragmas)
         store = cls(engine, url)
         if store.schema_revision() != HEAD_REVISION:
@@ -105,10 +107,7 @@ class Store:
 
     def schema_revision(self) -> str | None:
         with self.engine.connect() as conn:
-            has_table = conn.execute(
-                text("SELECT 1 FROM sqlite_master WHERE type='table' AND name='alembic_version'")
-            ).first()
-            if not has_table:
+            if not inspect(conn).has_table("alembic_version"):
                 return None
             return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
