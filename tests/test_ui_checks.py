@@ -92,7 +92,9 @@ async def test_t_checks_the_selected_provider_step_by_step(tmp_path, mail_server
 
 
 async def test_check_all_updates_each_row_and_keys_stay_responsive(tmp_path, mail_servers, silent_port):
-    app = make_app(tmp_path, ca_file=mail_servers.ca_file, timeout=1)
+    # The silent server holds its check for the whole 3 s timeout; a key answered well
+    # before that shows the UI is not waiting on it (a wide margin for busy CI machines).
+    app = make_app(tmp_path, ca_file=mail_servers.ca_file, timeout=3)
     app.service.create(mail_servers.draft(name="A good one"))
     app.service.create(mail_servers.draft(name="B wrong password", password="wrong"))
     app.service.create(mail_servers.draft(name="C silent server", smtp_port=str(silent_port)))
@@ -104,7 +106,7 @@ async def test_check_all_updates_each_row_and_keys_stay_responsive(tmp_path, mai
         await pilot.pause(0.2)
         assert "checking" in visible_text(app)
         await pilot.press("down")  # answered while the silent server keeps its check waiting
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 2.0
         assert table.cursor_row == 1
         await settle(pilot)
         statuses = {r.name: r.status for r in app.service.list()}
