@@ -54,6 +54,15 @@ def add_support(cli, *extra: str, password: str = PASSWORD):
                "--imap-host", "imap.example.com", "--password-stdin", *extra, stdin=password + "\n")
 
 
+def add_real(cli, name: str, draft, password: str):
+    """Add a provider for the real test servers through the CLI, flag by flag."""
+    return cli("provider", "add", "--name", name, "--type", "smtp-imap", "--account", draft.account,
+               "--smtp-host", draft.smtp_host, "--smtp-port", draft.smtp_port,
+               "--smtp-security", draft.smtp_security, "--imap-host", draft.imap_host,
+               "--imap-port", draft.imap_port, "--imap-security", draft.imap_security,
+               "--password-stdin", stdin=password + "\n")
+
+
 def test_add_list_show_edit_rm(cli):
     code, out, _ = add_support(cli, "--reply-to", "a@example.com;b@example.com")
     assert code == 0 and "Support" in out and "not checked" in out
@@ -165,12 +174,7 @@ def test_check_requires_names_or_all(cli):
 def test_check_json_against_real_servers(cli, mail_servers, monkeypatch):
     monkeypatch.setenv("MAILPROV_CA_FILE", str(mail_servers.ca_file))
     draft = mail_servers.draft()
-    code, _, err = cli("provider", "add", "--name", "Real", "--type", "smtp-imap",
-                       "--account", draft.account, "--smtp-host", draft.smtp_host,
-                       "--smtp-port", draft.smtp_port, "--smtp-security", draft.smtp_security,
-                       "--imap-host", draft.imap_host, "--imap-port", draft.imap_port,
-                       "--imap-security", draft.imap_security, "--password-stdin",
-                       stdin=draft.password + "\n")
+    code, _, err = add_real(cli, "Real", draft, draft.password)
     assert code == 0, err
     code, out, _ = cli("check", "Real", "--json")
     assert code == 0
@@ -190,15 +194,11 @@ def test_check_json_against_real_servers(cli, mail_servers, monkeypatch):
 def test_the_password_is_nowhere_but_in_the_secret_store(cli, mail_servers, monkeypatch):
     """Not in the SQLite file (or its WAL), the logs, the export or any output."""
     monkeypatch.setenv("MAILPROV_CA_FILE", str(mail_servers.ca_file))
-    draft = mail_servers.draft()
-    _, add_out, _ = cli("provider", "add", "--name", "Leak", "--type", "smtp-imap",
-                        "--account", draft.account, "--smtp-host", draft.smtp_host,
-                        "--smtp-port", draft.smtp_port, "--imap-host", draft.imap_host,
-                        "--imap-port", draft.imap_port, "--password-stdin", stdin=PASSWORD + "\n")
+    _, add_out, _ = add_real(cli, "Leak", mail_servers.draft(), PASSWORD)
     outputs = [add_out]
     outputs += [cli("check", "Leak")[1], cli("provider", "show", "Leak", "--json")[1], cli("export")[1]]
     everything = cli.every_file_byte() + "".join(outputs).encode()
-    auth_plain = base64.b64encode(f"\0{draft.account}\0{PASSWORD}".encode())
+    auth_plain = base64.b64encode(f"\0{mail_servers.draft().account}\0{PASSWORD}".encode())
     for secret in (PASSWORD.encode(), auth_plain, base64.b64encode(PASSWORD.encode())):
         assert secret not in everything
     assert (cli.home / "log" / "mailprov.log").read_text().count("Leak") >= 2  # the log was written

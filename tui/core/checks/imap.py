@@ -19,10 +19,9 @@ from tui.core.checks.failures import (
     not_signed_in,
     starttls_unavailable,
 )
-from tui.core.checks.ladder import ProtocolCheck, StopLadder
+from tui.core.checks.ladder import ProtocolCheck
 from tui.core.checks.network import Target, tls_detail
 from tui.core.domain import Security
-from tui.core.report import ProtocolResult
 
 REDACTED = "<redacted>"
 
@@ -110,21 +109,15 @@ class ImapCheck(ProtocolCheck):
         super().__init__(*args, **kwargs)
         self.capabilities: list[str] = []
 
-    def run(self) -> ProtocolResult:
-        try:
-            self._open()
+    def _climb(self) -> None:
+        self._open()
+        self._capability()
+        if self.target.security is Security.STARTTLS:
+            self._starttls()
             self._capability()
-            if self.target.security is Security.STARTTLS:
-                self._starttls()
-                self._capability()
-            self._login()
-            self._examine()
-            self._logout()
-        except StopLadder:
-            pass
-        finally:
-            self._close()
-        return self.result
+        self._login()
+        self._examine()
+        self._logout()
 
     def _open(self) -> None:
         sock = self._open_socket()

@@ -88,6 +88,22 @@ class ProtocolCheck:
         self.ladder = Ladder(self.result, target, on_step)
         self.sock: socket.socket | None = None
 
+    def run(self) -> ProtocolResult:
+        """Climb the ladder until a rung fails; the connection is closed whatever happens."""
+        try:
+            self._climb()
+        except StopLadder:
+            pass  # the failed step and its failure are already on the result
+        finally:
+            self._close()
+        return self.result
+
+    def _climb(self) -> None:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
     def _open_socket(self) -> socket.socket:
         target = self.target
         with self.ladder.step("resolve") as step:

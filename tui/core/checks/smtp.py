@@ -20,14 +20,13 @@ from tui.core.checks.failures import (
     reply_text,
     starttls_unavailable,
 )
-from tui.core.checks.ladder import ProtocolCheck, StopLadder
+from tui.core.checks.ladder import ProtocolCheck
 from tui.core.checks.network import (
     ascii_host,
     ehlo_name,
     tls_detail,
 )
 from tui.core.domain import Security
-from tui.core.report import ProtocolResult
 
 PASSWORD_MECHANISMS = ("PLAIN", "LOGIN")
 TOKEN_MECHANISMS = ("XOAUTH2",)
@@ -148,22 +147,16 @@ class SmtpCheck(ProtocolCheck):
     protocol = "smtp"
     smtp: RecordingSMTP | None = None
 
-    def run(self) -> ProtocolResult:
-        try:
-            self._open()
-            self._greeting()
+    def _climb(self) -> None:
+        self._open()
+        self._greeting()
+        self._ehlo()
+        if self.target.security is Security.STARTTLS:
+            self._starttls()
             self._ehlo()
-            if self.target.security is Security.STARTTLS:
-                self._starttls()
-                self._ehlo()
-            self._authenticate()
-            self._dry_run()
-            self._quit()
-        except StopLadder:
-            pass
-        finally:
-            self._close()
-        return self.result
+        self._authenticate()
+        self._dry_run()
+        self._quit()
 
     def _open(self) -> None:
         sock = self._open_socket()
