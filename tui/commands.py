@@ -114,11 +114,8 @@ def _apply_flags(draft: ProviderDraft, args) -> ProviderDraft:
 def _read_password() -> str:
     if sys.stdin.isatty():
         return getpass.getpass("Password: ")
-    line = sys.stdin.readline()
-    password = line.rstrip("\r\n")
-    if not password:
-        raise ValidationError({"password": "standard input held no password."})
-    return password
+    # Empty input is left to the rules, so every field's problem is reported at once.
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 def _quote(name: str) -> str:
@@ -312,5 +309,5 @@ def doctor(args, settings: Settings) -> int:
     problems = 0
     for label, value, ok in collect(settings):
         problems += not ok
-        print(f"{'✓' if ok else '✖'} {label:<18} {value}")
+        print(f"{'✓' if ok else '✖'} {label:<21} {value}")
     return EXIT_OK if not problems else EXIT_CHECK_FAILED
