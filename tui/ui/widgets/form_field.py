@@ -23,6 +23,7 @@ class FormField(Vertical):
         super().__init__(classes="form-field", id=f"{control.id}-field")
         self.control = control
         self.required = required
+        self.shown_error: str | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="field-row"):
@@ -52,6 +53,10 @@ class FormField(Vertical):
             self.query_one(".field-label", Label).update(self._label_text())
 
     def set_error(self, message: str | None) -> None:
+        # Called for every field on every keystroke: restyle only what changed.
+        if message == self.shown_error:
+            return
+        self.shown_error = message
         error = self.query_one(".field-error", Static)
         error.update(message or "")
         error.display = bool(message)
@@ -59,7 +64,8 @@ class FormField(Vertical):
         self.control.set_class(bool(message), "-invalid")
 
     def set_blamed(self, blamed: bool) -> None:
-        self.set_class(blamed, "-blamed")
+        if blamed != self.has_class("-blamed"):
+            self.set_class(blamed, "-blamed")
 
 
 def _on_off(value: bool) -> str:
