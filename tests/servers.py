@@ -182,6 +182,9 @@ def start_dovecot(certs: TestCertificates, seen: int = INBOX_SEEN, unseen: int =
     """Dovecot with USERS; USER's INBOX holds `seen` read and `unseen` unread messages."""
     if not DOVECOT.exists():
         raise ServerUnavailable(DOVECOT_MISSING)
+    if os.geteuid() != 0:
+        # Mail processes run as `nobody`, which only root can arrange (see the notes).
+        raise ServerUnavailable("the Dovecot tests need root (its mail processes run as nobody)")
     directory = world_readable_tempdir("mailprov-dovecot-")
     imap_port, imaps_port = free_port(), free_port()
     users_file = "".join(f"{user}:{{PLAIN}}{password}::::::\n" for user, password in USERS.items())
