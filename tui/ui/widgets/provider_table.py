@@ -34,7 +34,8 @@ COLUMNS = (
     ("Receive", "receive", 7, 7),
     ("Last check", "checked", 11, 11),
 )
-CELL_PADDING = 1
+# Spaces before each column: two where they fit, one on narrow terminals (80 columns).
+WIDE_GAP, NARROW_GAP = 2, 1
 CHECKING = "◌ checking…"
 HEADER_LINES = 1
 
@@ -215,13 +216,13 @@ class ProviderTable(ScrollView, can_focus=True):
         ]
 
     def _strip(self, cells: list[tuple[str, str | None]], base: Style, width: int) -> Strip:
+        gap = self._gap()
         segments = []
         for column, (text, component) in zip(self.columns, cells):
             cell = _fit_cell(text, column.width)
             style = base + self._colour(component) if component else base
-            segments.append(Segment(" " * CELL_PADDING, base))
+            segments.append(Segment(" " * gap, base))
             segments.append(Segment(cell, style))
-            segments.append(Segment(" " * CELL_PADDING, base))
         strip = Strip(segments)
         scroll_x = round(self.scroll_x)
         return strip.crop(scroll_x, scroll_x + width).extend_cell_length(width, base)
@@ -230,8 +231,16 @@ class ProviderTable(ScrollView, can_focus=True):
         """Only the colour of a status class: the cursor's background stays visible."""
         return Style(color=self.get_component_rich_style(component).color)
 
+    def _gap(self) -> int:
+        widths = sum(column.width for column in self.columns)
+        fits_wide = widths + WIDE_GAP * len(self.columns) <= self.scrollable_content_region.width
+        return WIDE_GAP if fits_wide else NARROW_GAP
+
     def _line_width(self) -> int:
-        return sum(column.width + 2 * CELL_PADDING for column in self.columns)
+        return sum(column.width for column in self.columns) + self._gap() * len(self.columns)
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(self._line_width(), len(self.views) + HEADER_LINES)
 
 
 def _fit(key: str, views: list[ProviderView], low: int, high: int) -> int:
