@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# What stands in a transcript, a step or a message wherever a secret would have been.
+REDACTED = "<redacted>"
+
 
 @dataclass(frozen=True, repr=False)
 class Credential:

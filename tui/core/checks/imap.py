@@ -9,6 +9,7 @@ import socket
 import imapclient
 from imapclient.exceptions import LoginError
 
+from tui.core.checks.credential import REDACTED
 from tui.core.checks.failures import (
     CheckFailed,
     auth_rejected,
@@ -22,8 +23,6 @@ from tui.core.checks.failures import (
 from tui.core.checks.ladder import ProtocolCheck
 from tui.core.checks.network import Target, tls_detail
 from tui.core.domain import Security
-
-REDACTED = "<redacted>"
 
 
 class RecordingIMAP4(imaplib.IMAP4):

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
 
-from tui.core.checks.credential import Credential
+from tui.core.checks.credential import REDACTED, Credential
 from tui.core.checks.failures import make_failure
 from tui.core.checks.imap import ImapCheck
 from tui.core.checks.ladder import StepCallback
@@ -21,7 +21,6 @@ from tui.core.report import CheckReport, FailureKind, ProtocolResult, utcnow
 
 log = logging.getLogger(__name__)
 
-REDACTED = "<redacted>"
 # Secrets shorter than this are not searched for in free text (it would mangle words).
 MIN_SCRUB_LENGTH = 4
 

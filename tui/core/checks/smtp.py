@@ -9,6 +9,7 @@ import socket
 import ssl
 from collections.abc import Callable
 
+from tui.core.checks.credential import REDACTED
 from tui.core.checks.failures import (
     CheckFailed,
     address_refused,
@@ -30,7 +31,6 @@ from tui.core.domain import Security
 
 PASSWORD_MECHANISMS = ("PLAIN", "LOGIN")
 TOKEN_MECHANISMS = ("XOAUTH2",)
-REDACTED = "<redacted>"
 # A server that keeps challenging is broken; stop answering after this many rounds.
 MAX_AUTH_ROUNDS = 4
 
