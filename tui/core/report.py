@@ -89,6 +89,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """Every time mailprov stores is UTC; SQLite hands them back without a zone."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
 @dataclass
 class CheckReport:
     provider: str

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import event, inspect, text
@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from tui.core.domain import ProviderSettings, ProviderType, Security, Status, ValidationError
-from tui.core.report import CheckReport, Failure, utcnow
+from tui.core.report import CheckReport, Failure, as_utc, utcnow
 
 # The newest migration in tui/core/migrations/versions. A test keeps the two in step; knowing
 # it here lets an up-to-date database open without importing Alembic (faster start-up).
@@ -291,7 +291,4 @@ def _to_record(row: ProviderRow) -> ProviderRecord:
 
 
 def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite keeps no time zone; every time we store is UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=timezone.utc)
+    return None if moment is None else as_utc(moment)

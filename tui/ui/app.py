@@ -5,13 +5,14 @@ the first paint."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding
 
+from tui.core.report import utcnow
 from tui.core.settings import Settings
 from tui.ui.messages import ServiceFailed, ServiceReady
 from tui.ui.screens.providers import ProvidersScreen
@@ -20,10 +21,6 @@ if TYPE_CHECKING:
     from tui.core.service import ProviderService
 
 ServiceFactory = Callable[[], "ProviderService"]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class MailprovApp(App[None]):
@@ -48,7 +45,7 @@ class MailprovApp(App[None]):
         self.settings = settings
         self.service = service
         self.service_factory = service_factory
-        self.clock = clock or _utc_now
+        self.clock = clock or utcnow
 
     def now(self) -> datetime:
         return self.clock()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from rich.text import Text
 
 from tui.core.domain import Status
+from tui.core.report import as_utc
 
 # The theme variable each status is painted with; the glyph and word carry the meaning.
 STATUS_THEME_VARIABLE = {
@@ -14,11 +15,6 @@ STATUS_THEME_VARIABLE = {
     Status.RED: "error",
     Status.GREY: "text-muted",
 }
-
-
-def as_utc(moment: datetime) -> datetime:
-    """Stored times are UTC; SQLite may hand them back without a zone."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def ago(moment: datetime | None, now: datetime) -> str:
