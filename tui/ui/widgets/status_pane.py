@@ -41,9 +41,6 @@ class StatusPane(Static, can_focus=False):
         self.live_steps.append((protocol, step))
         self._render_view()
 
-    def show_report(self, view: ProviderView, now: datetime) -> None:
-        self.show(view, now)
-
     def toggle_transcript(self) -> None:
         self.show_transcript = not self.show_transcript
         self._render_view()
