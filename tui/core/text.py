@@ -1,0 +1,24 @@
+"""Text from users and servers, made safe to show: it is data, never terminal control.
+
+Every face (CLI lines, JSON, the log, the UI) and every stored server reply goes through
+`visible()`, so no provider name or server greeting can retitle the terminal, recolour it,
+move the cursor, or split one error line into two.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls except tab, then DEL and the C1 controls (U+0080-U+009F: U+009B is a CSI on
+# many terminals, as dangerous as ESC [).
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """`text` with each control character written as a visible escape: ESC becomes `\\x1b`,
+    a line feed `\\x0a`. Tabs and all printable text are kept as they are."""
+    return _CONTROL.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group()):02x}"
