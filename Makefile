@@ -23,14 +23,18 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install -e '.[test]'
 	touch $@ $(VENV)/.installed-run
 
-# The real-server tests need Dovecot. Installed with apt-get when we are root on
-# Debian/Ubuntu; otherwise those tests skip, naming the package.
+# The real-server tests need Dovecot's IMAP and POP3 servers. Installed with apt-get when we
+# are root on Debian/Ubuntu; otherwise those tests skip, naming the package.
+DOVECOT_PACKAGES := dovecot-imapd dovecot-pop3d
+
 dovecot:
-	@if [ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null 2>&1; then :; \
+	@missing=""; for p in $(DOVECOT_PACKAGES); do \
+		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "installing dovecot-imapd for the real-server tests"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; \
-	else echo "dovecot-imapd is not installed: the IMAP tests will skip"; fi
+		echo "installing$$missing for the real-server tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "not installed:$$missing: the IMAP/POP3 tests will skip"; fi
 
 screenshots: $(VENV)/.installed-test
 	$(PY) -m tui.ui.screenshots screenshots
