@@ -4,9 +4,12 @@ same core. Exit codes: 0 ok, 1 a check failed, 2 bad input (nothing written).
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+from tui.core.text import visible
 
 if TYPE_CHECKING:
     import argparse
@@ -38,7 +41,13 @@ FLAG_FOR_FIELD = {field: flag for flag, field, _ in FIELD_FLAGS} | {
 def build_parser() -> argparse.ArgumentParser:
     import argparse  # not on the everyday path (`mailprov` alone opens the UI)
 
-    parser = argparse.ArgumentParser(
+    class ArgumentParser(argparse.ArgumentParser):
+        """argparse echoes what was typed ("unrecognized arguments: ..."): shown, never obeyed."""
+
+        def _print_message(self, message: str, file=None) -> None:
+            super()._print_message("\n".join(visible(line) for line in message.split("\n")), file)
+
+    parser = ArgumentParser(
         prog="mailprov",
         description="Set up the email providers of a contact-center platform. "
         "With no command, opens the terminal UI.",
@@ -47,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--db", help=db_help)
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     # --db is global, yet people type it after the command too: accept it there as well.
-    with_db = argparse.ArgumentParser(add_help=False)
+    with_db = ArgumentParser(add_help=False)
     with_db.add_argument("--db", default=argparse.SUPPRESS, help=db_help)
     commands = _SubcommandsWithDb(parser.add_subparsers(dest="command", metavar="COMMAND"), with_db)
 
@@ -150,11 +159,25 @@ def open_ui(db: str | None) -> int:
 
 
 def _fail(message: str) -> int:
-    print(f"mailprov: {message}", file=sys.stderr)
+    say(f"mailprov: {message}", file=sys.stderr)
     return EXIT_BAD_INPUT
 
 
+def say(line: str = "", *, file=None) -> None:
+    """Print one line of output. Names, accounts and server replies in it are data: their
+    control characters are written as visible escapes (`\\x1b`), so they cannot retitle or
+    recolour the terminal, and a line break inside a value cannot split the line."""
+    print(visible(line), file=file)
+
+
+# json.dumps escapes C0 itself; with ensure_ascii=False it writes DEL and C1 as they are.
+_RAW_IN_JSON = re.compile(r"[\x7f-\x9f]")
+
+
 def print_json(data) -> None:
+    """JSON for monitoring: non-ASCII text stays readable, and every control character is a
+    \\u escape (DEL and C1 can only occur inside strings, so the data is unchanged)."""
     import json
 
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    print(_RAW_IN_JSON.sub(lambda match: f"\\u{ord(match.group()):04x}", text))
