@@ -11,7 +11,10 @@ import re
 
 # C0 controls except tab, then DEL and the C1 controls (U+0080-U+009F: U+009B is a CSI on
 # many terminals, as dangerous as ESC [).
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+CONTROL_CHARS = r"\x00-\x08\x0a-\x1f\x7f-\x9f"  # as a regex character range
+_CONTROL = re.compile(f"[{CONTROL_CHARS}]")
+# For text fields that take no control character at all (Textual's Input(restrict=...)).
+NO_CONTROL_CHARS = f"[^{CONTROL_CHARS}]*"
 
 
 def visible(text: str) -> str:
