@@ -106,7 +106,7 @@ def check_password(password: str) -> str | None:
     The message never quotes the password."""
     found = [label for char, label in PASSWORD_FORBIDDEN.items() if char in password]
     if found:
-        return f"A password cannot contain {' or '.join(found)} characters (line breaks or NUL)."
+        return f"A password cannot contain line breaks or NUL characters (this one has {' and '.join(found)})."
     size = len(password.encode("utf-8"))
     if size > PASSWORD_MAX_BYTES:
         return f"Use a password of at most {PASSWORD_MAX_BYTES} bytes (this one has {size})."
