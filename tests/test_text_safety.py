@@ -29,7 +29,7 @@ from tui.cli import build_parser, print_json
 from tui.commands import print_record, print_report, record_to_json, report_to_json
 from tui.core.bootstrap import LOG_FORMAT, VisibleFormatter
 from tui.core.domain import ProviderDraft, ProviderSettings, ProviderType, Security, Status
-from tui.core.exchange import ImportAction, ImportEntry, parse_import, plan_actions
+from tui.core.exchange import ImportAction, ImportEntry, export_toml, parse_import, plan_actions
 from tui.core.report import CheckReport, Failure, FailureKind, ProtocolResult, Step
 from tui.core.store import ProviderRecord
 from tui.core.text import visible
@@ -243,6 +243,18 @@ def test_json_escapes_every_control_character_and_keeps_the_data(record, report)
         out = printed(print_json, data)
         assert_no_raw_control(out)
         assert json.loads(out) == json.loads(json.dumps(data, default=str))  # nothing lost
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(records, min_size=1, max_size=3))
+def test_export_escapes_every_control_character_and_keeps_the_data(exported):
+    import tomllib
+
+    text = export_toml(exported)
+    assert_no_raw_control(text)
+    tables = tomllib.loads(text)["provider"]
+    assert [t["name"] for t in tables] == [r.settings.name for r in exported]
+    assert [t["smtp_host"] for t in tables] == [r.settings.smtp_host for r in exported]
 
 
 import_values = hostile | st.integers(-5, 70000) | st.booleans() | st.lists(hostile, max_size=2)

@@ -4,12 +4,11 @@ same core. Exit codes: 0 ok, 1 a check failed, 2 bad input (nothing written).
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tui.core.text import visible
+from tui.core.text import escaped_in_quotes, visible
 
 if TYPE_CHECKING:
     import argparse
@@ -170,14 +169,9 @@ def say(line: str = "", *, file=None) -> None:
     print(visible(line), file=file)
 
 
-# json.dumps escapes C0 itself; with ensure_ascii=False it writes DEL and C1 as they are.
-_RAW_IN_JSON = re.compile(r"[\x7f-\x9f]")
-
-
 def print_json(data) -> None:
     """JSON for monitoring: non-ASCII text stays readable, and every control character is a
-    \\u escape (DEL and C1 can only occur inside strings, so the data is unchanged)."""
+    \\u escape (json.dumps escapes C0 itself; DEL and C1 are escaped here)."""
     import json
 
-    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
-    print(_RAW_IN_JSON.sub(lambda match: f"\\u{ord(match.group()):04x}", text))
+    print(escaped_in_quotes(json.dumps(data, indent=2, ensure_ascii=False, default=str)))

@@ -13,7 +13,7 @@ from typing import Any
 from tui.core import rules
 from tui.core.domain import FIELD_LABELS, ProviderDraft, ProviderSettings, repr_hiding
 from tui.core.store import ProviderRecord
-from tui.core.text import visible
+from tui.core.text import escaped_in_quotes, visible
 
 EXPORT_HEADER = (
     "# mailprov providers. No secrets are exported: to import a provider that logs in with a\n"
@@ -32,7 +32,7 @@ def export_toml(records: list[ProviderRecord]) -> str:
     import tomli_w
 
     entries = [_settings_to_table(record.settings) for record in records]
-    return EXPORT_HEADER + tomli_w.dumps({"provider": entries})
+    return EXPORT_HEADER + escaped_in_quotes(tomli_w.dumps({"provider": entries}))
 
 
 def _settings_to_table(settings: ProviderSettings) -> dict[str, Any]:

@@ -25,3 +25,18 @@ def visible(text: str) -> str:
 
 def _escape(match: re.Match[str]) -> str:
     return f"\\x{ord(match.group()):02x}"
+
+
+# JSON and TOML writers escape C0 themselves but write DEL and C1 as they are.
+_RAW_IN_QUOTED = re.compile(r"[\x7f-\x9f]")
+
+
+def escaped_in_quotes(document: str) -> str:
+    """A JSON or TOML document (as json.dumps and tomli_w write it) with DEL and C1 written
+    as `\\u009b` escapes. In such a document these characters can only stand inside a
+    quoted string, where the escape means the same character: the data is unchanged."""
+    return _RAW_IN_QUOTED.sub(_unicode_escape, document)
+
+
+def _unicode_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
