@@ -1,5 +1,7 @@
 """The one rule set: every type and field, and fuzzing that it never raises."""
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -204,3 +206,94 @@ def test_rules_never_raise_and_valid_means_settings(draft):
         settings = to_settings(draft)
         assert 1 <= settings.smtp_port <= 65535 and 1 <= settings.imap_port <= 65535
         assert "\n" not in settings.from_name and "\r" not in settings.from_name
+
+
+# Passwords: sent inside one protocol line, so what would break that line is refused ------
+
+
+@pytest.mark.parametrize(
+    ("password", "says"),
+    [("Qz\r\nA2 DELETE INBOX", "(this one has CR and LF)"), ("Qz\nSECRET", "has LF"),
+     ("Qz\rSECRET", "has CR"), ("Qz\0SECRET", "has NUL"), ("x" * 1025, "1024 bytes"),
+     ("ä" * 513, "1024 bytes (this one has 1026)")],
+)
+def test_a_password_that_would_break_the_protocol_line_is_refused(password, says):
+    errors = validate(smtp_imap(password=password))
+    assert set(errors) == {"password"}
+    assert says in errors["password"]
+    assert not any(part in errors["password"] for part in ("Qz", "SECRET", "DELETE", "xx", "ää"))  # never quoted
+
+
+@pytest.mark.parametrize("password", ["x" * 1024, "ä" * 512, "tab\tand spaces ok", "p@ss:w0rd;\"'[/]"])
+def test_a_long_or_unusual_password_within_the_limit_is_fine(password):
+    assert validate(smtp_imap(password=password)) == {}
+
+
+def test_the_password_rule_reaches_the_cli_and_import_through_validation():
+    with pytest.raises(ValidationError) as caught:
+        to_settings(smtp_imap(password="a\nb"))
+    assert "Password" in str(caught.value) and "a\nb" not in str(caught.value)
+
+
+# Hosts: a resolver reads numbers in many forms; invisible characters make look-alikes -----
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["1.2.3", "999999999", "256.1.1.1", "0x7f.1", "0x7f000001", "127.1", "01.2.3.4", "1.2.3.4.5",
+     "mail.example.123", "１.２.３.４", "1.2.3.4."],
+)
+def test_numeric_hosts_that_are_not_dotted_quad_ipv4_are_refused(host):
+    message = check_host(host)
+    assert message and "IPv4" in message, message
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["mail.exa\u200bmple.com", "mail.exa\u00admple.com", "mail.example.com\u2060", "mail.exa\ufe0fmple.com",
+     "mail.\u202eexample.com", "mail\x1b[31m.example.com", "mail\x9b.example.com"],
+)
+def test_hosts_with_invisible_or_control_characters_are_refused(host):
+    message = check_host(host)
+    assert message and "invisible" in message, message
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["mail.bücher.de", "xn--bcher-kva.example", "192.0.2.10", "10.0.0.1", "[2001:db8::1]", "2001:db8::1",
+     "mail1.example.com", "123.example.com", "0x7f.example.com"],
+)
+def test_idna_names_ipv4_and_ipv6_literals_stay_fine(host):
+    assert check_host(host) is None
+
+
+# Messages that quote input show its control characters, never obey them ------------------
+
+CONTROLS = "\x1b]0;TITLE\x07\x1b[31m\x9b\x7f\r\n"
+RAW_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")  # what must never be in a message
+
+
+@pytest.mark.parametrize("field", ["type", "account", "smtp_host", "smtp_security", "reply_to", "smtp_port"])
+def test_a_message_quoting_a_value_shows_its_control_characters_as_escapes(field):
+    errors = validate(smtp_imap(**{field: f"bad{CONTROLS}value"}))
+    assert field in errors
+    assert not RAW_CONTROL.search(errors[field])
+    if "bad" in errors[field]:  # the message quotes the value: its ESC is shown as an escape
+        assert "\\x1b" in errors[field]
+    else:
+        assert field == "smtp_host"  # "cannot contain spaces": nothing quoted
+
+
+control_text = st.text(st.sampled_from(CONTROLS + "\x00\x85\t") | st.characters(), max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.builds(
+    ProviderDraft, name=control_text, type=control_text, account=control_text, username=control_text,
+    from_name=control_text, reply_to=control_text, password=control_text, smtp_host=control_text,
+    smtp_port=control_text, smtp_security=control_text, imap_host=control_text, imap_port=control_text,
+    imap_security=control_text,
+))
+def test_no_message_ever_carries_a_control_character(draft):
+    for message in validate(draft).values():
+        assert not RAW_CONTROL.search(message), message

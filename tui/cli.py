@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from tui.core.text import escaped_in_quotes, visible
+
 if TYPE_CHECKING:
     import argparse
 
@@ -38,7 +40,13 @@ FLAG_FOR_FIELD = {field: flag for flag, field, _ in FIELD_FLAGS} | {
 def build_parser() -> argparse.ArgumentParser:
     import argparse  # not on the everyday path (`mailprov` alone opens the UI)
 
-    parser = argparse.ArgumentParser(
+    class ArgumentParser(argparse.ArgumentParser):
+        """argparse echoes what was typed ("unrecognized arguments: ..."): shown, never obeyed."""
+
+        def _print_message(self, message: str, file=None) -> None:
+            super()._print_message("\n".join(visible(line) for line in message.split("\n")), file)
+
+    parser = ArgumentParser(
         prog="mailprov",
         description="Set up the email providers of a contact-center platform. "
         "With no command, opens the terminal UI.",
@@ -47,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--db", help=db_help)
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     # --db is global, yet people type it after the command too: accept it there as well.
-    with_db = argparse.ArgumentParser(add_help=False)
+    with_db = ArgumentParser(add_help=False)
     with_db.add_argument("--db", default=argparse.SUPPRESS, help=db_help)
     commands = _SubcommandsWithDb(parser.add_subparsers(dest="command", metavar="COMMAND"), with_db)
 
@@ -150,11 +158,20 @@ def open_ui(db: str | None) -> int:
 
 
 def _fail(message: str) -> int:
-    print(f"mailprov: {message}", file=sys.stderr)
+    say(f"mailprov: {message}", file=sys.stderr)
     return EXIT_BAD_INPUT
 
 
+def say(line: str = "", *, file=None) -> None:
+    """Print one line of output. Names, accounts and server replies in it are data: their
+    control characters are written as visible escapes (`\\x1b`), so they cannot retitle or
+    recolour the terminal, and a line break inside a value cannot split the line."""
+    print(visible(line), file=file)
+
+
 def print_json(data) -> None:
+    """JSON for monitoring: non-ASCII text stays readable, and every control character is a
+    \\u escape (json.dumps escapes C0 itself; DEL and C1 are escaped here)."""
     import json
 
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    print(escaped_in_quotes(json.dumps(data, indent=2, ensure_ascii=False, default=str)))

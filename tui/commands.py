@@ -1,5 +1,6 @@
 """What each CLI subcommand does, over ProviderService. Output is for people (aligned text,
-status as glyph + word) or, with --json, for monitoring."""
+status as glyph + word) or, with --json, for monitoring. Every line goes through `say()` or
+`print_json()`: names and server replies in it never reach the terminal as control codes."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import getpass
 import sys
 from pathlib import Path
 
-from tui.cli import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, FLAG_FOR_FIELD, print_json
+from tui.cli import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, FLAG_FOR_FIELD, print_json, say
 from tui.core.domain import FIELD_LABELS, ProviderDraft, ValidationError
 from tui.core.report import CheckReport
 from tui.core.settings import Settings
 from tui.core.store import NotFoundError, ProviderRecord
+from tui.core.text import visible
 
 EDITABLE_FIELDS = [name for name in ProviderDraft.field_names() if name not in ("password", "password_stored")]
 
@@ -68,7 +70,7 @@ class UsageProblem(Exception):
 
 
 def _error(line: str) -> None:
-    print(f"mailprov: {line}", file=sys.stderr)
+    say(f"mailprov: {line}", file=sys.stderr)
 
 
 def _field_ref(field_name: str) -> str:
@@ -85,7 +87,7 @@ def provider_add(args, service) -> int:
     draft = ProviderDraft()
     draft = _apply_flags(draft, args)
     record = service.create(draft)
-    print(f"Added {record.name} ({record.status.text}). Run `mailprov check {_quote(record.name)}` to activate it.")
+    say(f"Added {record.name} ({record.status.text}). Run `mailprov check {_quote(record.name)}` to activate it.")
     return EXIT_OK
 
 
@@ -94,13 +96,13 @@ def provider_edit(args, service) -> int:
     if args.rename is not None:
         draft = draft.updated(name=args.rename)
     record = service.update(args.provider, draft)
-    print(f"Saved {record.name} ({record.status.text}).")
+    say(f"Saved {record.name} ({record.status.text}).")
     return EXIT_OK
 
 
 def provider_rm(args, service) -> int:
     record = service.delete(args.provider)
-    print(f"Removed {record.name} and its stored password.")
+    say(f"Removed {record.name} and its stored password.")
     return EXIT_OK
 
 
@@ -131,7 +133,7 @@ def provider_list(args, service) -> int:
         print_json([record_to_json(r) for r in records])
         return EXIT_OK
     if not records:
-        print("No providers yet. Add one with `mailprov provider add` or open the UI with `mailprov`.")
+        say("No providers yet. Add one with `mailprov provider add` or open the UI with `mailprov`.")
         return EXIT_OK
     rows = [("STATUS", "NAME", "TYPE", "ACCOUNT", "RECEIVE", "LAST CHECK")]
     for r in records:
@@ -144,17 +146,20 @@ def provider_list(args, service) -> int:
 
 def provider_show(args, service) -> int:
     record = service.require(args.provider)
-    data = record_to_json(record)
     if args.json:
-        print_json(data)
-        return EXIT_OK
-    for key, value in data.items():
-        if key != "last_report":
-            print(f"{key:18} {_plain(value)}")
-    if record.report:
-        print()
-        print_report(record.report)
+        print_json(record_to_json(record))
+    else:
+        print_record(record)
     return EXIT_OK
+
+
+def print_record(record: ProviderRecord) -> None:
+    for key, value in record_to_json(record).items():
+        if key != "last_report":
+            say(f"{key:18} {_plain(value)}")
+    if record.report:
+        say()
+        print_report(record.report)
 
 
 def record_to_json(record: ProviderRecord) -> dict:
@@ -195,9 +200,10 @@ def _plain(value) -> str:
 
 
 def _print_table(rows: list[tuple]) -> None:
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    rows = [[visible(str(cell)) for cell in row] for row in rows]  # aligned as shown
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+        say("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
 # check -------------------------------------------------------------------------------
@@ -215,7 +221,7 @@ def check(args, service) -> int:
     else:
         for index, report in enumerate(reports):
             if index:
-                print()
+                say()
             print_report(report)
     return EXIT_OK if all(report.ok for report in reports) else EXIT_CHECK_FAILED
 
@@ -243,22 +249,22 @@ def report_to_json(report: CheckReport) -> dict:
 
 
 def print_report(report: CheckReport) -> None:
-    print(f"{report.provider}: {report.status.text}")
+    say(f"{report.provider}: {report.status.text}")
     for result in report.results:
-        print(f"  {result.protocol.upper()} {result.host}:{result.port}")
+        say(f"  {result.protocol.upper()} {result.host}:{result.port}")
         for step in result.steps:
             mark = "✓" if step.ok else "✖"
             detail = f"  {step.detail}" if step.detail else ""
-            print(f"    {mark} {step.name:<12} {step.duration_ms:8.1f} ms{detail}")
+            say(f"    {mark} {step.name:<12} {step.duration_ms:8.1f} ms{detail}")
         if result.summary:
-            print(f"    {result.summary}")
+            say(f"    {result.summary}")
     failure = report.failure
     if failure:
         fields = ", ".join(_field_ref(name) for name in failure.fields)
-        print(f"  ✖ {failure.kind.value}: {failure.message}")
-        print(f"    fix: {failure.remedy}" + (f" ({fields})" if fields else ""))
+        say(f"  ✖ {failure.kind.value}: {failure.message}")
+        say(f"    fix: {failure.remedy}" + (f" ({fields})" if fields else ""))
         if failure.transient:
-            print("    this may pass by itself: try again before changing settings")
+            say("    this may pass by itself: try again before changing settings")
 
 
 # export / import ---------------------------------------------------------------------
@@ -270,7 +276,7 @@ def export(args, service) -> int:
     text = export_toml(service.list())
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
-        print(f"Wrote {len(service.names())} provider(s) to {args.output} (no secrets).", file=sys.stderr)
+        say(f"Wrote {len(service.names())} provider(s) to {args.output} (no secrets).", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return EXIT_OK
@@ -286,6 +292,8 @@ def import_file(args, service) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageProblem(f"cannot read {args.file}: {exc}") from None
     plan = parse_import(text)
+    if plan.unreadable:
+        raise UsageProblem(f"{args.file}: {plan.unreadable}; nothing imported.")
     actions = plan_actions(plan, service.names(), dict(os.environ))
     if not plan.ok:
         for line in plan.error_lines():
@@ -293,10 +301,10 @@ def import_file(args, service) -> int:
         _error(f"nothing imported: {len(plan.errors)} problem(s) in {args.file}.")
         return EXIT_BAD_INPUT
     for action in actions:
-        print(f"{'would ' if args.dry_run else ''}{action.kind} {action.entry.draft.name.strip()}")
+        say(f"{'would ' if args.dry_run else ''}{action.kind} {action.entry.draft.name.strip()}")
     if not args.dry_run:
         apply_actions(service, actions)
-        print(f"Imported {len(actions)} provider(s). Run `mailprov check --all` to activate them.")
+        say(f"Imported {len(actions)} provider(s). Run `mailprov check --all` to activate them.")
     return EXIT_OK
 
 
@@ -309,5 +317,5 @@ def doctor(args, settings: Settings) -> int:
     problems = 0
     for label, value, ok in collect(settings):
         problems += not ok
-        print(f"{'✓' if ok else '✖'} {label:<21} {value}")
+        say(f"{'✓' if ok else '✖'} {label:<21} {value}")
     return EXIT_OK if not problems else EXIT_CHECK_FAILED

@@ -10,6 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 
+# What a repr shows in place of a secret that is set.
+HIDDEN = "<hidden>"
+
+
+def repr_hiding(obj: object, *secret_fields: str) -> str:
+    """A dataclass's usual repr, with each set secret field shown as <hidden>: a draft or an
+    import action printed in a traceback, a log line or a debugger never shows a password."""
+    shown = []
+    for f in fields(obj):
+        if not f.repr:
+            continue
+        value = getattr(obj, f.name)
+        shown.append(f"{f.name}={HIDDEN if f.name in secret_fields and value else repr(value)}")
+    return f"{type(obj).__name__}({', '.join(shown)})"
+
 
 class ProviderType(StrEnum):
     SMTP_IMAP = "smtp-imap"
@@ -159,6 +174,9 @@ class ProviderDraft:
 
     def updated(self, **changes: object) -> ProviderDraft:
         return replace(self, **changes)
+
+    def __repr__(self) -> str:
+        return repr_hiding(self, "password")
 
     @classmethod
     def field_names(cls) -> list[str]:

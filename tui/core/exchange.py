@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tui.core import rules
-from tui.core.domain import FIELD_LABELS, ProviderDraft, ProviderSettings
+from tui.core.domain import FIELD_LABELS, ProviderDraft, ProviderSettings, repr_hiding
 from tui.core.store import ProviderRecord
+from tui.core.text import escaped_in_quotes, visible
 
 EXPORT_HEADER = (
     "# mailprov providers. No secrets are exported: to import a provider that logs in with a\n"
@@ -31,7 +32,7 @@ def export_toml(records: list[ProviderRecord]) -> str:
     import tomli_w
 
     entries = [_settings_to_table(record.settings) for record in records]
-    return EXPORT_HEADER + tomli_w.dumps({"provider": entries})
+    return EXPORT_HEADER + escaped_in_quotes(tomli_w.dumps({"provider": entries}))
 
 
 def _settings_to_table(settings: ProviderSettings) -> dict[str, Any]:
@@ -59,14 +60,15 @@ def _settings_to_table(settings: ProviderSettings) -> dict[str, Any]:
 @dataclass
 class ImportEntry:
     label: str  # how messages name the entry: "provider 2 ('Support')"
-    draft: ProviderDraft
-    password_env: str | None = None
+    draft: ProviderDraft  # its repr hides the password
+    password_env: str | None = None  # the variable's name, not a secret
 
 
 @dataclass
 class ImportPlan:
     entries: list[ImportEntry] = field(default_factory=list)
     errors: list[tuple[str, str, str]] = field(default_factory=list)  # (entry, field, message)
+    unreadable: str | None = None  # why the file could not be read as TOML at all
 
     @property
     def ok(self) -> bool:
@@ -82,12 +84,17 @@ def parse_import(text: str) -> ImportPlan:
     plan = ImportPlan()
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        plan.errors.append(("file", "file", f"not valid TOML: {exc}"))
+    except ValueError as exc:  # TOMLDecodeError, or an integer too long to convert
+        plan.unreadable = f"not valid TOML: {visible(' '.join(str(exc).split()))}"
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        plan.unreadable = "not a provider file: its values are nested too deeply"
+    if plan.unreadable:
+        plan.errors.append(("file", "file", plan.unreadable))
         return plan
     unknown_top = sorted(set(data) - {"provider"})
     if unknown_top:
-        plan.errors.append(("file", "file", f"unknown section(s): {', '.join(unknown_top)}"))
+        sections = ", ".join(visible(key) for key in unknown_top)
+        plan.errors.append(("file", "file", f"unknown section(s): {sections}"))
     tables = data.get("provider", [])
     if not isinstance(tables, list):
         plan.errors.append(("file", "provider", "use [[provider]] tables, one per provider"))
@@ -102,10 +109,10 @@ def _parse_entry(index: int, table: Any, plan: ImportPlan) -> None:
         plan.errors.append((f"provider {index}", "provider", "must be a table of settings"))
         return
     name = table.get("name")
-    label = f"provider {index} ('{name}')" if isinstance(name, str) and name else f"provider {index}"
+    label = f"provider {index} ('{visible(name)}')" if isinstance(name, str) and name else f"provider {index}"
     errors: list[tuple[str, str]] = []
     for key in sorted(set(table) - KNOWN_KEYS):
-        errors.append((key, f"unknown field '{key}'"))
+        errors.append((visible(key), f"unknown field '{visible(key)}'"))
     values: dict[str, Any] = {}
     for key in KNOWN_KEYS - {"password_env"}:
         if key not in table:
@@ -152,6 +159,9 @@ class ImportAction:
     entry: ImportEntry
     password: str | None
 
+    def __repr__(self) -> str:
+        return repr_hiding(self, "password")
+
 
 def plan_actions(plan: ImportPlan, existing_names: list[str], env: dict[str, str]) -> list[ImportAction]:
     """Check every entry against the rules, the existing providers and the environment.
@@ -183,7 +193,7 @@ def _password_from_env(entry: ImportEntry, env: dict[str, str], plan: ImportPlan
         return None
     password = env.get(entry.password_env)
     if not password:
-        plan.errors.append((entry.label, "password_env", f"the variable {entry.password_env} is not set"))
+        plan.errors.append((entry.label, "password_env", f"the variable {visible(entry.password_env)} is not set"))
     return password
 
 

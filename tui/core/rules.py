@@ -21,11 +21,16 @@ from tui.core.domain import (
     ValidationError,
     default_port,
 )
+from tui.core.text import visible
 
 NAME_MAX = 80
 FROM_NAME_MAX = 120
 USERNAME_MAX = 254
 HOST_MAX = 253
+# A password travels inside one protocol line (IMAP LOGIN, SMTP AUTH): a CR or LF would end
+# that line and let the rest run as a command of its own; NUL ends AUTH PLAIN's fields.
+PASSWORD_FORBIDDEN = {"\r": "CR", "\n": "LF", "\0": "NUL"}
+PASSWORD_MAX_BYTES = 1024
 
 _TYPE_ALIASES = {
     "smtp-imap": ProviderType.SMTP_IMAP,
@@ -48,6 +53,9 @@ _SECURITY_ALIASES = {
     "": None,
 }
 _LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# A last label that is a number (decimal, or 0x hex) makes the resolver read the whole name
+# as an IPv4 address in one of inet_aton's forms: "1.2.3" is 1.2.0.3, "0x7f.1" is 127.0.0.1.
+_NUMERIC_LABEL_RE = re.compile(r"^(?:[0-9]+|0x[0-9a-f]*)$")
 _REPLY_TO_SPLIT = re.compile(r"[;,]")
 
 
@@ -91,6 +99,18 @@ def normalise_address(text: str) -> tuple[str | None, str | None]:
     # Keep the local part as typed: mail servers may treat login names case-sensitively.
     local_part = address.rsplit("@", 1)[0]
     return f"{local_part}@{result.domain}", None
+
+
+def check_password(password: str) -> str | None:
+    """A password is sent as typed; only what would break the protocol line is refused.
+    The message never quotes the password."""
+    found = [label for char, label in PASSWORD_FORBIDDEN.items() if char in password]
+    if found:
+        return f"A password cannot contain line breaks or NUL characters (this one has {' and '.join(found)})."
+    size = len(password.encode("utf-8"))
+    if size > PASSWORD_MAX_BYTES:
+        return f"Use a password of at most {PASSWORD_MAX_BYTES} bytes (this one has {size})."
+    return None
 
 
 def check_from_name(text: str) -> str | None:
@@ -137,6 +157,8 @@ def check_host(text: str, label: str = "host") -> str | None:
         return "A host name has no path: remove everything from '/'."
     if "@" in host:
         return "That looks like an address: enter the server's host name here."
+    if _has_invisible_chars(host):
+        return "A host name cannot contain control or invisible characters (like a zero-width space)."
     if _is_ip_literal(host):
         return None
     if ":" in host:
@@ -152,6 +174,22 @@ def _is_ip_literal(host: str) -> bool:
     return True
 
 
+def _has_invisible_chars(host: str) -> bool:
+    """Control and format characters, and whatever IDNA would silently drop (zero-width
+    space, soft hyphen, variation selectors): a name that looks like another one."""
+    import idna
+
+    if has_control_chars(host):
+        return True
+    for char in set(host):
+        try:
+            if not idna.uts46_remap(char, std3_rules=False):
+                return True
+        except idna.IDNAError:
+            pass  # a disallowed character: the IDNA check below names the host as invalid
+    return False
+
+
 def _check_dns_name(host: str) -> str | None:
     import idna
 
@@ -162,6 +200,9 @@ def _check_dns_name(host: str) -> str | None:
         return f"'{host}' is not a valid host name."
     if len(ascii_name) > HOST_MAX:
         return f"A host name has at most {HOST_MAX} characters."
+    if _NUMERIC_LABEL_RE.match(ascii_name.rsplit(".", 1)[-1].lower()):
+        return (f"'{host}' is neither a host name nor an IPv4 address: write an IPv4 address "
+                "as four numbers from 0 to 255, like 192.0.2.10.")
     if not all(_LABEL_RE.match(label) for label in ascii_name.split(".")):
         return f"'{host}' is not a valid host name."
     return None
@@ -216,6 +257,8 @@ def _evaluate(draft: ProviderDraft, existing_names: Iterable[str]):
         note("password", "Enter the mailbox password.")
     if provider_type is not None and provider_type.uses_oauth and draft.password:
         note("password", f"{provider_type.label} signs in with OAuth; no password is kept.")
+    if draft.password:
+        note("password", check_password(draft.password))
 
     servers = {}
     for protocol in ("smtp", "imap"):
@@ -225,7 +268,9 @@ def _evaluate(draft: ProviderDraft, existing_names: Iterable[str]):
         errors.update({k: v for k, v in server_errors.items() if k not in errors})
 
     if errors:
-        return errors, None
+        # Messages quote what was typed: its control characters are shown, never obeyed,
+        # and a line break in a value cannot split the message.
+        return {name: visible(message) for name, message in errors.items()}, None
     settings = ProviderSettings(
         name=draft.name.strip(),
         type=provider_type,

@@ -11,7 +11,10 @@ import re
 
 # C0 controls except tab, then DEL and the C1 controls (U+0080-U+009F: U+009B is a CSI on
 # many terminals, as dangerous as ESC [).
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+CONTROL_CHARS = r"\x00-\x08\x0a-\x1f\x7f-\x9f"  # as a regex character range
+_CONTROL = re.compile(f"[{CONTROL_CHARS}]")
+# For text fields that take no control character at all (Textual's Input(restrict=...)).
+NO_CONTROL_CHARS = f"[^{CONTROL_CHARS}]*"
 
 
 def visible(text: str) -> str:
@@ -22,3 +25,18 @@ def visible(text: str) -> str:
 
 def _escape(match: re.Match[str]) -> str:
     return f"\\x{ord(match.group()):02x}"
+
+
+# JSON and TOML writers escape C0 themselves but write DEL and C1 as they are.
+_RAW_IN_QUOTED = re.compile(r"[\x7f-\x9f]")
+
+
+def escaped_in_quotes(document: str) -> str:
+    """A JSON or TOML document (as json.dumps and tomli_w write it) with DEL and C1 written
+    as `\\u009b` escapes. In such a document these characters can only stand inside a
+    quoted string, where the escape means the same character: the data is unchanged."""
+    return _RAW_IN_QUOTED.sub(_unicode_escape, document)
+
+
+def _unicode_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"

@@ -1,4 +1,5 @@
-"""Small text helpers shared by the screens: relative times and status styling."""
+"""Small text helpers shared by the screens: relative times, status styling, and
+notifications that show names and server replies as they are."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from rich.text import Text
 
 from tui.core.domain import Status
 from tui.core.report import as_utc
+from tui.core.text import visible
 
 # The theme variable each status is painted with; the glyph and word carry the meaning.
 STATUS_THEME_VARIABLE = {
@@ -38,3 +40,11 @@ def status_text(status: Status, theme_variables: dict[str, str]) -> Text:
     """The status as glyph + word, coloured from the current theme."""
     colour = theme_variables.get(STATUS_THEME_VARIABLE[status], "")
     return Text(status.text, style=colour)
+
+
+def notify_text(widget, message: str, *, title: str = "", severity: str = "information",
+                timeout: float | None = None) -> None:
+    """A toast whose text is data, never markup: a provider named "Sales [/]" or a server
+    reply "535 [/x]" is shown as written (not a MarkupError), "[@click=app.quit]" is not a
+    link, and control characters are written as visible escapes."""
+    widget.notify(visible(message), title=visible(title), severity=severity, timeout=timeout, markup=False)

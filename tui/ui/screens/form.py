@@ -14,10 +14,12 @@ from textual.widgets import Button, ContentSwitcher, Footer, Header, Input, Sele
 
 from tui.core import rules
 from tui.core.domain import FIELD_LABELS, ProviderDraft, ProviderType, ValidationError
+from tui.core.text import visible
 from tui.ui.commands import ScreenActionsProvider
+from tui.ui.format import notify_text
 from tui.ui.messages import ActionFailed, CheckFinished, CheckStepDone, DraftLoaded, ProviderSaved
 from tui.ui.view import ProviderView
-from tui.ui.widgets.form_field import FormField, field_name_of
+from tui.ui.widgets.form_field import FormField, field_name_of, text_input
 from tui.ui.widgets.status_pane import StatusPane
 from tui.ui.widgets.type_panels import OAuthPanel, PasswordPanel, TypePanel
 
@@ -71,20 +73,20 @@ class ProviderFormScreen(Screen[str | None]):
 
     def _common_fields(self) -> ComposeResult:
         yield Static("Fields marked * are required.", id="form-intro")
-        yield FormField(Input(id="name", placeholder="Support desk", compact=True), required=True)
+        yield FormField(text_input("name", "Support desk"), required=True)
         yield FormField(
             Select(TYPE_OPTIONS, value=ProviderType.SMTP_IMAP.value, allow_blank=False, compact=True, id="type")
         )
-        yield FormField(Input(id="account", placeholder="support@example.com", compact=True), required=True)
-        yield FormField(Input(id="username", placeholder="optional: the login, if not the account", compact=True))
-        yield FormField(Input(id="from-name", placeholder="Example Support", compact=True))
+        yield FormField(text_input("account", "support@example.com"), required=True)
+        yield FormField(text_input("username", "optional: the login, if not the account"))
+        yield FormField(text_input("from-name", "Example Support"))
         yield FormField(Switch(value=True, id="receive-emails"))
         yield FormField(Switch(value=True, id="active-reference"))
-        yield FormField(Input(id="reply-to", placeholder="addresses separated by ;", compact=True))
+        yield FormField(text_input("reply-to", "addresses separated by ;"))
 
     def on_mount(self) -> None:
         self.query_one("#form-status-scroll").display = False
-        self.sub_title = f"Edit '{self.editing}'" if self.editing else "New provider"
+        self.sub_title = f"Edit '{visible(self.editing)}'" if self.editing else "New provider"
         if self.editing:
             self.set_busy(True)
             self.load_draft(self.editing)
@@ -255,7 +257,7 @@ class ProviderFormScreen(Screen[str | None]):
         if first is not None:
             self.focus_field(first.field)
         labels = ", ".join(FIELD_LABELS.get(f, f) for f in errors)
-        self.notify(f"Cannot {what} yet: check {labels}.", severity="warning", title="Fix the form")
+        notify_text(self, f"Cannot {what} yet: check {labels}.", severity="warning", title="Fix the form")
 
     def focus_field(self, field: str) -> None:
         control = self.control_for(field)
@@ -305,7 +307,7 @@ class ProviderFormScreen(Screen[str | None]):
     def on_provider_saved(self, message: ProviderSaved) -> None:
         name = message.record.name
         self.editing = self.saved_name = name
-        self.sub_title = f"Edit '{name}'"
+        self.sub_title = f"Edit '{visible(name)}'"
         draft = self.draft()
         self.saved_draft = draft
         self.start_check_display(draft)
@@ -316,7 +318,7 @@ class ProviderFormScreen(Screen[str | None]):
         if message.errors:
             self.refuse(message.errors, message.what.removesuffix("ing") or "save")
         else:
-            self.notify(f"Failed {message.what}: {message.error}", severity="error", timeout=10)
+            notify_text(self, f"Failed {message.what}: {message.error}", severity="error", timeout=10)
 
     def start_check_display(self, draft: ProviderDraft) -> None:
         self.query_one("#form-status-scroll").display = True
@@ -364,10 +366,10 @@ class ProviderFormScreen(Screen[str | None]):
         failure = report.failure
         if failure is None:
             text = "Saved and active." if message.saved else "Test passed: these settings work."
-            self.notify(text, title=draft.name or "Test")
+            notify_text(self, text, title=draft.name or "Test")
             return
         prefix = "Saved, but activation failed: " if message.saved else "Test failed: "
-        self.notify(prefix + failure.message, severity="warning", title=draft.name or "Test", timeout=10)
+        notify_text(self, prefix + failure.message, severity="warning", title=draft.name or "Test", timeout=10)
         if failure.fields:
             self.blame(failure.fields[0])
 

@@ -10,7 +10,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from tui.core.domain import Status
+from tui.core.text import NO_CONTROL_CHARS, visible
 from tui.ui.commands import ScreenActionsProvider
+from tui.ui.format import notify_text
 from tui.ui.messages import (
     ActionFailed,
     CheckAborted,
@@ -63,8 +65,8 @@ class ProvidersScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="list-body"):
-            yield Input(placeholder="Filter by name, account or type", id="filter")
-            yield Static(LOADING_TEXT, id="empty-help")
+            yield Input(placeholder="Filter by name, account or type", id="filter", restrict=NO_CONTROL_CHARS)
+            yield Static(LOADING_TEXT, id="empty-help", markup=False)
             table = ProviderTable(id="providers")
             table.display = False  # until the providers are loaded
             yield table
@@ -100,7 +102,7 @@ class ProvidersScreen(Screen[None]):
         self.refresh_bindings()
 
     def show_problem(self, text: str) -> None:
-        self.query_one("#empty-help", Static).update(text)
+        self.query_one("#empty-help", Static).update(visible(text))
 
     def set_loaded_state(self) -> None:
         empty = self.loaded and not self.views
@@ -213,7 +215,8 @@ class ProvidersScreen(Screen[None]):
         view = self.selected
         if view is None:
             return
-        question = f"Delete the provider '{view.name}' ({view.account})?\nIts stored password goes too."
+        question = (f"Delete the provider '{visible(view.name)}' ({visible(view.account)})?\n"
+                    "Its stored password goes too.")
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -233,10 +236,10 @@ class ProvidersScreen(Screen[None]):
     def on_provider_deleted(self, message: ProviderDeleted) -> None:
         self.views.pop(message.name, None)
         self.refresh_rows()
-        self.notify(f"Deleted '{message.name}'.", title="Provider deleted")
+        notify_text(self, f"Deleted '{message.name}'.", title="Provider deleted")
 
     def on_action_failed(self, message: ActionFailed) -> None:
-        self.notify(f"Failed {message.what}: {message.error}", severity="error", timeout=10)
+        notify_text(self, f"Failed {message.what}: {message.error}", severity="error", timeout=10)
 
     # Checks --------------------------------------------------------------------------
 
@@ -271,7 +274,7 @@ class ProvidersScreen(Screen[None]):
         table = self.query_one(ProviderTable)
         for name in names:
             table.mark_checking(name)
-        self.notify(f"Checking {len(names)} providers…", title="Check all")
+        notify_text(self, f"Checking {len(names)} providers…", title="Check all")
         self.check_many(names)
 
     @work(thread=True, exit_on_error=False, group="check")
@@ -308,9 +311,9 @@ class ProvidersScreen(Screen[None]):
 
     def tell_result(self, view: ProviderView) -> None:
         if view.status is Status.GREEN:
-            self.notify(f"'{view.name}' is active.", title="Check passed")
+            notify_text(self, f"'{view.name}' is active.", title="Check passed")
         elif view.failure is not None:
-            self.notify(f"'{view.name}': {view.failure.message}", title="Check failed", severity="error")
+            notify_text(self, f"'{view.name}': {view.failure.message}", title="Check failed", severity="error")
 
     def on_check_aborted(self, message: CheckAborted) -> None:
         self.checking.difference_update(message.names)
@@ -324,4 +327,4 @@ class ProvidersScreen(Screen[None]):
         if len(message.reports) > 1:
             failed = sum(1 for r in message.reports if not r.ok)
             summary = f"{len(message.reports) - failed} active, {failed} with errors."
-            self.notify(summary, title="Check all finished", severity="warning" if failed else "information")
+            notify_text(self, summary, title="Check all finished", severity="warning" if failed else "information")

@@ -5,14 +5,21 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
-from textual.widgets import Label, Static, Switch
+from textual.widgets import Input, Label, Static, Switch
 
 from tui.core.domain import FIELD_LABELS
+from tui.core.text import NO_CONTROL_CHARS
 
 
 def field_name_of(widget: Widget) -> str | None:
     """Controls carry the field's name as their id, in kebab-case ('smtp-host')."""
     return widget.id.replace("-", "_") if widget.id else None
+
+
+def text_input(id: str, placeholder: str = "", **options) -> Input:
+    """A form's text field. It takes no control character, typed or pasted: an Input shows
+    its value as it is, so an escape pasted into it would reach the terminal."""
+    return Input(id=id, placeholder=placeholder, compact=True, restrict=NO_CONTROL_CHARS, **options)
 
 
 class FormField(Vertical):

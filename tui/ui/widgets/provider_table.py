@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tui.core.text import visible
 from tui.ui.format import ago
 from tui.ui.view import ProviderView
 
@@ -208,9 +209,9 @@ class ProviderTable(ScrollView, can_focus=True):
             status = (view.status.text, f"provider-table--{view.status.value}")
         return [
             status,
-            (view.name, None),
+            (visible(view.name), None),
             (view.type.label, None),
-            (view.account, None),
+            (visible(view.account), None),
             ("yes" if view.receive_emails else "no", None),
             (ago(view.last_checked_at, self._now) if self._now else "", None),
         ]
@@ -246,7 +247,7 @@ class ProviderTable(ScrollView, can_focus=True):
 def _fit(key: str, views: list[ProviderView], low: int, high: int) -> int:
     if low == high:
         return low
-    longest = max((cell_len(getattr(view, key)) for view in views), default=0)
+    longest = max((cell_len(visible(getattr(view, key))) for view in views), default=0)
     return max(low, min(high, longest))
 
 

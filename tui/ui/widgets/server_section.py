@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.widgets import Input, Label, Select
 
 from tui.core.domain import ServerPreset, Security, default_port
-from tui.ui.widgets.form_field import FormField
+from tui.ui.widgets.form_field import FormField, text_input
 
 SECURITY_OPTIONS = [(security.label, security.value) for security in Security]
 TITLES = {"smtp": "Sending (SMTP)", "imap": "Receiving (IMAP)"}
@@ -28,7 +28,7 @@ class ServerSection(Vertical):
     def compose(self) -> ComposeResult:
         p = self.protocol
         yield Label(TITLES[p], classes="section-title")
-        yield FormField(Input(id=f"{p}-host", compact=True), required=self.preset is None)
+        yield FormField(text_input(f"{p}-host"), required=self.preset is None)
         yield FormField(
             Select(
                 SECURITY_OPTIONS,

@@ -1,4 +1,7 @@
-"""The selected provider's status: last check, the failure and its remedy, the step ladder."""
+"""The selected provider's status: last check, the failure and its remedy, the step ladder.
+
+Names and everything a server said are data: they go in as plain Content (never markup)
+and through `visible()`, so a greeting cannot drive the terminal."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from textual.widgets import Static
 
 from tui.core.domain import Status
 from tui.core.report import CheckReport, Step
+from tui.core.text import visible
 from tui.ui.format import STATUS_THEME_VARIABLE, ago
 from tui.ui.view import ProviderView
 
@@ -66,7 +70,7 @@ class StatusPane(Static, can_focus=False):
             return Content.from_markup("[b]Unsaved settings")
         status = self.view.status
         return Content.assemble(
-            (status.text, f"bold ${STATUS_THEME_VARIABLE[status]}"), "  ", (self.view.name, "bold")
+            (status.text, f"bold ${STATUS_THEME_VARIABLE[status]}"), "  ", (visible(self.view.name), "bold")
         )
 
     def _times(self) -> list[Content]:
@@ -84,8 +88,8 @@ class StatusPane(Static, can_focus=False):
             return [Content.from_markup("[$text-muted]Press l to show the transcript.")]
         lines = [Content.from_markup("[b]Transcript[/b] [$text-muted](secrets removed)")]
         for result in report.results:
-            lines.append(Content.styled(f"{result.protocol.upper()} {result.host}:{result.port}", "bold"))
-            lines.extend(Content.styled(line, "$text-muted") for line in result.transcript)
+            lines.append(Content.styled(f"{result.protocol.upper()} {visible(result.host)}:{result.port}", "bold"))
+            lines.extend(Content.styled(visible(line), "$text-muted") for line in result.transcript)
         return lines
 
 
@@ -96,25 +100,27 @@ def _failure_lines(view: ProviderView) -> list[Content]:
     transient = " (may pass by itself: check again)" if failure.transient else ""
     return [
         Content.assemble(("Error: ", "bold $error"), (failure.kind.value, "$error"), transient),
-        Content.assemble("  ", failure.message),
-        Content.assemble(("  Fix: ", "bold"), failure.remedy),
+        Content.assemble("  ", visible(failure.message)),
+        Content.assemble(("  Fix: ", "bold"), visible(failure.remedy)),
     ]
 
 
 def _step_line(step: Step) -> Content:
     mark = ("✓", "$success") if step.ok else ("✖", "bold $error")
     duration = f"{step.duration_ms:6.0f} ms"
-    return Content.assemble("  ", mark, f" {step.name:<10} ", (duration, "$text-muted"), "  ", step.detail)
+    return Content.assemble(
+        "  ", mark, f" {visible(step.name):<10} ", (duration, "$text-muted"), "  ", visible(step.detail)
+    )
 
 
 def _report_ladder(report: CheckReport) -> list[Content]:
     lines: list[Content] = []
     for result in report.results:
         label = PROTOCOL_LABELS.get(result.protocol, result.protocol)
-        lines.append(Content.styled(f"{label}  {result.host}:{result.port}", "bold"))
+        lines.append(Content.styled(f"{label}  {visible(result.host)}:{result.port}", "bold"))
         lines.extend(_step_line(step) for step in result.steps)
         if result.summary:
-            lines.append(Content.styled(f"  {result.summary}", "$text-muted"))
+            lines.append(Content.styled(f"  {visible(result.summary)}", "$text-muted"))
     return lines
 
 

@@ -10,7 +10,7 @@ from textual.widget import Widget
 from textual.widgets import Collapsible, Input, Static
 
 from tui.core.domain import PRESETS, ProviderDraft, ProviderType
-from tui.ui.widgets.form_field import FormField
+from tui.ui.widgets.form_field import FormField, text_input
 from tui.ui.widgets.server_section import ServerSection
 
 SIGN_IN_NOT_YET = (
@@ -51,7 +51,7 @@ class PasswordPanel(TypePanel):
 
     def compose(self) -> ComposeResult:
         yield FormField(
-            Input(id="password", password=True, placeholder="ctrl+r shows it", compact=True),
+            text_input("password", "ctrl+r shows it", password=True),
             required=True,
         )
         yield ServerSection("smtp", id="smtp-section")
