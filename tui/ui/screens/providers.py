@@ -100,7 +100,9 @@ class ProvidersScreen(Screen[None]):
         self.refresh_bindings()
 
     def show_problem(self, text: str) -> None:
-        self.query_one("#empty-help", Static).update(text)
+        from textual.content import Content
+
+        self.query_one("#empty-help", Static).update(Content(text))  # literal: paths may hold [ ]
 
     def set_loaded_state(self) -> None:
         empty = self.loaded and not self.views
