@@ -167,6 +167,15 @@ def test_a_database_path_that_cannot_be_used_is_one_line_exit_3(mailprov, tmp_pa
     assert f"database {db}: " in line and expected in line
 
 
+def test_a_database_from_a_newer_mailprov_is_one_line_exit_3(mailprov):
+    assert mailprov("provider", "list").returncode == 0
+    with sqlite3.connect(mailprov.db) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999'")
+    done = mailprov("provider", "list")
+    assert done.returncode == 3
+    assert "schema is at revision 9999" in one_line(done) and "newer mailprov" in done.stderr
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write into any folder")
 def test_a_database_in_a_folder_without_permission(mailprov, tmp_path):
     locked = tmp_path / "locked"
@@ -440,3 +449,9 @@ def test_a_migration_cut_short_leaves_the_schema_as_it_was(tmp_path):
         assert inspect(connection).get_table_names() == []
     engine.dispose()
     assert Store.open(f"sqlite:///{tmp_path / 'm.db'}").schema_revision() == HEAD_REVISION
+
+
+def test_the_settings_repr_masks_the_database_password(tmp_path):
+    settings = real_settings(tmp_path, MAILPROV_DB=f"postgresql://app:{DB_PASSWORD}@h/db")
+    assert DB_PASSWORD not in repr(settings) and "postgresql://app:***@h/db" in repr(settings)
+    assert settings.db_label == "postgresql://app:***@h/db"

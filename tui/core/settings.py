@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 APP_NAME = "mailprov"
@@ -30,6 +30,12 @@ class Settings:
     max_concurrency: int = DEFAULT_CONCURRENCY
     env: dict[str, str] = field(default_factory=dict, repr=False)
 
+    def __repr__(self) -> str:
+        # The database URL may hold a password: never show it, even in a debug print.
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
+        shown["db_url"] = mask_db_url(self.db_url)
+        return f"Settings({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
+
     @property
     def log_file(self) -> Path:
         return self.log_dir / f"{APP_NAME}.log"
@@ -44,8 +50,7 @@ class Settings:
 
     @property
     def db_label(self) -> str:
-        """The database as shown to people: the file, or the URL with its password masked."""
-        return str(self.db_path) if self.db_path else mask_db_url(self.db_url)
+        return db_label(self.db_url)
 
     @property
     def ca_source(self) -> str:
@@ -126,6 +131,14 @@ def _quoted(text: str) -> str:
     from tui.core.text import visible
 
     return f"'{visible(text[:80])}'"
+
+
+def db_label(url: str) -> str:
+    """The database as shown to people: the SQLite file, or the URL with its password masked."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and url != "sqlite:///:memory:":
+        return url[len(prefix) :]
+    return mask_db_url(url)
 
 
 def mask_db_url(url: str) -> str:

@@ -101,6 +101,9 @@ class Store:
         store = cls(engine, url)
         try:
             store._migrate_to_head()
+        except DatabaseUnavailable:
+            engine.dispose()
+            raise
         except (SQLAlchemyError, OSError) as exc:
             engine.dispose()
             raise DatabaseUnavailable(url, _open_problem(exc, url)) from None
@@ -112,12 +115,21 @@ class Store:
         migrates, and the others find the schema already at head."""
         if self.schema_revision() == HEAD_REVISION:
             return  # the everyday path: no lock, no Alembic import
+        from alembic.util import CommandError
+
         from tui.core.migrations import upgrade
 
         with self.engine.connect() as connection:
             _lock_for_migration(connection)
-            if _revision(connection) != HEAD_REVISION:
-                upgrade(connection)
+            revision = _revision(connection)
+            if revision != HEAD_REVISION:
+                try:
+                    upgrade(connection)
+                except CommandError:  # a revision we do not know: a newer mailprov wrote it
+                    raise DatabaseUnavailable(self.url, (
+                        f"its schema is at revision {revision}, which this mailprov (schema "
+                        f"{HEAD_REVISION}) does not know: a newer mailprov uses it; run that one."
+                    )) from None
             connection.commit()
 
     def close(self) -> None:
@@ -218,9 +230,9 @@ class DatabaseUnavailable(Exception):
     (its password masked) and what is wrong."""
 
     def __init__(self, url: str, problem: str):
-        from tui.core.settings import without_db_password
+        from tui.core.settings import db_label, without_db_password
 
-        self.label = _db_label(url)
+        self.label = db_label(url)
         self.problem = without_db_password(problem, url)
         super().__init__(f"{self.label}: {self.problem}")
 
@@ -241,7 +253,10 @@ def _sqlite_file(url: str) -> Path | None:
     """The file of a SQLite URL; None for other databases and in-memory ones."""
     if not url.startswith("sqlite"):
         return None
-    database = make_url(url).database
+    try:
+        database = make_url(url).database
+    except ArgumentError:
+        return None  # create_engine says what is wrong with it
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
     return Path(database)
@@ -311,13 +326,6 @@ DRIVER_PACKAGES = {
     "pymysql": "PyMySQL",
     "mysql": "mysql-connector-python",
 }
-
-
-def _db_label(url: str) -> str:
-    from tui.core.settings import mask_db_url
-
-    sqlite_file = _sqlite_file(url) if url.startswith("sqlite:///") else None
-    return str(sqlite_file) if sqlite_file else mask_db_url(url)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
