@@ -1,5 +1,16 @@
 """The command line: `mailprov` with no command opens the terminal UI; subcommands script the
-same core. Exit codes: 0 ok, 1 a check failed, 2 bad input (nothing written).
+same core.
+
+Exit codes, so that monitoring can tell the cases apart:
+  0    ok
+  1    a check failed (or `doctor` found a problem)
+  2    bad input: a flag, a name, an import file (one line naming the field; nothing written)
+  3    the environment failed: the database, the secret store, the log file or a setting
+       from the environment (one line naming which, and what to do)
+  130  interrupted (Ctrl+C)
+  141  standard output was closed early (`mailprov provider list | head`), as for other
+       Unix tools killed by SIGPIPE; nothing is printed
+Problems are one line on stderr, never a traceback, except for bugs.
 """
 
 from __future__ import annotations
@@ -13,7 +24,9 @@ from tui.core.text import escaped_in_quotes, visible
 if TYPE_CHECKING:
     import argparse
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_ENVIRONMENT = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a process stopped by Ctrl+C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 
 # Flags that map one-to-one onto draft fields: (flag, field, help).
 FIELD_FLAGS = [
@@ -122,7 +135,31 @@ def _add_field_flags(parser: argparse.ArgumentParser, require_identity: bool) ->
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        code = _main(sys.argv[1:] if argv is None else list(argv))
+        sys.stdout.flush()  # here, so a closed pipe is caught below and not at exit
+        return code
+    except KeyboardInterrupt:
+        print("mailprov: interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _discard_stdout() -> None:
+    """The reader of stdout went away (`| head`): send what is still buffered to /dev/null,
+    so Python's final flush does not complain about the closed pipe."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (tests capture it)
+        pass
+
+
+def _main(argv: list[str]) -> int:
     if not argv:
         return open_ui(db=None)  # the everyday path: no parser needed
     args = build_parser().parse_args(argv)
@@ -138,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(db=args.db)
     except SettingsError as exc:
-        return _fail(str(exc))
+        return _fail(str(exc), EXIT_ENVIRONMENT)
     from tui.commands import run_command
 
     return run_command(args, settings)
@@ -150,16 +187,16 @@ def open_ui(db: str | None) -> int:
     try:
         settings = load_settings(db=db)
     except SettingsError as exc:
-        return _fail(str(exc))
+        return _fail(str(exc), EXIT_ENVIRONMENT)
     from tui.ui.app import run_app
 
     run_app(settings)
     return EXIT_OK
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, code: int) -> int:
     say(f"mailprov: {message}", file=sys.stderr)
-    return EXIT_BAD_INPUT
+    return code
 
 
 def say(line: str = "", *, file=None) -> None:

@@ -8,7 +8,15 @@ import getpass
 import sys
 from pathlib import Path
 
-from tui.cli import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, FLAG_FOR_FIELD, print_json, say
+from tui.cli import (
+    EXIT_BAD_INPUT,
+    EXIT_CHECK_FAILED,
+    EXIT_ENVIRONMENT,
+    EXIT_OK,
+    FLAG_FOR_FIELD,
+    print_json,
+    say,
+)
 from tui.core.domain import FIELD_LABELS, ProviderDraft, ValidationError
 from tui.core.report import CheckReport
 from tui.core.settings import Settings
@@ -19,9 +27,8 @@ EDITABLE_FIELDS = [name for name in ProviderDraft.field_names() if name not in (
 
 
 def run_command(args, settings: Settings) -> int:
-    from tui.core.bootstrap import build_service, configure_logging
+    from tui.core.bootstrap import build_service, configure_logging, environment_problem
 
-    configure_logging(settings)
     handler = {
         ("provider", "add"): provider_add,
         ("provider", "edit"): provider_edit,
@@ -34,9 +41,12 @@ def run_command(args, settings: Settings) -> int:
         ("doctor", None): doctor,
     }[(args.command, getattr(args, "action", None))]
     if handler is doctor:
-        return doctor(args, settings)
+        return doctor(args, settings)  # it reports on the log file, database and store itself
     try:
+        configure_logging(settings)
         service = build_service(settings)
+        if _may_write_passwords(handler, args):
+            _open_secret_store(service)
         return handler(args, service)
     except ValidationError as exc:
         for field_name, message in exc.errors.items():
@@ -45,24 +55,26 @@ def run_command(args, settings: Settings) -> int:
     except (NotFoundError, UsageProblem) as exc:
         _error(str(exc))
         return EXIT_BAD_INPUT
-    except Exception as exc:  # the secret store or the database failed: say what, not a trace
-        problem = _environment_problem(exc, settings)
+    except Exception as exc:  # the secret store, the database or the log failed: say what, not a trace
+        problem = environment_problem(exc, settings)
         if problem is None:
             raise
         _error(problem)
-        return EXIT_CHECK_FAILED
+        return EXIT_ENVIRONMENT
 
 
-def _environment_problem(exc: Exception, settings: Settings) -> str | None:
-    from sqlalchemy.exc import SQLAlchemyError
+def _may_write_passwords(handler, args) -> bool:
+    """Listing, showing, exporting and a dry run need no password (nor the secret store)."""
+    return handler not in (provider_list, provider_show, export) and not getattr(args, "dry_run", False)
 
-    from tui.core.secrets import SecretStoreError
 
-    if isinstance(exc, SecretStoreError):
-        return f"secret store: {exc}"
-    if isinstance(exc, SQLAlchemyError):
-        return f"database {settings.db_url}: {getattr(exc, 'orig', None) or exc}"
-    return None
+def _open_secret_store(service) -> None:
+    """Open the (lazily opened) secret store before anything is written: if it cannot be
+    opened, the command stops with nothing changed, rather than after a row was written
+    whose password could not be."""
+    opened = getattr(service.secrets, "opened", None)
+    if opened is not None:
+        opened()
 
 
 class UsageProblem(Exception):
@@ -275,7 +287,10 @@ def export(args, service) -> int:
 
     text = export_toml(service.list())
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageProblem(f"-o {args.output}: cannot write it ({exc.strerror or exc}).") from None
         say(f"Wrote {len(service.names())} provider(s) to {args.output} (no secrets).", file=sys.stderr)
     else:
         sys.stdout.write(text)

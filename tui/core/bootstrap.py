@@ -11,21 +11,34 @@ from tui.core.text import visible
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+class LogFileError(OSError):
+    """The log file cannot be created or opened; the message names it."""
+
+
 def build_service(settings: Settings, keyring_backend=None):
-    """The ProviderService over the configured database and secret store."""
-    from tui.core.secrets import SecretStore, choose_backend
+    """The ProviderService over the configured database and secret store. The secret store
+    is opened when a password is first read or written, not here: reading providers needs
+    no secret, so a broken secret store cannot stop it."""
+    from tui.core.secrets import LazySecretStore, SecretStore, choose_backend
     from tui.core.service import ProviderService
     from tui.core.store import Store
 
-    backend = keyring_backend if keyring_backend is not None else choose_backend(settings)
-    return ProviderService(Store.open(settings.db_url), SecretStore(backend), settings)
+    if keyring_backend is not None:
+        secrets = SecretStore(keyring_backend)
+    else:
+        secrets = LazySecretStore(lambda: choose_backend(settings))
+    return ProviderService(Store.open(settings.db_url), secrets, settings)
 
 
 def configure_logging(settings: Settings, level: int = logging.INFO) -> None:
     """Log to a file (never to the terminal: the TUI owns the screen). Secrets are never
-    passed to the logger in the first place; the file is private to the user anyway."""
-    settings.log_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(settings.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    passed to the logger in the first place; the file and its folder are private to the user."""
+    try:
+        settings.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(settings.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError as exc:
+        raise LogFileError(f"log file {settings.log_file}: cannot create it ({exc.strerror or exc}); "
+                           "set MAILPROV_LOG_DIR to a folder you may write to.") from None
     handler = logging.StreamHandler(os.fdopen(fd, "a", encoding="utf-8"))
     handler.setFormatter(VisibleFormatter(LOG_FORMAT))
     root = logging.getLogger("tui")
@@ -51,3 +64,25 @@ class VisibleFormatter(logging.Formatter):
 
 def _visible_lines(text: str) -> str:
     return "\n".join(visible(line) for line in text.split("\n"))
+
+
+def environment_problem(error: BaseException, settings: Settings) -> str | None:
+    """One line saying which part of the environment failed (the database, the secret
+    store, the log file) and why, with any database password masked; None when `error` is
+    not an environment fault (a bug: let it show)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tui.core.secrets import SecretStoreError
+    from tui.core.settings import without_db_password
+    from tui.core.store import DatabaseUnavailable
+
+    if isinstance(error, SecretStoreError):
+        return f"secret store: {error}"
+    if isinstance(error, DatabaseUnavailable):
+        return f"database {error}"
+    if isinstance(error, SQLAlchemyError):
+        detail = str(getattr(error, "orig", None) or error).splitlines()[0]
+        return f"database {settings.db_label}: {without_db_password(detail, settings.db_url)}"
+    if isinstance(error, LogFileError):
+        return str(error)
+    return None

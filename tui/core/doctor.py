@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import platform
 import ssl
+import stat
 from importlib import metadata
+from pathlib import Path
 
 from tui.core.settings import Settings
 
@@ -17,10 +19,11 @@ def collect(settings: Settings) -> list[tuple[str, str, bool]]:
     rows = [("python", platform.python_version(), True), ("openssl", ssl.OPENSSL_VERSION, True)]
     rows += [(name, _version(name), True) for name in PACKAGES]
     rows.append(_database_row(settings))
+    rows += _permission_rows(settings)
     rows.append(_secrets_row(settings))
     rows.append(("CA source", settings.ca_source, True))
     rows.append(("timeout", f"{settings.timeout:g} s per network operation", True))
-    rows.append(("log file", str(settings.log_file), True))
+    rows.append(_log_row(settings))
     return rows
 
 
@@ -34,15 +37,51 @@ def _version(name: str) -> str:
 def _database_row(settings: Settings) -> tuple[str, str, bool]:
     from tui.core.store import HEAD_REVISION, Store
 
+    from tui.core.bootstrap import environment_problem
+
     try:
         store = Store.open(settings.db_url)
-        revision = store.schema_revision()
-        count = len(store.names())
-        store.close()
+        try:
+            revision = store.schema_revision()
+            count = len(store.names())
+        finally:
+            store.close()
     except Exception as exc:  # reported, not raised: doctor is what people run when things break
-        return ("database", f"{settings.db_url}: {exc}", False)
-    where = settings.db_path or settings.db_url
+        problem = environment_problem(exc, settings) or f"database {settings.db_label}: {type(exc).__name__}: {exc}"
+        return ("database", problem.removeprefix("database "), False)
+    where = settings.db_label
     return ("database", f"{where} (schema {revision}, head {HEAD_REVISION}, {count} providers)", True)
+
+
+def _permission_rows(settings: Settings) -> list[tuple[str, str, bool]]:
+    """A warning for the data folder and each database file (or its folder) that other users
+    may open: provider settings are no secret, but nobody else's business. mailprov creates
+    them 0700/0600; older versions did not."""
+    paths = [settings.data_dir]
+    db = settings.db_path
+    if db is not None:
+        paths += [db.parent, db, *(Path(f"{db}{suffix}") for suffix in ("-wal", "-shm"))]
+    rows = []
+    for path in dict.fromkeys(paths):  # the db is usually in the data folder: each path once
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except OSError:
+            continue  # absent (no -wal between sessions) or unreadable: nothing to warn about
+        if mode & 0o077:
+            private = 0o700 if path.is_dir() else 0o600
+            rows.append(("permissions", f"{path} is open to other users (mode {mode:o}): "
+                         f"run `chmod {private:o} {path}`", False))
+    return rows
+
+
+def _log_row(settings: Settings) -> tuple[str, str, bool]:
+    from tui.core.bootstrap import LogFileError, configure_logging
+
+    try:
+        configure_logging(settings)
+    except LogFileError as exc:
+        return ("log file", str(exc).removeprefix("log file "), False)
+    return ("log file", str(settings.log_file), True)
 
 
 def _secrets_row(settings: Settings) -> tuple[str, str, bool]:

@@ -30,7 +30,7 @@ import stat
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -124,6 +124,42 @@ class SecretStore:
                 f"Could not {action} ({detail}). Passwords are kept in {self.backend_name}; "
                 "run `mailprov doctor` to check that store and how to fix it."
             ) from None  # the chained exception could carry backend details; keep them out
+
+
+class LazySecretStore:
+    """A SecretStore whose backend is chosen and opened on first use.
+
+    Listing, showing and exporting providers need no password. Opened lazily, the secret
+    store cannot stop them when it is unusable (a lost master key, a locked keyring): only
+    what reads or writes a password meets, and reports, the problem. It offers everything
+    SecretStore does, by delegation.
+    """
+
+    def __init__(self, open_backend: Callable[[], KeyringBackend], service: str = DEFAULT_SERVICE) -> None:
+        self._open_backend = open_backend
+        self._service = service
+        self._store: SecretStore | None = None
+        self._lock = threading.Lock()
+
+    def opened(self) -> SecretStore:
+        """The store, opened now if it was not yet. Raises SecretStoreError when it cannot
+        be opened; the next call tries again (the user may have fixed it meanwhile)."""
+        with self._lock:
+            if self._store is None:
+                try:
+                    backend = self._open_backend()
+                except SecretStoreError:
+                    raise
+                except (KeyringError, OSError, ValueError) as exc:
+                    raise SecretStoreError(f"cannot open the secret store ({type(exc).__name__}: {exc}).") from None
+                self._store = SecretStore(backend, self._service)
+            return self._store
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for what this class does not define: get_password, set_password, ...
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.opened(), name)
 
 
 def _username(key: str) -> str:
@@ -512,20 +548,21 @@ def _read_credential(credential: Path) -> bytes:
 
 def _key_file_material(key_file: Path, secrets_file: Path) -> bytes:
     try:
-        return _read_key_file(key_file)
+        return _read_key_file(key_file, secrets_file)
     except FileNotFoundError:
         pass
     if secrets_file.exists():
         # A new key could never open the existing file: say so instead of making one.
         raise SecretStoreError(
-            f"{secrets_file} exists but its master key was not found: {key_file} is missing and "
-            f"neither {MASTER_KEY_ENV} nor the systemd credential {CREDENTIAL_NAME} is set. "
-            "Restore the key file (mode 600) or set the original key."
+            f"the secrets file {secrets_file} exists but its master key was not found: the key file "
+            f"{key_file} is missing and neither {MASTER_KEY_ENV} nor the systemd credential "
+            f"{CREDENTIAL_NAME} is set. Restore the key file from a backup (mode 600) or set the "
+            "original key; a new key could not read the saved passwords."
         )
-    return _create_key_file(key_file)
+    return _create_key_file(key_file, secrets_file)
 
 
-def _read_key_file(key_file: Path) -> bytes:
+def _read_key_file(key_file: Path, secrets_file: Path) -> bytes:
     """The key file's content; refuses a file other users could read."""
     try:
         fd = os.open(key_file, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
@@ -542,17 +579,31 @@ def _read_key_file(key_file: Path) -> bytes:
             )
         material = file.read().strip()
     if not material:
-        raise SecretStoreError(f"the key file {key_file} is empty. Restore it, or remove it to create a new one.")
+        raise SecretStoreError(_empty_key_file_advice(key_file, secrets_file))
     return material
 
 
-def _create_key_file(key_file: Path) -> bytes:
-    key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+def _empty_key_file_advice(key_file: Path, secrets_file: Path) -> str:
+    if secrets_file.exists():
+        # Deleting it would make a new key, which cannot read the passwords already saved.
+        return (
+            f"the key file {key_file} is empty, and the secrets file {secrets_file} cannot be read "
+            f"without the original key: restore the key file from a backup (or set {MASTER_KEY_ENV} "
+            "to the original key)."
+        )
+    return (
+        f"the key file {key_file} is empty and no secrets file exists yet: remove the key file "
+        "and mailprov creates a new one."
+    )
+
+
+def _create_key_file(key_file: Path, secrets_file: Path) -> bytes:
     material = base64.b64encode(secrets.token_bytes(32))
     try:
+        key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return _read_key_file(key_file)  # another process created it first: use theirs
+        return _read_key_file(key_file, secrets_file)  # another process created it first: use theirs
     except OSError as exc:
         raise SecretStoreError(f"cannot create the key file {key_file}: {exc.strerror}.") from None
     with os.fdopen(fd, "wb") as file:

@@ -6,13 +6,17 @@ Read once at start-up from flags and the environment; passed to whatever needs i
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 APP_NAME = "mailprov"
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_CONCURRENCY = 50  # checks wait on the network: 50 providers in about one round
+MAX_TIMEOUT = 3600.0  # an hour per operation is already no timeout; beyond, sockets overflow
+MAX_CONCURRENCY = 1000  # one thread per concurrent check
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,12 @@ class Settings:
     max_concurrency: int = DEFAULT_CONCURRENCY
     env: dict[str, str] = field(default_factory=dict, repr=False)
 
+    def __repr__(self) -> str:
+        # The database URL may hold a password: never show it, even in a debug print.
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
+        shown["db_url"] = mask_db_url(self.db_url)
+        return f"Settings({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
+
     @property
     def log_file(self) -> Path:
         return self.log_dir / f"{APP_NAME}.log"
@@ -37,6 +47,10 @@ class Settings:
         if self.db_url.startswith(prefix) and self.db_url != "sqlite:///:memory:":
             return Path(self.db_url[len(prefix) :])
         return None
+
+    @property
+    def db_label(self) -> str:
+        return db_label(self.db_url)
 
     @property
     def ca_source(self) -> str:
@@ -70,26 +84,83 @@ def load_settings(db: str | None = None, env: dict[str, str] | None = None) -> S
         config_dir=config_dir,
         data_dir=data_dir,
         log_dir=log_dir,
-        timeout=_positive_float(env.get("MAILPROV_TIMEOUT"), DEFAULT_TIMEOUT, "MAILPROV_TIMEOUT"),
+        timeout=_timeout(env.get("MAILPROV_TIMEOUT")),
         ca_file=Path(ca_file) if ca_file else None,
-        max_concurrency=int(
-            _positive_float(env.get("MAILPROV_CONCURRENCY"), DEFAULT_CONCURRENCY, "MAILPROV_CONCURRENCY")
-        ),
+        max_concurrency=_concurrency(env.get("MAILPROV_CONCURRENCY")),
         env=env,
     )
 
 
 class SettingsError(ValueError):
-    pass
+    """A setting from the environment cannot be used; the message names the variable."""
 
 
-def _positive_float(text: str | None, default: float, name: str) -> float:
+def _timeout(text: str | None) -> float:
     if text is None or text.strip() == "":
-        return default
+        return DEFAULT_TIMEOUT
+    problem = SettingsError(
+        f"MAILPROV_TIMEOUT must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, "
+        f"not {_quoted(text)}."
+    )
     try:
         value = float(text)
     except ValueError:
-        raise SettingsError(f"{name} must be a positive number, not '{text}'.") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be a positive number, not '{text}'.")
+        raise problem from None
+    if not math.isfinite(value) or not 0 < value <= MAX_TIMEOUT:  # nan fails every comparison
+        raise problem
     return value
+
+
+def _concurrency(text: str | None) -> int:
+    if text is None or text.strip() == "":
+        return DEFAULT_CONCURRENCY
+    problem = SettingsError(
+        f"MAILPROV_CONCURRENCY must be a whole number from 1 to {MAX_CONCURRENCY}, not {_quoted(text)}."
+    )
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise problem from None
+    if not 1 <= value <= MAX_CONCURRENCY:
+        raise problem
+    return value
+
+
+def _quoted(text: str) -> str:
+    """A value from the environment, quoted on one line (control characters made visible)."""
+    from tui.core.text import visible
+
+    return f"'{visible(text[:80])}'"
+
+
+def db_label(url: str) -> str:
+    """The database as shown to people: the SQLite file, or the URL with its password masked."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and url != "sqlite:///:memory:":
+        return url[len(prefix) :]
+    return mask_db_url(url)
+
+
+def mask_db_url(url: str) -> str:
+    """A database URL fit to show: its password, if any, replaced by ***."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy can parse: mask the user:password@ part by hand
+        return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", url)
+
+
+def without_db_password(text: str, url: str) -> str:
+    """`text` (an error message) with the database URL and its password masked."""
+    text = text.replace(url, mask_db_url(url))
+    try:
+        from sqlalchemy.engine import make_url
+
+        password = make_url(url).password
+    except Exception:
+        match = re.search(r"://[^/:@]*:([^@/]*)@", url)
+        password = match.group(1) if match else None
+    if password and len(str(password)) >= 4:  # shorter ones would mangle ordinary words
+        text = text.replace(str(password), "***")
+    return text

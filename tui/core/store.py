@@ -6,14 +6,17 @@ Nothing secret is stored here: the password lives in keyring under the row's `se
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import event, inspect, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from tui.core.domain import ProviderSettings, ProviderType, Security, Status, ValidationError
@@ -88,28 +91,53 @@ class Store:
 
     @classmethod
     def open(cls, url: str) -> Store:
-        """Open (and create, and migrate) the database at a SQLAlchemy URL."""
-        _make_parent_dir(url)
-        is_sqlite = url.startswith("sqlite")
-        connect_args = {"timeout": BUSY_TIMEOUT_MS / 1000} if is_sqlite else {}
-        engine = create_engine(url, connect_args=connect_args)
-        if is_sqlite:
-            event.listen(engine, "connect", _sqlite_pragmas)
-        store = cls(engine, url)
-        if store.schema_revision() != HEAD_REVISION:
-            from tui.core.migrations import upgrade_to_head
+        """Open (and create, and migrate) the database at a SQLAlchemy URL.
 
-            upgrade_to_head(engine)
+        Raises DatabaseUnavailable, with one line saying what is wrong, when it cannot."""
+        try:
+            engine = _create_engine(url)
+        except (SQLAlchemyError, ImportError, OSError, ValueError) as exc:
+            raise DatabaseUnavailable(url, _open_problem(exc, url)) from None
+        store = cls(engine, url)
+        try:
+            store._migrate_to_head()
+        except DatabaseUnavailable:
+            engine.dispose()
+            raise
+        except (SQLAlchemyError, OSError) as exc:
+            engine.dispose()
+            raise DatabaseUnavailable(url, _open_problem(exc, url)) from None
         return store
+
+    def _migrate_to_head(self) -> None:
+        """Bring the schema to HEAD_REVISION. Several processes may start on a new database
+        at once: the revision is read again under an exclusive lock, so only the first one
+        migrates, and the others find the schema already at head."""
+        if self.schema_revision() == HEAD_REVISION:
+            return  # the everyday path: no lock, no Alembic import
+        from alembic.util import CommandError
+
+        from tui.core.migrations import upgrade
+
+        with self.engine.connect() as connection:
+            _lock_for_migration(connection)
+            revision = _revision(connection)
+            if revision != HEAD_REVISION:
+                try:
+                    upgrade(connection)
+                except CommandError:  # a revision we do not know: a newer mailprov wrote it
+                    raise DatabaseUnavailable(self.url, (
+                        f"its schema is at revision {revision}, which this mailprov (schema "
+                        f"{HEAD_REVISION}) does not know: a newer mailprov uses it; run that one."
+                    )) from None
+            connection.commit()
 
     def close(self) -> None:
         self.engine.dispose()
 
     def schema_revision(self) -> str | None:
         with self.engine.connect() as conn:
-            if not inspect(conn).has_table("alembic_version"):
-                return None
-            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            return _revision(conn)
 
     # Reading -------------------------------------------------------------------------
 
@@ -197,10 +225,107 @@ class Store:
                 session.close()
 
 
-def _make_parent_dir(url: str) -> None:
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.endswith(":memory:"):
-        Path(url[len(prefix) :]).parent.mkdir(parents=True, exist_ok=True)
+class DatabaseUnavailable(Exception):
+    """The database cannot be opened, created or migrated. `str()` is one line: the database
+    (its password masked) and what is wrong."""
+
+    def __init__(self, url: str, problem: str):
+        from tui.core.settings import db_label, without_db_password
+
+        self.label = db_label(url)
+        self.problem = without_db_password(problem, url)
+        super().__init__(f"{self.label}: {self.problem}")
+
+
+def _create_engine(url: str):
+    """The engine for `url`; a new SQLite file is created first, private to the user."""
+    sqlite_file = _sqlite_file(url)
+    if sqlite_file is not None:
+        _create_private_file(sqlite_file)
+    connect_args = {"timeout": BUSY_TIMEOUT_MS / 1000} if url.startswith("sqlite") else {}
+    engine = create_engine(url, connect_args=connect_args)
+    if url.startswith("sqlite"):
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for other databases and in-memory ones."""
+    if not url.startswith("sqlite"):
+        return None
+    try:
+        database = make_url(url).database
+    except ArgumentError:
+        return None  # create_engine says what is wrong with it
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the database file (and its folder) readable by the user alone: SQLite gives its
+    -wal and -shm files the mode of the database file. An existing file is left as it is."""
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "this is a folder; give the path of a database file in it")
+    if path.exists():
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except FileExistsError:  # a file stands where the folder should be
+        raise NotADirectoryError(errno.ENOTDIR, "a file has that name", f"the folder {path.parent}") from None
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # empty = new database
+    except FileExistsError:
+        pass  # another process created it first
+
+
+def _revision(connection) -> str | None:
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _lock_for_migration(connection) -> None:
+    """Start the migration's transaction holding the database's write lock. On SQLite,
+    BEGIN EXCLUSIVE makes every other process that migrates (or writes) wait, within the
+    busy timeout, until this transaction ends; the schema's DDL commits with it, all at once."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN EXCLUSIVE")
+
+
+def _open_problem(exc: BaseException, url: str) -> str:
+    """What went wrong opening the database, in one line, with what to do about it."""
+    dialect = url.split(":", 1)[0].split("+", 1)[0]
+    if isinstance(exc, ImportError):
+        package = DRIVER_PACKAGES.get(exc.name or "", exc.name or "its driver")
+        return (f"the {dialect} driver is not installed: install the Python package {package} "
+                f"into mailprov's environment (pip install '{package}').")
+    if isinstance(exc, NoSuchModuleError):
+        return (f"unknown database type '{dialect}'. Give a file path, or a SQLAlchemy URL "
+                "such as sqlite:////path/to/mailprov.db.")
+    if isinstance(exc, (ArgumentError, ValueError)):
+        return (f"not a database URL mailprov can read ({exc}). Give a file path, or a "
+                "SQLAlchemy URL such as sqlite:////path/to/mailprov.db.")
+    if isinstance(exc, OSError):  # only ever about a SQLite file or its folder
+        if exc.filename is None:
+            return f"{exc.strerror or exc}."
+        return f"cannot create {exc.filename}: {exc.strerror or exc}."
+    detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    if "unable to open database file" in detail:
+        return f"{detail}: check that its folder exists and that you may write there."
+    if "file is not a database" in detail:
+        return f"{detail}: this file is not a mailprov database."
+    return detail
+
+
+# The package that provides a database driver module, when the two names differ.
+DRIVER_PACKAGES = {
+    "psycopg": "psycopg[binary]",
+    "psycopg2": "psycopg2-binary",
+    "MySQLdb": "mysqlclient",
+    "pymysql": "PyMySQL",
+    "mysql": "mysql-connector-python",
+}
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -14,7 +14,7 @@ from textual.binding import Binding
 
 from tui.core.report import utcnow
 from tui.core.settings import Settings
-from tui.ui.messages import ServiceFailed, ServiceReady
+from tui.ui.messages import SecretStoreFailed, ServiceFailed, ServiceReady
 from tui.ui.screens.providers import ProvidersScreen
 
 if TYPE_CHECKING:
@@ -62,16 +62,44 @@ class MailprovApp(App[None]):
         try:
             service = self.service_factory()
         except Exception as error:  # shown on screen: the app stays usable to read it
-            self.post_message(ServiceFailed(f"{type(error).__name__}: {error}"))
-        else:
-            self.post_message(ServiceReady(service))
+            self.post_message(ServiceFailed(f"Could not open the {self.environment_problem(error)}"))
+            return
+        self.post_message(ServiceReady(service))
+        self.open_secret_store(service)
+
+    def open_secret_store(self, service: ProviderService) -> None:
+        """The secret store opens on first use, so the list shows even when it cannot be
+        opened; open it now anyway, to say at once that passwords are out of reach."""
+        opened = getattr(service.secrets, "opened", None)  # absent: a store that is open already
+        if opened is None:
+            return
+        try:
+            opened()
+        except Exception as error:
+            self.post_message(SecretStoreFailed(self.environment_problem(error)))
+
+    def environment_problem(self, error: Exception) -> str:
+        """'database …', 'secret store: …', 'log file …': which part failed and why."""
+        from tui.core.bootstrap import environment_problem
+
+        return environment_problem(error, self.settings) or f"database: {type(error).__name__}: {error}"
 
     def on_service_ready(self, message: ServiceReady) -> None:
         self.service = message.service
         self.providers_screen.reload()
 
     def on_service_failed(self, message: ServiceFailed) -> None:
-        self.providers_screen.show_problem(f"Could not open the database: {message.error}")
+        self.providers_screen.show_problem(message.error)
+
+    def on_secret_store_failed(self, message: SecretStoreFailed) -> None:
+        self.notify(
+            f"Passwords can be neither read nor saved, so checks and edits will fail; the list "
+            f"still works. {message.error}",
+            title="Secret store problem",
+            severity="error",
+            timeout=30,
+            markup=False,
+        )
 
     @property
     def providers_screen(self) -> ProvidersScreen:

@@ -20,6 +20,15 @@ class ServiceReady(Message):
 
 @dataclass
 class ServiceFailed(Message):
+    """The store could not be opened; `error` is the line to show."""
+
+    error: str
+
+
+@dataclass
+class SecretStoreFailed(Message):
+    """The secret store could not be opened (the list works without it)."""
+
     error: str
 
 

@@ -17,10 +17,16 @@ def alembic_config(connection=None):
 
 
 def upgrade_to_head(engine, revision: str = "head") -> None:
+    with engine.begin() as connection:
+        upgrade(connection, revision)
+
+
+def upgrade(connection, revision: str = "head") -> None:
+    """Run the migrations on `connection`, inside the transaction it is in: the caller
+    commits, so a migration interrupted halfway leaves the schema as it was."""
     from alembic import command
 
-    with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), revision)
+    command.upgrade(alembic_config(connection), revision)
 
 
 def head_revision() -> str:
