@@ -9,6 +9,7 @@ import socket
 import ssl
 from collections.abc import Callable
 
+from tui.core.checks.bounds import MAX_SMTP_REPLY_LINES, Deadline, LineReader
 from tui.core.checks.credential import REDACTED
 from tui.core.checks.failures import (
     CheckFailed,
@@ -21,7 +22,7 @@ from tui.core.checks.failures import (
     reply_text,
     starttls_unavailable,
 )
-from tui.core.checks.ladder import ProtocolCheck
+from tui.core.checks.ladder import ProtocolCheck, Transcript
 from tui.core.checks.network import (
     ascii_host,
     ehlo_name,
@@ -37,28 +38,51 @@ MAX_AUTH_ROUNDS = 4
 
 class RecordingSMTP(smtplib.SMTP):
     """smtplib over a socket we opened ourselves, keeping a transcript with every
-    credential (the AUTH line and its continuation lines) replaced by <redacted>."""
+    credential (the AUTH line and its continuation lines) replaced by <redacted>.
 
-    def __init__(self, sock: socket.socket, local_hostname: str, transcript: list[str]):
+    Replies are read through a LineReader: every wait within the check's deadline, and a
+    reply of more than MAX_SMTP_REPLY_LINES lines (or over-long lines) is refused."""
+
+    def __init__(self, sock: socket.socket, local_hostname: str, transcript: Transcript, deadline: Deadline):
         super().__init__(local_hostname=local_hostname)  # no host given: connects nowhere
         self.sock = sock
         self.transcript = transcript
+        self.deadline = deadline
+        self.reader = LineReader(sock, deadline, max_lines=MAX_SMTP_REPLY_LINES)
         self._in_auth_exchange = False
 
     def send(self, s):  # noqa: D102 - smtplib's public hook for everything written
         text = s.decode("utf-8", "replace") if isinstance(s, bytes) else s
-        self.transcript.append(f"C: {self._redacted(text.rstrip())}")
+        self.transcript.add(f"C: {self._redacted(text.rstrip())}")
+        if self.sock:
+            self.deadline.arm(self.sock)
         super().send(s)
 
     def getreply(self):  # noqa: D102 - smtplib's public hook for everything read
-        code, message = super().getreply()
-        lines = message.decode("utf-8", "replace").split("\n")
-        for index, line in enumerate(lines):
-            separator = "-" if index < len(lines) - 1 else " "
-            self.transcript.append(f"S: {code}{separator}{line}".rstrip())
+        """(code, message) like smtplib's, but bounded; -1 when a line has no valid code."""
+        self.reader.new_reply()
+        lines: list[bytes] = []
+        while True:
+            try:
+                line = self.reader.readline()
+            except OSError as exc:  # as smtplib does; the cause (a timeout, say) stays chained
+                self.close()
+                raise smtplib.SMTPServerDisconnected(f"Connection unexpectedly closed: {exc}") from exc
+            if not line:
+                self.close()
+                raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+            self.transcript.add(f"S: {line.decode('utf-8', 'replace').rstrip()}")
+            lines.append(line[4:].strip(b" \t\r\n"))
+            try:
+                code = int(line[:3])
+            except ValueError:
+                code = -1
+                break
+            if line[3:4] != b"-":  # the last line of a multi-line reply has a space here
+                break
         if code != 334:  # anything but a challenge ends an AUTH exchange
             self._in_auth_exchange = False
-        return code, message
+        return code, b"\n".join(lines)
 
     def _redacted(self, line: str) -> str:
         if self._in_auth_exchange:
@@ -76,7 +100,11 @@ class RecordingSMTP(smtplib.SMTP):
         code, reply = self.docmd("STARTTLS")
         if code != 220:
             return code, reply
+        self.deadline.arm(self.sock)
         self.sock = context.wrap_socket(self.sock, server_hostname=server_hostname)
+        # A new reader: whatever came in the clear after the 220 is dropped, not taken as
+        # said over TLS.
+        self.reader = LineReader(self.sock, self.deadline, max_lines=MAX_SMTP_REPLY_LINES)
         self.file = None
         self.helo_resp = self.ehlo_resp = None
         self.esmtp_features = {}
@@ -160,7 +188,7 @@ class SmtpCheck(ProtocolCheck):
 
     def _open(self) -> None:
         sock = self._open_socket()
-        self.smtp = RecordingSMTP(sock, ehlo_name(sock), self.result.transcript)
+        self.smtp = RecordingSMTP(sock, ehlo_name(sock), self.transcript, self.deadline)
 
     def _greeting(self) -> None:
         with self.ladder.step("greeting") as step:
@@ -174,12 +202,14 @@ class SmtpCheck(ProtocolCheck):
             code, reply = self.smtp.ehlo()
             if code != 250:
                 raise CheckFailed(protocol_failure(self.target, "ehlo", reply_text(code, reply)))
+            if self.target.security is Security.NONE and self.smtp.has_extn("starttls"):
+                self.result.starttls_offered = True
             step.detail = self._capabilities_text()
 
     def _capabilities_text(self) -> str:
         features = [f"{name.upper()} {value.strip()}".strip() for name, value in self.smtp.esmtp_features.items()]
         text = f"capabilities: {', '.join(features) or 'none'}; AUTH: {' '.join(self.smtp.auth_mechanisms()) or 'none'}"
-        if self.target.security is Security.NONE and self.smtp.has_extn("starttls"):
+        if self.result.starttls_offered:
             text += " (the server offers STARTTLS: pick TLS to encrypt)"
         return text
 
