@@ -33,6 +33,12 @@ TERMINAL_ATTACK = "\x1b]0;TITLE\x07\x1b[31m hostile \u009b2J"
 MARKUP_ATTACK = "[/x] [@click=app.quit]Click me[/] [b]bold"
 
 
+# Before the echoed password: long enough that a message cut to 200 characters (as failure
+# messages quote a reply) would cut the spaced-out password in the middle.
+CHATTER = {"smtp": "Authentication failed, and here is why:" + " really" * 13,
+           "imap": "Authentication failed, and here is why:" + " really" * 10}
+
+
 def echoes(password: str) -> list[str]:
     """The forms a careless server echoes a password back in: raw, base64, spaced out,
     dashed, and base64 of the AUTH PLAIN string (with the user as authorization id)."""
@@ -169,7 +175,7 @@ class HostileServer:
     async def _smtp_echo_password(self, reader, writer) -> None:
         def echo_the_password(line: str) -> str:
             plain = base64.b64decode(line.split()[-1]).split(b"\0")
-            return f"535 5.7.8 Authentication failed for {', '.join(echoes(plain[-1].decode()))}"
+            return f"535 5.7.8 {CHATTER['smtp']} {', '.join(echoes(plain[-1].decode()))}"
 
         await self._smtp_dialog(reader, writer, ehlo=["AUTH PLAIN"], auth_reply=echo_the_password)
 
@@ -241,7 +247,7 @@ class HostileServer:
 
     async def _imap_echo_password(self, reader, writer) -> None:
         async def echo_the_password(tag: str, password: str) -> None:
-            await self._say(writer, f"{tag} NO [AUTHENTICATIONFAILED] wrong password: {', '.join(echoes(password))}\r\n")
+            await self._say(writer, f"{tag} NO [AUTHENTICATIONFAILED] {CHATTER['imap']} {', '.join(echoes(password))}\r\n")
 
         await self._imap_dialog(reader, writer, capabilities="IMAP4rev1", on_login=echo_the_password)
 

@@ -11,6 +11,7 @@ import errno
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 
 from tui.core.checks.bounds import ReplyTooLong
 from tui.core.checks.network import CAFileError, ResolveTimeout, Target
@@ -45,18 +46,32 @@ def make_failure(kind: FailureKind, message: str, remedy: str, fields: tuple[str
     return Failure(kind, message, remedy, fields, transient=kind in TRANSIENT_KINDS)
 
 
-def reply_text(code: int, message: bytes | str) -> str:
+Cleaner = Callable[[str], str]
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+def shorten(text: str, clean: Cleaner = _as_is) -> str:
+    """A server's words, fit for a message: on one line and at most MAX_REASON characters.
+    Cleaned (see checks.redact) before they are cut, so that a cut never leaves half a
+    password where the whole one would have been found."""
+    return clean(" ".join(text.split()))[:MAX_REASON]
+
+
+def reply_text(code: int, message: bytes | str, clean: Cleaner = _as_is) -> str:
     if isinstance(message, bytes):
         message = message.decode("utf-8", "replace")
-    text = " ".join(message.split())
-    return f"{code} {text}".strip()[:MAX_REASON]
+    return shorten(f"{code} {message}".strip(), clean)
 
 
 # --- from exceptions -------------------------------------------------------------------
 
 
-def classify(exc: BaseException, target: Target, step: str) -> Failure:
-    """The failure an exception raised during `step` stands for.
+def classify(exc: BaseException, target: Target, step: str, clean: Cleaner = _as_is) -> Failure:
+    """The failure an exception raised during `step` stands for (server words it quotes
+    are cleaned with `clean`).
 
     Libraries wrap the cause (smtplib turns a read timeout into SMTPServerDisconnected),
     so the whole chain of causes is searched, most telling kind first."""
@@ -100,19 +115,18 @@ def classify(exc: BaseException, target: Target, step: str) -> Failure:
             "otherwise the server's TLS setup is broken.",
             (target.field("security"), target.field("port")),
         )
-    return protocol_failure(target, step, describe(exc))
+    return protocol_failure(target, step, describe(exc, clean))
 
 
-def describe(exc: BaseException) -> str:
+def describe(exc: BaseException, clean: Cleaner = _as_is) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
-        return reply_text(exc.smtp_code, exc.smtp_error)
+        return reply_text(exc.smtp_code, exc.smtp_error, clean)
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return "the server closed the connection"
     if isinstance(exc, UnicodeError):
         # Its text quotes the character (maybe one of a password's): say only what happened.
         return f"text with characters outside {getattr(exc, 'encoding', 'the protocol')} could not be sent"
-    text = str(exc) or type(exc).__name__
-    return " ".join(text.split())[:MAX_REASON]
+    return shorten(str(exc) or type(exc).__name__, clean)
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

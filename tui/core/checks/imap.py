@@ -3,6 +3,7 @@ LOGIN (or XOAUTH2), EXAMINE INBOX (read-only: counts messages, changes nothing),
 
 from __future__ import annotations
 
+import ast
 import imaplib
 import socket
 
@@ -13,14 +14,15 @@ from tui.core.checks.bounds import MAX_IMAP_REPLY_LINES, Deadline, LineReader
 from tui.core.checks.credential import REDACTED
 from tui.core.checks.failures import (
     CheckFailed,
+    Cleaner,
     auth_rejected,
-    describe,
     login_cannot_carry,
     mailbox_unavailable,
     no_common_mechanism,
     no_login_offered,
     not_signed_in,
     preauthenticated,
+    shorten,
     starttls_unavailable,
 )
 from tui.core.checks.ladder import ProtocolCheck, Transcript
@@ -114,14 +116,19 @@ class AdoptingIMAPClient(imapclient.IMAPClient):
         return self.recording
 
 
-def _server_text(exc: Exception) -> str:
-    """imapclient puts the server's reply in the message, sometimes as a bytes repr."""
-    text = describe(exc)
+def _server_text(exc: Exception, clean: Cleaner) -> str:
+    """imapclient puts the server's reply in the message, sometimes as a bytes repr: read
+    it back to text (a repr writes non-ASCII as \\x escapes, which would hide a password
+    from the cleaner), then clean and shorten it."""
+    text = str(exc)
     for prefix in ("login failed: ", "authenticate failed: "):
         text = text.removeprefix(prefix)
     if text.startswith(("b'", 'b"')) and text[-1:] in ("'", '"'):
-        text = text[2:-1]
-    return text
+        try:
+            text = ast.literal_eval(text).decode("utf-8", "replace")
+        except (ValueError, SyntaxError):
+            text = text[2:-1]
+    return shorten(text, clean)
 
 
 class ImapCheck(ProtocolCheck):
@@ -199,7 +206,7 @@ class ImapCheck(ProtocolCheck):
                         self.client.login(credential.username, credential.password)
                         step.detail = f"LOGIN as {credential.username}"
             except LoginError as exc:
-                raise CheckFailed(auth_rejected(target, uses_token, _server_text(exc))) from None
+                raise CheckFailed(auth_rejected(target, uses_token, _server_text(exc, self.clean))) from None
 
     def _examine(self) -> None:
         with self.ladder.step("examine") as step:
@@ -208,7 +215,7 @@ class ImapCheck(ProtocolCheck):
             except imaplib.IMAP4.error as exc:
                 if isinstance(exc, imaplib.IMAP4.abort):
                     raise
-                raise CheckFailed(mailbox_unavailable(self.target, _server_text(exc))) from None
+                raise CheckFailed(mailbox_unavailable(self.target, _server_text(exc, self.clean))) from None
             messages = int(info.get(b"EXISTS", 0))
             unseen = len(self.client.search("UNSEEN")) if messages else 0
             step.detail = f"{messages} messages, {unseen} unseen (opened read-only)"

@@ -97,7 +97,7 @@ class Ladder:
         try:
             yield step
         except Exception as exc:
-            failure = classify(exc, self.target, name)
+            failure = classify(exc, self.target, name, self.clean)
             if failure.kind is FailureKind.TIMEOUT and self.deadline.expired:
                 # The wait was cut short by the overall deadline, not by a silent server.
                 failure = deadline_failure(self.target, name)

@@ -194,14 +194,14 @@ class SmtpCheck(ProtocolCheck):
         with self.ladder.step("greeting") as step:
             code, reply = self.smtp.getreply()
             if code != 220:
-                raise CheckFailed(protocol_failure(self.target, "greeting", reply_text(code, reply)))
-            step.detail = reply_text(code, reply)
+                raise CheckFailed(protocol_failure(self.target, "greeting", self._said(code, reply)))
+            step.detail = self._said(code, reply)
 
     def _ehlo(self) -> None:
         with self.ladder.step("ehlo") as step:
             code, reply = self.smtp.ehlo()
             if code != 250:
-                raise CheckFailed(protocol_failure(self.target, "ehlo", reply_text(code, reply)))
+                raise CheckFailed(protocol_failure(self.target, "ehlo", self._said(code, reply)))
             if self.target.security is Security.NONE and self.smtp.has_extn("starttls"):
                 self.result.starttls_offered = True
             step.detail = self._capabilities_text()
@@ -219,7 +219,7 @@ class SmtpCheck(ProtocolCheck):
                 raise CheckFailed(starttls_unavailable(self.target))
             code, reply = self.smtp.upgrade_to_tls(self.tls_context(), self.target.wire_host)
             if code != 220:
-                raise CheckFailed(starttls_unavailable(self.target, reply_text(code, reply)))
+                raise CheckFailed(starttls_unavailable(self.target, self._said(code, reply)))
             step.detail = tls_detail(self.smtp.sock)
 
     def _authenticate(self) -> None:
@@ -239,8 +239,8 @@ class SmtpCheck(ProtocolCheck):
             if code == 538:  # "encryption required": the server wants TLS first
                 raise CheckFailed(no_login_offered(target))
             if code != 235:
-                raise CheckFailed(auth_rejected(target, uses_token, reply_text(code, reply)))
-            step.detail = f"{mechanism} as {credential.username}: {reply_text(code, reply)}"
+                raise CheckFailed(auth_rejected(target, uses_token, self._said(code, reply)))
+            step.detail = f"{mechanism} as {credential.username}: {self._said(code, reply)}"
 
     def _responder(self, mechanism: str) -> Callable[[bytes | None], bytes]:
         credential = self.credential
@@ -257,18 +257,18 @@ class SmtpCheck(ProtocolCheck):
         with self.ladder.step("mail-from") as step:
             code, reply = self.smtp.mail(address, options)
             if code != 250:
-                raise CheckFailed(address_refused(self.target, "sender", address, reply_text(code, reply)))
-            step.detail = reply_text(code, reply)
+                raise CheckFailed(address_refused(self.target, "sender", address, self._said(code, reply)))
+            step.detail = self._said(code, reply)
         with self.ladder.step("rcpt-to") as step:
             code, reply = self.smtp.rcpt(address)
             if code not in (250, 251):
-                raise CheckFailed(address_refused(self.target, "recipient", address, reply_text(code, reply)))
-            step.detail = reply_text(code, reply)
+                raise CheckFailed(address_refused(self.target, "recipient", address, self._said(code, reply)))
+            step.detail = self._said(code, reply)
         with self.ladder.step("rset") as step:
             code, reply = self.smtp.rset()
             if code != 250:
-                raise CheckFailed(protocol_failure(self.target, "rset", reply_text(code, reply)))
-            step.detail = f"{reply_text(code, reply)} (nothing was sent)"
+                raise CheckFailed(protocol_failure(self.target, "rset", self._said(code, reply)))
+            step.detail = f"{self._said(code, reply)} (nothing was sent)"
         self.result.summary = (
             f"Login accepted for {self.target.username}; {address} accepted as sender "
             "and recipient (nothing sent)"
@@ -282,7 +282,11 @@ class SmtpCheck(ProtocolCheck):
                 # Everything that matters has passed; a server hanging up on QUIT is fine.
                 step.detail = "the server closed the connection"
                 return
-            step.detail = reply_text(code, reply)
+            step.detail = self._said(code, reply)
+
+    def _said(self, code: int, reply: bytes) -> str:
+        """The server's reply for a step detail or a message: cleaned, then cut to length."""
+        return reply_text(code, reply, self.clean)
 
     def _close(self) -> None:
         if self.smtp is not None:
