@@ -11,7 +11,7 @@ misbehaves.
     server.received  # the lines the client sent, e.g. to prove no LOGIN went out
 
 SMTP modes: smtp-trickle-bytes, smtp-trickle-lines, smtp-endless-reply, smtp-long-line,
-smtp-markup, smtp-escapes, smtp-no-starttls, smtp-starttls-454, smtp-echo-password.
+smtp-fat-ehlo, smtp-markup, smtp-escapes, smtp-no-starttls, smtp-starttls-454, smtp-echo-password.
 IMAP modes: imap-trickle-bytes, imap-trickle-lines, imap-endless-untagged,
 imap-huge-literal, imap-escapes, imap-starttls-no, imap-starttls-bad, imap-preauth,
 imap-echo-password, imap-login-only.
@@ -149,6 +149,10 @@ class HostileServer:
     async def _smtp_long_line(self, reader, writer) -> None:
         await self._say(writer, "220 ")
         await self._flood(writer, "x" * 100)
+
+    async def _smtp_fat_ehlo(self, reader, writer) -> None:
+        # Within every bound (400 lines of 4,000 bytes), but far more than a report should keep.
+        await self._smtp_dialog(reader, writer, ehlo=[f"X-FAT-{n} " + "f" * 4000 for n in range(400)] + ["AUTH PLAIN"])
 
     async def _smtp_markup(self, reader, writer) -> None:
         await self._smtp_dialog(

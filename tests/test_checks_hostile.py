@@ -19,7 +19,7 @@ from tests.hostile import HostileServer, echoes
 from tests.servers import closed_port_number
 from tui.core.checks import Credential, check_provider
 from tui.core.checks.bounds import DEADLINE_FACTOR, MAX_IMAP_REPLY_LINES, MAX_LINE, MAX_SMTP_REPLY_LINES
-from tui.core.checks.ladder import TRANSCRIPT_HEAD, TRANSCRIPT_TAIL
+from tui.core.checks.ladder import MAX_DETAIL, MAX_TRANSCRIPT_LINE, TRANSCRIPT_HEAD, TRANSCRIPT_TAIL
 from tui.core.checks.redact import Redactor
 from tui.core.domain import ProviderDraft
 from tui.core.report import CheckReport, FailureKind
@@ -150,9 +150,23 @@ def test_an_endless_reply_is_a_protocol_failure_naming_the_step(mode, protocol, 
     assert result.steps[-1].name == step
     assert f"sent {what} at the {step} step" in result.failure.message
     assert len(result.transcript) <= TRANSCRIPT_HEAD + TRANSCRIPT_TAIL + 1
-    assert all(len(line) <= 1100 for line in result.transcript)
+    assert all(len(line) <= MAX_TRANSCRIPT_LINE + 40 for line in result.transcript)
     if mode in ("smtp-endless-reply", "imap-endless-untagged"):
         assert any(re.fullmatch(r"… \d+ more lines", line) for line in result.transcript)
+
+
+def test_a_chatty_server_within_the_bounds_does_not_bloat_the_stored_report():
+    """Bound: 400 EHLO lines of 4 KB (1.6 MB, within every reply bound) are stored as at most
+    250 KB: step details and transcript lines are cut, the transcript keeps 400 lines."""
+    with HostileServer("smtp-fat-ehlo") as server:
+        report, _ = smtp_check(server)
+
+    assert report.failure.kind is FailureKind.AUTH  # the check itself went on
+    assert all(len(step.detail) <= MAX_DETAIL + 40 for step in report.outbound.steps)
+    assert any("more characters)" in step.detail for step in report.outbound.steps)
+    assert all(len(line) <= MAX_TRANSCRIPT_LINE + 40 for line in report.outbound.transcript)
+    assert len(report.outbound.transcript) <= TRANSCRIPT_HEAD + TRANSCRIPT_TAIL + 1
+    assert len(json.dumps(report.to_dict())) < 250_000
 
 
 MEMORY_PROBE = r"""

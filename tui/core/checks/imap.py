@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import imaplib
 import socket
+import ssl
 
 import imapclient
 from imapclient.exceptions import LoginError
@@ -174,6 +175,8 @@ class ImapCheck(ProtocolCheck):
             except imaplib.IMAP4.abort:
                 raise
             except imaplib.IMAP4.error:  # NO or BAD: the connection stays unencrypted
+                if isinstance(self.client.socket(), ssl.SSLSocket):
+                    raise  # the upgrade worked; what failed came after it
                 answer = self.client.recording.last_line.partition(" ")[2]  # without the tag
                 raise CheckFailed(starttls_unavailable(self.target, answer)) from None
             step.detail = tls_detail(self.client.socket())

@@ -39,7 +39,9 @@ Cleaner = Callable[[str], str]
 # last ones (where it went wrong), with a marker counting what was left out between.
 TRANSCRIPT_HEAD = 300
 TRANSCRIPT_TAIL = 99
-MAX_TRANSCRIPT_LINE = 1000  # characters, after cleaning
+MAX_TRANSCRIPT_LINE = 500  # characters, after cleaning
+# A step detail or failure message quoting a server (its EHLO, its capabilities) is cut here.
+MAX_DETAIL = 1000
 
 
 class StopLadder(Exception):
@@ -47,21 +49,19 @@ class StopLadder(Exception):
 
 
 class Transcript:
-    """The lines a check keeps of its conversation, cleaned as they are added, and at most
+    """The lines a check keeps of its conversation: cleaned (no secret, no control
+    character), each at most MAX_TRANSCRIPT_LINE characters, and at most
     TRANSCRIPT_HEAD + TRANSCRIPT_TAIL + 1 of them, so a chatty server cannot bloat a report."""
 
     def __init__(self, lines: list[str], clean: Cleaner):
         self.lines = lines
         self.clean = clean
-        self._tail: deque[str] = deque(maxlen=TRANSCRIPT_TAIL)
+        self._tail: deque[str] = deque(maxlen=TRANSCRIPT_TAIL)  # raw: cleaned if kept
         self._left_out = 0
 
     def add(self, line: str) -> None:
-        line = self.clean(line)
-        if len(line) > MAX_TRANSCRIPT_LINE:
-            line = f"{line[:MAX_TRANSCRIPT_LINE]}… ({len(line) - MAX_TRANSCRIPT_LINE} more characters)"
         if len(self.lines) < TRANSCRIPT_HEAD:
-            self.lines.append(line)
+            self.lines.append(self._cleaned(line))
             return
         if len(self._tail) == self._tail.maxlen:
             self._left_out += 1
@@ -71,8 +71,19 @@ class Transcript:
         """Put the kept tail after the head (called once, when the ladder ends)."""
         if self._left_out:
             self.lines.append(f"… {self._left_out} more lines")
-        self.lines.extend(self._tail)
+        self.lines.extend(self._cleaned(line) for line in self._tail)
         self._tail.clear()
+
+    def _cleaned(self, line: str) -> str:
+        return cut(self.clean(line), MAX_TRANSCRIPT_LINE)
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` at most `limit` characters, saying how much was left out. Always applied after
+    cleaning: a cut first could leave half a password that the cleaner would not find."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
 
 
 class Ladder:
@@ -101,13 +112,15 @@ class Ladder:
             if failure.kind is FailureKind.TIMEOUT and self.deadline.expired:
                 # The wait was cut short by the overall deadline, not by a silent server.
                 failure = deadline_failure(self.target, name)
-            failure = replace(failure, message=self.clean(failure.message), remedy=self.clean(failure.remedy))
+            failure = replace(
+                failure, message=cut(self.clean(failure.message), MAX_DETAIL), remedy=self.clean(failure.remedy)
+            )
             step.detail = failure.message
             self._finish(step, started)
             self.result.failure = failure
             raise StopLadder(name) from exc
         step.ok = True
-        step.detail = self.clean(step.detail)
+        step.detail = cut(self.clean(step.detail), MAX_DETAIL)
         self._finish(step, started)
 
     def _finish(self, step: Step, started: float) -> None:
