@@ -380,6 +380,13 @@ def test_redactor_removes_every_form_of_the_password(echo):
     assert cleaned.startswith("535 5.7.8 nope (") and cleaned.endswith(") try again")
     assert "<redacted>" in cleaned
     assert "s3cret" not in cleaned and "Word" not in cleaned
+    for word in re.findall(r"[A-Za-z0-9+/_-]{4,}", cleaned):  # nothing left decodes to it
+        padded = word + "=" * (-len(word) % 4)
+        for decode in (base64.b64decode, base64.urlsafe_b64decode):
+            try:
+                assert b"s3cret" not in decode(padded)
+            except ValueError:
+                pass
 
 
 def test_redactor_keeps_ordinary_text_and_escapes_controls():
