@@ -17,7 +17,8 @@ from tui.cli import (
     print_json,
     say,
 )
-from tui.core.domain import FIELD_LABELS, ProviderDraft, ValidationError
+from tui.core import rules
+from tui.core.domain import FIELD_LABELS, ProviderDraft, ValidationError, status_text
 from tui.core.report import CheckReport
 from tui.core.settings import Settings
 from tui.core.store import NotFoundError, ProviderRecord
@@ -85,6 +86,16 @@ def _error(line: str) -> None:
     say(f"mailprov: {line}", file=sys.stderr)
 
 
+def _warn(lines: list[str]) -> None:
+    """Allowed but unsafe (e.g. security none): said on stderr, so --json stays clean."""
+    for line in lines:
+        say(f"mailprov: warning: {line}", file=sys.stderr)
+
+
+def _status_of(record: ProviderRecord) -> str:
+    return status_text(record.status, record.settings.encrypted)
+
+
 def _field_ref(field_name: str) -> str:
     """'--smtp-port (SMTP port)': the flag to change and the field's name."""
     label = FIELD_LABELS.get(field_name, field_name)
@@ -99,7 +110,8 @@ def provider_add(args, service) -> int:
     draft = ProviderDraft()
     draft = _apply_flags(draft, args)
     record = service.create(draft)
-    say(f"Added {record.name} ({record.status.text}). Run `mailprov check {_quote(record.name)}` to activate it.")
+    say(f"Added {record.name} ({_status_of(record)}). Run `mailprov check {_quote(record.name)}` to activate it.")
+    _warn(rules.warnings(record.settings))
     return EXIT_OK
 
 
@@ -108,7 +120,8 @@ def provider_edit(args, service) -> int:
     if args.rename is not None:
         draft = draft.updated(name=args.rename)
     record = service.update(args.provider, draft)
-    say(f"Saved {record.name} ({record.status.text}).")
+    say(f"Saved {record.name} ({_status_of(record)}).")
+    _warn(rules.warnings(record.settings))
     return EXIT_OK
 
 
@@ -150,7 +163,7 @@ def provider_list(args, service) -> int:
     rows = [("STATUS", "NAME", "TYPE", "ACCOUNT", "RECEIVE", "LAST CHECK")]
     for r in records:
         checked = r.last_checked_at.strftime("%Y-%m-%d %H:%M UTC") if r.last_checked_at else "never"
-        rows.append((r.status.text, r.name, r.settings.type.label, r.settings.account,
+        rows.append((_status_of(r), r.name, r.settings.type.label, r.settings.account,
                      "yes" if r.settings.receive_emails else "no", checked))
     _print_table(rows)
     return EXIT_OK
@@ -189,7 +202,8 @@ def record_to_json(record: ProviderRecord) -> dict:
         "smtp": {"host": s.smtp_host, "port": s.smtp_port, "security": s.smtp_security.value},
         "imap": {"host": s.imap_host, "port": s.imap_port, "security": s.imap_security.value},
         "status": record.status.value,
-        "status_text": record.status.text,
+        "status_text": _status_of(record),
+        "encrypted": s.encrypted,
         "last_checked_at": _iso(record.last_checked_at),
         "last_ok_at": _iso(record.last_ok_at),
         "kind": failure.kind.value if failure else None,
@@ -228,6 +242,8 @@ def check(args, service) -> int:
         raise UsageProblem("name the providers to check, or use --all.")
     names = None if args.all else [service.require(name).name for name in args.names]
     reports = service.check_all(names)
+    for report in reports:
+        _warn([f"{report.provider}: {line}" for line in rules.report_warnings(report)])
     if args.json:
         print_json([report_to_json(report) for report in reports])
     else:
@@ -243,6 +259,8 @@ def report_to_json(report: CheckReport) -> dict:
     return {
         "name": report.provider,
         "status": report.status.value,
+        "encrypted": report.encrypted,
+        "warnings": rules.report_warnings(report),
         "kind": failure.kind.value if failure else None,
         "message": failure.message if failure else None,
         "remedy": failure.remedy if failure else None,
@@ -261,7 +279,7 @@ def report_to_json(report: CheckReport) -> dict:
 
 
 def print_report(report: CheckReport) -> None:
-    say(f"{report.provider}: {report.status.text}")
+    say(f"{report.provider}: {status_text(report.status, report.encrypted)}")
     for result in report.results:
         say(f"  {result.protocol.upper()} {result.host}:{result.port}")
         for step in result.steps:

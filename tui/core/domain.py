@@ -97,6 +97,14 @@ STATUS_GLYPHS = {Status.GREY: "○", Status.RED: "✖", Status.GREEN: "●"}
 STATUS_WORDS = {Status.GREY: "not checked", Status.RED: "error", Status.GREEN: "active"}
 
 
+def status_text(status: Status, encrypted: bool = True) -> str:
+    """The status as every face shows it: "● active, unencrypted" for a working provider
+    whose password travels in clear (security none), otherwise glyph and word."""
+    if status is Status.GREEN and not encrypted:
+        return f"{status.text}, unencrypted"
+    return status.text
+
+
 @dataclass(frozen=True)
 class ServerPreset:
     smtp_host: str
@@ -201,6 +209,20 @@ class ProviderSettings:
     imap_host: str
     imap_port: int
     imap_security: Security
+
+    @property
+    def protocols(self) -> tuple[str, ...]:
+        """The protocols in use: SMTP always, IMAP when the provider receives mail."""
+        return ("smtp", "imap") if self.receive_emails else ("smtp",)
+
+    @property
+    def unencrypted_protocols(self) -> tuple[str, ...]:
+        """The protocols in use with security none: their login and mail travel in clear."""
+        return tuple(p for p in self.protocols if getattr(self, f"{p}_security") is Security.NONE)
+
+    @property
+    def encrypted(self) -> bool:
+        return not self.unencrypted_protocols
 
     def connection_key(self) -> tuple:
         """What a successful check depends on: changing any of it makes the status grey again."""

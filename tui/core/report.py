@@ -66,6 +66,8 @@ class ProtocolResult:
     failure: Failure | None = None
     transcript: list[str] = field(default_factory=list)  # credentials already redacted
     summary: str = ""  # e.g. "INBOX: 12 messages, 3 unseen"
+    encrypted: bool = True  # False with security none: the password travels in clear
+    starttls_offered: bool = False  # on an unencrypted connection, the server offered STARTTLS
 
     @property
     def ok(self) -> bool:
@@ -82,6 +84,8 @@ class ProtocolResult:
             failure=Failure.from_dict(failure) if failure else None,
             transcript=list(data.get("transcript", [])),
             summary=data.get("summary", ""),
+            encrypted=bool(data.get("encrypted", True)),
+            starttls_offered=bool(data.get("starttls_offered", False)),
         )
 
 
@@ -119,10 +123,16 @@ class CheckReport:
         """The first failure, outbound before inbound."""
         return next((r.failure for r in self.results if r.failure), None)
 
+    @property
+    def encrypted(self) -> bool:
+        """Whether every protocol checked keeps the password encrypted on the wire."""
+        return all(result.encrypted for result in self.results)
+
     def to_dict(self) -> dict:
         data = asdict(self)
         data["started_at"] = self.started_at.isoformat()
         data["status"] = self.status.value
+        data["encrypted"] = self.encrypted
         return data
 
     @classmethod

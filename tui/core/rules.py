@@ -325,3 +325,26 @@ def _default_security(protocol: str, preset) -> Security:
     if preset is not None:
         return getattr(preset, f"{protocol}_security")
     return Security.STARTTLS if protocol == "smtp" else Security.SSL
+
+
+# Warnings: allowed, but the user must know ------------------------------------------
+
+
+def unencrypted_warning(protocol: str, starttls_offered: bool = False) -> str:
+    """What to say when a protocol's security is none (saving it is allowed)."""
+    text = f"{protocol.upper()} security is none: the password and the mail travel unencrypted."
+    if starttls_offered:
+        return f"{text} The server offers STARTTLS: pick TLS to encrypt them."
+    return f"{text} Pick TLS or SSL if the server offers it."
+
+
+def warnings(settings: ProviderSettings) -> list[str]:
+    """One line per thing that is allowed but unsafe in these settings (nothing blocks
+    saving): today, each protocol in use whose password would travel unencrypted."""
+    return [unencrypted_warning(protocol) for protocol in settings.unencrypted_protocols]
+
+
+def report_warnings(report) -> list[str]:
+    """The same for what a check saw (a CheckReport): it knows whether the server offered
+    STARTTLS, so the warning can say to use it."""
+    return [unencrypted_warning(r.protocol, r.starttls_offered) for r in report.results if not r.encrypted]

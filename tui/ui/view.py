@@ -7,7 +7,7 @@ from functools import cached_property
 from datetime import datetime
 from typing import Any
 
-from tui.core.domain import ProviderType, Status
+from tui.core.domain import ProviderType, Status, status_text
 from tui.core.report import CheckReport, Failure
 from tui.core.rules import parse_type
 
@@ -23,6 +23,17 @@ class ProviderView:
     last_ok_at: datetime | None = None
     failure: Failure | None = None
     report: CheckReport | None = None
+    encrypted: bool = True  # False when a protocol in use has security none
+
+    @property
+    def status_label(self) -> str:
+        return status_text(self.status, self.encrypted)
+
+    @property
+    def widest_status(self) -> str:
+        """The longest status this provider can show: the list sizes its column by it, so a
+        check turning it "active, unencrypted" is not cut short."""
+        return max((status_text(status, self.encrypted) for status in Status), key=len)
 
     @classmethod
     def from_record(cls, record: Any) -> ProviderView:
@@ -37,6 +48,7 @@ class ProviderView:
             last_ok_at=record.last_ok_at,
             failure=record.failure,
             report=record.report,
+            encrypted=settings.encrypted,
         )
 
     @classmethod
@@ -52,6 +64,7 @@ class ProviderView:
             last_ok_at=report.started_at if report.ok else None,
             failure=report.failure,
             report=report,
+            encrypted=report.encrypted,
         )
 
     def with_report(self, report: CheckReport) -> ProviderView:
@@ -63,6 +76,7 @@ class ProviderView:
             last_ok_at=report.started_at if report.ok else self.last_ok_at,
             failure=report.failure,
             report=report,
+            encrypted=report.encrypted,
         )
 
     @cached_property

@@ -11,7 +11,9 @@ import errno
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 
+from tui.core.checks.bounds import ReplyTooLong
 from tui.core.checks.network import CAFileError, ResolveTimeout, Target
 from tui.core.domain import ProviderType, Security
 from tui.core.report import TRANSIENT_KINDS, Failure, FailureKind
@@ -44,18 +46,32 @@ def make_failure(kind: FailureKind, message: str, remedy: str, fields: tuple[str
     return Failure(kind, message, remedy, fields, transient=kind in TRANSIENT_KINDS)
 
 
-def reply_text(code: int, message: bytes | str) -> str:
+Cleaner = Callable[[str], str]
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+def shorten(text: str, clean: Cleaner = _as_is) -> str:
+    """A server's words, fit for a message: on one line and at most MAX_REASON characters.
+    Cleaned (see checks.redact) before they are cut, so that a cut never leaves half a
+    password where the whole one would have been found."""
+    return clean(" ".join(text.split()))[:MAX_REASON]
+
+
+def reply_text(code: int, message: bytes | str, clean: Cleaner = _as_is) -> str:
     if isinstance(message, bytes):
         message = message.decode("utf-8", "replace")
-    text = " ".join(message.split())
-    return f"{code} {text}".strip()[:MAX_REASON]
+    return shorten(f"{code} {message}".strip(), clean)
 
 
 # --- from exceptions -------------------------------------------------------------------
 
 
-def classify(exc: BaseException, target: Target, step: str) -> Failure:
-    """The failure an exception raised during `step` stands for.
+def classify(exc: BaseException, target: Target, step: str, clean: Cleaner = _as_is) -> Failure:
+    """The failure an exception raised during `step` stands for (server words it quotes
+    are cleaned with `clean`).
 
     Libraries wrap the cause (smtplib turns a read timeout into SMTPServerDisconnected),
     so the whole chain of causes is searched, most telling kind first."""
@@ -72,6 +88,8 @@ def classify(exc: BaseException, target: Target, step: str) -> Failure:
         return _certificate_failure(found, target)
     if find(ResolveTimeout):
         return _timeout_failure(target, "resolve")
+    if found := find(ReplyTooLong):
+        return reply_too_long(target, step, found.what)
     if step == "resolve" and find(UnicodeError):  # idna.IDNAError is a UnicodeError
         return make_failure(
             FailureKind.DNS,
@@ -97,16 +115,18 @@ def classify(exc: BaseException, target: Target, step: str) -> Failure:
             "otherwise the server's TLS setup is broken.",
             (target.field("security"), target.field("port")),
         )
-    return protocol_failure(target, step, describe(exc))
+    return protocol_failure(target, step, describe(exc, clean))
 
 
-def describe(exc: BaseException) -> str:
+def describe(exc: BaseException, clean: Cleaner = _as_is) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
-        return reply_text(exc.smtp_code, exc.smtp_error)
+        return reply_text(exc.smtp_code, exc.smtp_error, clean)
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return "the server closed the connection"
-    text = str(exc) or type(exc).__name__
-    return " ".join(text.split())[:MAX_REASON]
+    if isinstance(exc, UnicodeError):
+        # Its text quotes the character (maybe one of a password's): say only what happened.
+        return f"text with characters outside {getattr(exc, 'encoding', 'the protocol')} could not be sent"
+    return shorten(str(exc) or type(exc).__name__, clean)
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
@@ -231,7 +251,28 @@ def _ca_file_failure(exc: CAFileError) -> Failure:
     )
 
 
+def deadline_failure(target: Target, step: str) -> Failure:
+    return make_failure(
+        FailureKind.TIMEOUT,
+        f"The {target.where} was still at the {step} step when the check's overall deadline "
+        f"of {target.deadline:g} s ran out (it answers too slowly, or keeps talking).",
+        "Try again later; if it keeps happening, check that the host and port are this "
+        "provider's mail server.",
+        _host_port_fields(target),
+    )
+
+
 # --- found by the ladders --------------------------------------------------------------
+
+
+def reply_too_long(target: Target, step: str, what: str) -> Failure:
+    return make_failure(
+        FailureKind.PROTOCOL,
+        f"The {target.where} sent {what} at the {step} step; the check stopped reading there.",
+        f"Check that {target.host} port {target.port} is a {target.label} server; "
+        "the transcript shows the start and the end of what it said.",
+        _host_port_fields(target),
+    )
 
 
 def protocol_failure(target: Target, step: str, what: str) -> Failure:
@@ -244,8 +285,8 @@ def protocol_failure(target: Target, step: str, what: str) -> Failure:
     )
 
 
-def starttls_unavailable(target: Target, reply: str = "") -> Failure:
-    said = f" (it answered: {reply})" if reply else ""
+def starttls_unavailable(target: Target, reply: str = "", said: str = "") -> Failure:
+    said = said or (f" (it answered: {reply})" if reply else "")
     ssl_port = SSL_PORTS[target.protocol]
     return make_failure(
         FailureKind.STARTTLS_UNAVAILABLE,
@@ -268,6 +309,26 @@ def no_login_offered(target: Target) -> Failure:
         f"The {target.where} offers no login on this port.",
         f"Use the server's submission port ({USUAL_PORTS[target.protocol]}).",
         (target.field("security"), target.field("port")),
+    )
+
+
+def preauthenticated(target: Target) -> Failure:
+    """A PREAUTH greeting: logged in before any TLS, so STARTTLS can no longer be asked for."""
+    return starttls_unavailable(
+        target, said=" (it greeted with PREAUTH: a session already logged in without encryption)"
+    )
+
+
+def login_cannot_carry(target: Target) -> Failure:
+    """IMAP LOGIN carries ASCII only; without AUTH=PLAIN a non-ASCII password cannot be sent.
+    The characters are not quoted: they may be the password's."""
+    return make_failure(
+        FailureKind.MECHANISM,
+        f"The password (or login name) for {target.username} has non-ASCII characters, which the "
+        f"{target.where} cannot receive: it offers only LOGIN, which carries ASCII, and not "
+        "AUTH=PLAIN; nothing was sent.",
+        "Use a password of ASCII characters only, or ask the server's admin to enable AUTH=PLAIN.",
+        ("password", "username"),
     )
 
 

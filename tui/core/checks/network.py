@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tui.core.checks.bounds import DEADLINE_FACTOR
 from tui.core.domain import Security
 
 # A certificate this close to its end is worth a word in the step detail.
@@ -31,7 +32,12 @@ class Target:
     security: Security
     account: str
     username: str
-    timeout: float
+    timeout: float  # seconds, for each network wait
+    deadline: float = 0.0  # seconds, for the whole ladder; 0 means DEADLINE_FACTOR x timeout
+
+    def __post_init__(self) -> None:
+        if not self.deadline:
+            object.__setattr__(self, "deadline", DEADLINE_FACTOR * self.timeout)
 
     @property
     def label(self) -> str:
@@ -124,7 +130,7 @@ def connect(addresses: list[tuple], timeout: float) -> socket.socket:
             sock.close()
             last_error = exc
             continue
-        # From here on every read and write gets the full timeout.
+        # Reads and writes set their own timeout (see bounds.Deadline); until then, this one.
         sock.settimeout(timeout)
         return sock
     raise last_error or TimeoutError(f"connecting took longer than {timeout:g} s")

@@ -10,19 +10,17 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
 
-from tui.core.checks.credential import REDACTED, Credential
+from tui.core.checks.credential import Credential
 from tui.core.checks.failures import make_failure
 from tui.core.checks.imap import ImapCheck
 from tui.core.checks.ladder import StepCallback
 from tui.core.checks.network import Target, tls_context
+from tui.core.checks.redact import Redactor
 from tui.core.checks.smtp import SmtpCheck
 from tui.core.domain import ProviderSettings
 from tui.core.report import CheckReport, FailureKind, ProtocolResult, utcnow
 
 log = logging.getLogger(__name__)
-
-# Secrets shorter than this are not searched for in free text (it would mangle words).
-MIN_SCRUB_LENGTH = 4
 
 
 def check_provider(
@@ -32,11 +30,13 @@ def check_provider(
     timeout: float,
     ca_file: Path | None = None,
     on_step: StepCallback | None = None,
+    deadline: float | None = None,
 ) -> CheckReport:
     """Run the outbound ladder, then the inbound one when the provider receives mail.
 
-    Nothing is sent and nothing in the mailbox changes. `on_step(protocol, step)` is
-    called from this (the checking) thread as each step ends."""
+    Nothing is sent and nothing in the mailbox changes. `timeout` bounds each network
+    wait, `deadline` each ladder as a whole (default: DEADLINE_FACTOR x timeout).
+    `on_step(protocol, step)` is called from this (the checking) thread as each step ends."""
     started_at, started = utcnow(), time.perf_counter()
     contexts: list[ssl.SSLContext] = []
 
@@ -47,7 +47,7 @@ def check_provider(
         return contexts[0]
 
     def run(check_class, protocol: str) -> ProtocolResult:
-        target = _target(settings, credential, protocol, timeout)
+        target = _target(settings, credential, protocol, timeout, deadline)
         return check_class(target, credential, settings.type, shared_tls_context, on_step).run()
 
     outbound = run(SmtpCheck, "smtp")
@@ -117,7 +117,9 @@ def internal_error_report(settings: ProviderSettings, started_at, exc: Exception
     return CheckReport(provider=settings.name, started_at=started_at, outbound=outbound)
 
 
-def _target(settings: ProviderSettings, credential: Credential | None, protocol: str, timeout: float) -> Target:
+def _target(
+    settings: ProviderSettings, credential: Credential | None, protocol: str, timeout: float, deadline: float | None
+) -> Target:
     return Target(
         protocol=protocol,
         host=getattr(settings, f"{protocol}_host"),
@@ -126,21 +128,14 @@ def _target(settings: ProviderSettings, credential: Credential | None, protocol:
         account=settings.account,
         username=credential.username if credential else settings.username,
         timeout=timeout,
+        deadline=deadline or 0.0,
     )
 
 
 def _scrub(report: CheckReport, credential: Credential | None) -> None:
-    """Last line of defence: no secret in any text of the report, even if a server or an
-    exception message echoed it. The transcript is redacted as it is written."""
-    secrets = [s for s in (credential.secrets if credential else ()) if len(s) >= MIN_SCRUB_LENGTH]
-    if not secrets:
-        return
-
-    def clean(text: str) -> str:
-        for secret in secrets:
-            text = text.replace(secret, REDACTED)
-        return text
-
+    """Last line of defence: no secret in any form and no control character in any text of
+    the report. The ladders already clean what they write; this catches anything else."""
+    clean = Redactor(credential)
     for result in report.results:
         result.steps = [replace(step, detail=clean(step.detail)) for step in result.steps]
         result.transcript = [clean(line) for line in result.transcript]

@@ -9,6 +9,7 @@ import socket
 import ssl
 from collections.abc import Callable
 
+from tui.core.checks.bounds import MAX_SMTP_REPLY_LINES, Deadline, LineReader
 from tui.core.checks.credential import REDACTED
 from tui.core.checks.failures import (
     CheckFailed,
@@ -21,7 +22,7 @@ from tui.core.checks.failures import (
     reply_text,
     starttls_unavailable,
 )
-from tui.core.checks.ladder import ProtocolCheck
+from tui.core.checks.ladder import ProtocolCheck, Transcript
 from tui.core.checks.network import (
     ascii_host,
     ehlo_name,
@@ -37,28 +38,51 @@ MAX_AUTH_ROUNDS = 4
 
 class RecordingSMTP(smtplib.SMTP):
     """smtplib over a socket we opened ourselves, keeping a transcript with every
-    credential (the AUTH line and its continuation lines) replaced by <redacted>."""
+    credential (the AUTH line and its continuation lines) replaced by <redacted>.
 
-    def __init__(self, sock: socket.socket, local_hostname: str, transcript: list[str]):
+    Replies are read through a LineReader: every wait within the check's deadline, and a
+    reply of more than MAX_SMTP_REPLY_LINES lines (or over-long lines) is refused."""
+
+    def __init__(self, sock: socket.socket, local_hostname: str, transcript: Transcript, deadline: Deadline):
         super().__init__(local_hostname=local_hostname)  # no host given: connects nowhere
         self.sock = sock
         self.transcript = transcript
+        self.deadline = deadline
+        self.reader = LineReader(sock, deadline, max_lines=MAX_SMTP_REPLY_LINES)
         self._in_auth_exchange = False
 
     def send(self, s):  # noqa: D102 - smtplib's public hook for everything written
         text = s.decode("utf-8", "replace") if isinstance(s, bytes) else s
-        self.transcript.append(f"C: {self._redacted(text.rstrip())}")
+        self.transcript.add(f"C: {self._redacted(text.rstrip())}")
+        if self.sock:
+            self.deadline.arm(self.sock)
         super().send(s)
 
     def getreply(self):  # noqa: D102 - smtplib's public hook for everything read
-        code, message = super().getreply()
-        lines = message.decode("utf-8", "replace").split("\n")
-        for index, line in enumerate(lines):
-            separator = "-" if index < len(lines) - 1 else " "
-            self.transcript.append(f"S: {code}{separator}{line}".rstrip())
+        """(code, message) like smtplib's, but bounded; -1 when a line has no valid code."""
+        self.reader.new_reply()
+        lines: list[bytes] = []
+        while True:
+            try:
+                line = self.reader.readline()
+            except OSError as exc:  # as smtplib does; the cause (a timeout, say) stays chained
+                self.close()
+                raise smtplib.SMTPServerDisconnected(f"Connection unexpectedly closed: {exc}") from exc
+            if not line:
+                self.close()
+                raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+            self.transcript.add(f"S: {line.decode('utf-8', 'replace').rstrip()}")
+            lines.append(line[4:].strip(b" \t\r\n"))
+            try:
+                code = int(line[:3])
+            except ValueError:
+                code = -1
+                break
+            if line[3:4] != b"-":  # the last line of a multi-line reply has a space here
+                break
         if code != 334:  # anything but a challenge ends an AUTH exchange
             self._in_auth_exchange = False
-        return code, message
+        return code, b"\n".join(lines)
 
     def _redacted(self, line: str) -> str:
         if self._in_auth_exchange:
@@ -76,7 +100,11 @@ class RecordingSMTP(smtplib.SMTP):
         code, reply = self.docmd("STARTTLS")
         if code != 220:
             return code, reply
+        self.deadline.arm(self.sock)
         self.sock = context.wrap_socket(self.sock, server_hostname=server_hostname)
+        # A new reader: whatever came in the clear after the 220 is dropped, not taken as
+        # said over TLS.
+        self.reader = LineReader(self.sock, self.deadline, max_lines=MAX_SMTP_REPLY_LINES)
         self.file = None
         self.helo_resp = self.ehlo_resp = None
         self.esmtp_features = {}
@@ -160,26 +188,28 @@ class SmtpCheck(ProtocolCheck):
 
     def _open(self) -> None:
         sock = self._open_socket()
-        self.smtp = RecordingSMTP(sock, ehlo_name(sock), self.result.transcript)
+        self.smtp = RecordingSMTP(sock, ehlo_name(sock), self.transcript, self.deadline)
 
     def _greeting(self) -> None:
         with self.ladder.step("greeting") as step:
             code, reply = self.smtp.getreply()
             if code != 220:
-                raise CheckFailed(protocol_failure(self.target, "greeting", reply_text(code, reply)))
-            step.detail = reply_text(code, reply)
+                raise CheckFailed(protocol_failure(self.target, "greeting", self._said(code, reply)))
+            step.detail = self._said(code, reply)
 
     def _ehlo(self) -> None:
         with self.ladder.step("ehlo") as step:
             code, reply = self.smtp.ehlo()
             if code != 250:
-                raise CheckFailed(protocol_failure(self.target, "ehlo", reply_text(code, reply)))
+                raise CheckFailed(protocol_failure(self.target, "ehlo", self._said(code, reply)))
+            if self.target.security is Security.NONE and self.smtp.has_extn("starttls"):
+                self.result.starttls_offered = True
             step.detail = self._capabilities_text()
 
     def _capabilities_text(self) -> str:
         features = [f"{name.upper()} {value.strip()}".strip() for name, value in self.smtp.esmtp_features.items()]
         text = f"capabilities: {', '.join(features) or 'none'}; AUTH: {' '.join(self.smtp.auth_mechanisms()) or 'none'}"
-        if self.target.security is Security.NONE and self.smtp.has_extn("starttls"):
+        if self.result.starttls_offered:
             text += " (the server offers STARTTLS: pick TLS to encrypt)"
         return text
 
@@ -189,7 +219,7 @@ class SmtpCheck(ProtocolCheck):
                 raise CheckFailed(starttls_unavailable(self.target))
             code, reply = self.smtp.upgrade_to_tls(self.tls_context(), self.target.wire_host)
             if code != 220:
-                raise CheckFailed(starttls_unavailable(self.target, reply_text(code, reply)))
+                raise CheckFailed(starttls_unavailable(self.target, self._said(code, reply)))
             step.detail = tls_detail(self.smtp.sock)
 
     def _authenticate(self) -> None:
@@ -209,8 +239,8 @@ class SmtpCheck(ProtocolCheck):
             if code == 538:  # "encryption required": the server wants TLS first
                 raise CheckFailed(no_login_offered(target))
             if code != 235:
-                raise CheckFailed(auth_rejected(target, uses_token, reply_text(code, reply)))
-            step.detail = f"{mechanism} as {credential.username}: {reply_text(code, reply)}"
+                raise CheckFailed(auth_rejected(target, uses_token, self._said(code, reply)))
+            step.detail = f"{mechanism} as {credential.username}: {self._said(code, reply)}"
 
     def _responder(self, mechanism: str) -> Callable[[bytes | None], bytes]:
         credential = self.credential
@@ -227,18 +257,18 @@ class SmtpCheck(ProtocolCheck):
         with self.ladder.step("mail-from") as step:
             code, reply = self.smtp.mail(address, options)
             if code != 250:
-                raise CheckFailed(address_refused(self.target, "sender", address, reply_text(code, reply)))
-            step.detail = reply_text(code, reply)
+                raise CheckFailed(address_refused(self.target, "sender", address, self._said(code, reply)))
+            step.detail = self._said(code, reply)
         with self.ladder.step("rcpt-to") as step:
             code, reply = self.smtp.rcpt(address)
             if code not in (250, 251):
-                raise CheckFailed(address_refused(self.target, "recipient", address, reply_text(code, reply)))
-            step.detail = reply_text(code, reply)
+                raise CheckFailed(address_refused(self.target, "recipient", address, self._said(code, reply)))
+            step.detail = self._said(code, reply)
         with self.ladder.step("rset") as step:
             code, reply = self.smtp.rset()
             if code != 250:
-                raise CheckFailed(protocol_failure(self.target, "rset", reply_text(code, reply)))
-            step.detail = f"{reply_text(code, reply)} (nothing was sent)"
+                raise CheckFailed(protocol_failure(self.target, "rset", self._said(code, reply)))
+            step.detail = f"{self._said(code, reply)} (nothing was sent)"
         self.result.summary = (
             f"Login accepted for {self.target.username}; {address} accepted as sender "
             "and recipient (nothing sent)"
@@ -252,7 +282,11 @@ class SmtpCheck(ProtocolCheck):
                 # Everything that matters has passed; a server hanging up on QUIT is fine.
                 step.detail = "the server closed the connection"
                 return
-            step.detail = reply_text(code, reply)
+            step.detail = self._said(code, reply)
+
+    def _said(self, code: int, reply: bytes) -> str:
+        """The server's reply for a step detail or a message: cleaned, then cut to length."""
+        return reply_text(code, reply, self.clean)
 
     def _close(self) -> None:
         if self.smtp is not None:

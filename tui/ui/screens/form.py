@@ -20,6 +20,7 @@ from tui.ui.format import notify_text
 from tui.ui.messages import ActionFailed, CheckFinished, CheckStepDone, DraftLoaded, ProviderSaved
 from tui.ui.view import ProviderView
 from tui.ui.widgets.form_field import FormField, field_name_of, text_input
+from tui.ui.widgets.server_section import ServerSection
 from tui.ui.widgets.status_pane import StatusPane
 from tui.ui.widgets.type_panels import OAuthPanel, PasswordPanel, TypePanel
 
@@ -363,6 +364,9 @@ class ProviderFormScreen(Screen[str | None]):
         if not message.saved:
             view = replace(view, name=f"{view.name} (test, not saved)")
         self.query_one("#form-status", StatusPane).show(view, self.app.now())
+        offered = {result.protocol for result in report.results if result.starttls_offered}
+        for section in self.active_panel.query(ServerSection):
+            section.show_security_warning(starttls_offered=section.protocol in offered)
         failure = report.failure
         if failure is None:
             text = "Saved and active." if message.saved else "Test passed: these settings work."

@@ -28,7 +28,7 @@ from tui.ui.view import ProviderView
 # (header, key, minimum width, maximum width): widths follow the data within these bounds,
 # so one long name cannot push the other columns off the screen.
 COLUMNS = (
-    ("Status", "status", 13, 13),
+    ("Status", "widest_status", 13, 21),  # "● active, unencrypted" is the longest
     ("Name", "name", 4, 24),
     ("Type", "type", 9, 9),
     ("Account", "account", 7, 30),
@@ -206,7 +206,7 @@ class ProviderTable(ScrollView, can_focus=True):
         if view.name in self._checking:
             status = (CHECKING, "provider-table--checking")
         else:
-            status = (view.status.text, f"provider-table--{view.status.value}")
+            status = (view.status_label, f"provider-table--{view.status.value}")
         return [
             status,
             (visible(view.name), None),

@@ -5,9 +5,10 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Input, Label, Select
+from textual.widgets import Input, Label, Select, Static
 
 from tui.core.domain import ServerPreset, Security, default_port
+from tui.core.rules import unencrypted_warning
 from tui.ui.widgets.form_field import FormField, text_input
 
 SECURITY_OPTIONS = [(security.label, security.value) for security in Security]
@@ -38,6 +39,8 @@ class ServerSection(Vertical):
                 id=f"{p}-security",
             )
         )
+        # A warning, not an error: security none can be saved, but it is said.
+        yield Static("", classes="security-warning", markup=False)
         # Digits only: a port is typed, never pasted with text around it.
         yield FormField(Input(id=f"{p}-port", restrict=r"[0-9]{0,5}", max_length=5, compact=True))
 
@@ -46,6 +49,7 @@ class ServerSection(Vertical):
             with self.prevent(Input.Changed):
                 self.port_input.value = str(default_port(self.protocol, self.security))
         self.show_preset(self.preset)
+        self.show_security_warning()
 
     @property
     def port_input(self) -> Input:
@@ -83,6 +87,15 @@ class ServerSection(Vertical):
         if self.preset is None and port in ("", old_default):
             self.port_input.value = str(default_port(self.protocol, new))
         self.port_input.placeholder = f"{default_port(self.protocol, new)} (standard)"
+        self.show_security_warning()
+
+    def show_security_warning(self, starttls_offered: bool = False) -> None:
+        """Under the security field while it is none; after a check that saw the server
+        offer STARTTLS, the warning says to pick it."""
+        warning = self.query_one(".security-warning", Static)
+        unencrypted = self.security is Security.NONE
+        warning.update(unencrypted_warning(self.protocol, starttls_offered) if unencrypted else "")
+        warning.display = unencrypted
 
     def get_values(self) -> dict[str, str]:
         p = self.protocol
@@ -111,6 +124,7 @@ class ServerSection(Vertical):
             self.security = Security(security)
             self.security_select.value = security
         self.show_preset(self.preset)
+        self.show_security_warning()
 
     def set_required(self, required: bool) -> None:
         host_field = self.query_one(f"#{self.protocol}-host-field", FormField)
