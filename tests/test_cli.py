@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tui.cli import main
+from tui.core.store import HEAD_REVISION
 
 PASSWORD = "Zebra-Tr0ub4dor&3"  # distinctive, so a leak anywhere can be found
 
@@ -162,7 +163,7 @@ def test_doctor_reports_database_and_secret_store(cli):
     add_support(cli)
     code, out, _ = cli("doctor")
     assert code == 0
-    assert "schema 0002" in out and "1 providers" in out
+    assert f"schema {HEAD_REVISION}" in out and "1 providers" in out
     assert "encrypted file" in out and "CA source" in out
 
 

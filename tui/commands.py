@@ -4,12 +4,13 @@ status as glyph + word) or, with --json, for monitoring."""
 from __future__ import annotations
 
 import getpass
+import signal
 import sys
 from pathlib import Path
 
 from tui.cli import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, FLAG_FOR_FIELD, print_json
 from tui.core.domain import FIELD_LABELS, ProviderDraft, ValidationError
-from tui.core.report import CheckReport
+from tui.core.report import CheckReport, FailureKind
 from tui.core.settings import Settings
 from tui.core.store import NotFoundError, ProviderRecord
 
@@ -43,6 +44,9 @@ def run_command(args, settings: Settings) -> int:
     except (NotFoundError, UsageProblem) as exc:
         _error(str(exc))
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # ctrl+c: every write is ordered to survive it
+        _error("interrupted")
+        return 128 + signal.SIGINT
     except Exception as exc:  # the secret store or the database failed: say what, not a trace
         problem = _environment_problem(exc, settings)
         if problem is None:
@@ -54,10 +58,13 @@ def run_command(args, settings: Settings) -> int:
 def _environment_problem(exc: Exception, settings: Settings) -> str | None:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from tui.core.filelock import LockBusy
     from tui.core.secrets import SecretStoreError
 
     if isinstance(exc, SecretStoreError):
         return f"secret store: {exc}"
+    if isinstance(exc, LockBusy):
+        return f"busy: {exc}"
     if isinstance(exc, SQLAlchemyError):
         return f"database {settings.db_url}: {getattr(exc, 'orig', None) or exc}"
     return None
@@ -136,7 +143,7 @@ def provider_list(args, service) -> int:
     rows = [("STATUS", "NAME", "TYPE", "ACCOUNT", "RECEIVE", "LAST CHECK")]
     for r in records:
         checked = r.last_checked_at.strftime("%Y-%m-%d %H:%M UTC") if r.last_checked_at else "never"
-        rows.append((r.status.text, r.name, r.settings.type.label, r.settings.account,
+        rows.append((r.status_text, r.name, r.settings.type.label, r.settings.account,
                      "yes" if r.settings.receive_emails else "no", checked))
     _print_table(rows)
     return EXIT_OK
@@ -172,7 +179,8 @@ def record_to_json(record: ProviderRecord) -> dict:
         "smtp": {"host": s.smtp_host, "port": s.smtp_port, "security": s.smtp_security.value},
         "imap": {"host": s.imap_host, "port": s.imap_port, "security": s.imap_security.value},
         "status": record.status.value,
-        "status_text": record.status.text,
+        "status_text": record.status_text,
+        "password_missing": failure is not None and failure.kind is FailureKind.SECRET,
         "last_checked_at": _iso(record.last_checked_at),
         "last_ok_at": _iso(record.last_ok_at),
         "kind": failure.kind.value if failure else None,
@@ -217,7 +225,7 @@ def check(args, service) -> int:
             if index:
                 print()
             print_report(report)
-    return EXIT_OK if all(report.ok for report in reports) else EXIT_CHECK_FAILED
+    return EXIT_OK if all(report.ok and not report.outdated for report in reports) else EXIT_CHECK_FAILED
 
 
 def report_to_json(report: CheckReport) -> dict:
@@ -239,11 +247,14 @@ def report_to_json(report: CheckReport) -> dict:
             for step in result.steps
         ],
         "summary": {result.protocol: result.summary for result in report.results if result.summary},
+        "saved": not report.outdated,
     }
 
 
 def print_report(report: CheckReport) -> None:
     print(f"{report.provider}: {report.status.text}")
+    if report.outdated:
+        print("  not saved: the provider was changed during this check; check it again")
     for result in report.results:
         print(f"  {result.protocol.upper()} {result.host}:{result.port}")
         for step in result.steps:
@@ -277,6 +288,17 @@ def export(args, service) -> int:
 
 
 def import_file(args, service) -> int:
+    from tui.core.service import ImportInterrupted
+
+    with SignalsStop() as stop:
+        try:
+            return _import(args, service, stop)
+        except ImportInterrupted as exc:
+            _error(str(exc))
+            return 128 + (stop.signal or signal.SIGINT)
+
+
+def _import(args, service, stop: SignalsStop) -> int:
     import os
 
     from tui.core.exchange import apply_actions, parse_import, plan_actions
@@ -294,10 +316,38 @@ def import_file(args, service) -> int:
         return EXIT_BAD_INPUT
     for action in actions:
         print(f"{'would ' if args.dry_run else ''}{action.kind} {action.entry.draft.name.strip()}")
-    if not args.dry_run:
-        apply_actions(service, actions)
-        print(f"Imported {len(actions)} provider(s). Run `mailprov check --all` to activate them.")
+    if args.dry_run:
+        return EXIT_OK
+    apply_actions(service, actions, stop=stop.requested)
+    print(f"Imported {len(actions)} provider(s). Run `mailprov check --all` to activate them.")
     return EXIT_OK
+
+
+class SignalsStop:
+    """While active, SIGINT and SIGTERM only note that a stop was asked for: the import
+    checks `requested()` where stopping leaves nothing behind, instead of being cut off
+    mid-write by KeyboardInterrupt."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def requested(self) -> bool:
+        return self.signal is not None
+
+    def _note(self, signum: int, _frame) -> None:
+        self.signal = signum
+
+    def __enter__(self) -> SignalsStop:
+        for signum in self.SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._note)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
 
 
 # doctor ------------------------------------------------------------------------------

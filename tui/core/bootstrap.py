@@ -17,7 +17,9 @@ def build_service(settings: Settings, keyring_backend=None):
     from tui.core.store import Store
 
     backend = keyring_backend if keyring_backend is not None else choose_backend(settings)
-    return ProviderService(Store.open(settings.db_url), SecretStore(backend), settings)
+    service = ProviderService(Store.open(settings.db_url), SecretStore(backend), settings)
+    service.sweep()  # what a killed process left behind; cheap when nothing is pending
+    return service
 
 
 def configure_logging(settings: Settings, level: int = logging.INFO) -> None:

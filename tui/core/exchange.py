@@ -187,30 +187,7 @@ def _password_from_env(entry: ImportEntry, env: dict[str, str], plan: ImportPlan
     return password
 
 
-def apply_actions(service, actions: list[ImportAction]) -> None:
-    """Create/update through the service; on any failure undo what was done (all-or-nothing)."""
-    undo: list = []
-    try:
-        for action in actions:
-            name = action.entry.draft.name.strip()
-            if action.kind == "create":
-                service.create(action.entry.draft)
-                undo.append(lambda n=name: service.delete(n))
-            else:
-                before = service.draft_for(name)
-                password_before = _stored_password(service, name)
-                service.update(name, action.entry.draft)
-                undo.append(lambda n=name, d=before, p=password_before: _restore(service, n, d, p))
-    except Exception:
-        for step in reversed(undo):
-            step()
-        raise
-
-
-def _stored_password(service, name: str) -> str | None:
-    record = service.require(name)
-    return service.secrets.get_password(record.secret_key)
-
-
-def _restore(service, current_name: str, draft: ProviderDraft, password: str | None) -> None:
-    service.update(current_name, draft.updated(password=password or ""))
+def apply_actions(service, actions: list[ImportAction], stop=lambda: False) -> None:
+    """Import through the service, all or nothing: one batched secret write and one SQL
+    transaction. `stop()` is asked until the commit (ImportInterrupted: nothing imported)."""
+    service.import_drafts([action.entry.draft for action in actions], stop=stop)

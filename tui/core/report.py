@@ -24,6 +24,7 @@ class FailureKind(StrEnum):
     MECHANISM = "mechanism"
     MAILBOX = "mailbox"
     PROTOCOL = "protocol"
+    SECRET = "secret"  # the provider's stored password is missing or cannot be read
 
 
 # Failures that may pass by themselves: worth a retry before anyone edits settings.
@@ -94,6 +95,17 @@ def as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
+PASSWORD_MISSING = "✖ password missing"
+
+
+def status_label(status: Status, failure: Failure | None) -> str:
+    """What a status reads as: glyph and word, or "password missing" when the stored
+    password is gone or unreadable (a `secret` failure), never a plain "not checked"."""
+    if failure is not None and failure.kind is FailureKind.SECRET:
+        return PASSWORD_MISSING
+    return status.text
+
+
 @dataclass
 class CheckReport:
     provider: str
@@ -101,6 +113,9 @@ class CheckReport:
     outbound: ProtocolResult
     inbound: ProtocolResult | None = None  # None when the provider does not receive
     duration_ms: float = 0.0
+    # True when the provider was edited (settings or password) while it was being checked:
+    # the result was not saved, since it is about settings that are no longer current.
+    outdated: bool = False
 
     @property
     def results(self) -> list[ProtocolResult]:
@@ -121,6 +136,7 @@ class CheckReport:
 
     def to_dict(self) -> dict:
         data = asdict(self)
+        del data["outdated"]  # a saved report is never outdated
         data["started_at"] = self.started_at.isoformat()
         data["status"] = self.status.value
         return data

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from tui.core.domain import ProviderType, Status
-from tui.core.report import CheckReport, Failure
+from tui.core.report import CheckReport, Failure, status_label
 from tui.core.rules import parse_type
 
 
@@ -64,6 +64,11 @@ class ProviderView:
             failure=report.failure,
             report=report,
         )
+
+    @property
+    def status_text(self) -> str:
+        """Glyph and word; "password missing" when the stored password is gone."""
+        return status_label(self.status, self.failure)
 
     @cached_property
     def search_text(self) -> str:

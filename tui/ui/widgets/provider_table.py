@@ -27,7 +27,7 @@ from tui.ui.view import ProviderView
 # (header, key, minimum width, maximum width): widths follow the data within these bounds,
 # so one long name cannot push the other columns off the screen.
 COLUMNS = (
-    ("Status", "status", 13, 13),
+    ("Status", "status_text", 13, 18),  # 18: "✖ password missing"
     ("Name", "name", 4, 24),
     ("Type", "type", 9, 9),
     ("Account", "account", 7, 30),
@@ -205,7 +205,7 @@ class ProviderTable(ScrollView, can_focus=True):
         if view.name in self._checking:
             status = (CHECKING, "provider-table--checking")
         else:
-            status = (view.status.text, f"provider-table--{view.status.value}")
+            status = (view.status_text, f"provider-table--{view.status.value}")
         return [
             status,
             (view.name, None),

@@ -66,7 +66,7 @@ class StatusPane(Static, can_focus=False):
             return Content.from_markup("[b]Unsaved settings")
         status = self.view.status
         return Content.assemble(
-            (status.text, f"bold ${STATUS_THEME_VARIABLE[status]}"), "  ", (self.view.name, "bold")
+            (self.view.status_text, f"bold ${STATUS_THEME_VARIABLE[status]}"), "  ", (self.view.name, "bold")
         )
 
     def _times(self) -> list[Content]:
