@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tui.core import rules
-from tui.core.domain import FIELD_LABELS, ProviderDraft, ProviderSettings
+from tui.core.domain import FIELD_LABELS, ProviderDraft, ProviderSettings, ValidationError
 from tui.core.store import ProviderRecord
 
 EXPORT_HEADER = (
@@ -151,6 +151,7 @@ class ImportAction:
     kind: str  # "create" or "update"
     entry: ImportEntry
     password: str | None
+    settings: ProviderSettings | None = None  # what the rules made of the entry
 
 
 def plan_actions(plan: ImportPlan, existing_names: list[str], env: dict[str, str]) -> list[ImportAction]:
@@ -170,12 +171,21 @@ def plan_actions(plan: ImportPlan, existing_names: list[str], env: dict[str, str
         # A missing variable was reported above: do not report the password a second time.
         keeps_password = kind == "update" or bool(entry.password_env)
         draft = entry.draft.updated(password=password or "", password_stored=keeps_password)
-        for field_name, message in rules.validate(draft).items():
+        settings, errors = _validated(draft)
+        for field_name, message in errors.items():
             if field_name == "password" and not entry.password_env:
                 field_name, message = "password_env", NO_PASSWORD_HINT
             plan.errors.append((entry.label, field_name, message))
-        actions.append(ImportAction(kind, ImportEntry(entry.label, draft, entry.password_env), password))
+        actions.append(ImportAction(kind, ImportEntry(entry.label, draft, entry.password_env), password, settings))
     return actions if plan.ok else []
+
+
+def _validated(draft: ProviderDraft) -> tuple[ProviderSettings | None, dict[str, str]]:
+    """The rules run once per entry: their settings when the entry is good, else its errors."""
+    try:
+        return rules.to_settings(draft), {}
+    except ValidationError as exc:
+        return None, exc.errors
 
 
 def _password_from_env(entry: ImportEntry, env: dict[str, str], plan: ImportPlan) -> str | None:
@@ -190,4 +200,4 @@ def _password_from_env(entry: ImportEntry, env: dict[str, str], plan: ImportPlan
 def apply_actions(service, actions: list[ImportAction], stop=lambda: False) -> None:
     """Import through the service, all or nothing: one batched secret write and one SQL
     transaction. `stop()` is asked until the commit (ImportInterrupted: nothing imported)."""
-    service.import_drafts([action.entry.draft for action in actions], stop=stop)
+    service.import_providers([(action.settings, action.password or "") for action in actions], stop=stop)

@@ -84,7 +84,7 @@ class ProviderService:
         with self._writing():
             settings = rules.to_settings(draft, self._other_names(None))
             key = new_secret_key()
-            passwords = _new_password(settings, draft, key)
+            passwords = _new_password(settings, draft.password, key)
             self._save_passwords(passwords)
             try:
                 record = self.store.add(settings, secret_key=key)
@@ -99,8 +99,8 @@ class ProviderService:
         with self._writing():
             current = self.store.require(name)
             settings = rules.to_settings(draft, self._other_names(name))
-            new_key = _key_change(current, settings, draft)
-            passwords = _new_password(settings, draft, new_key) if new_key else {}
+            new_key = _key_change(current, settings, draft.password)
+            passwords = _new_password(settings, draft.password, new_key) if new_key else {}
             self._save_passwords(passwords)
             try:
                 record = self.store.update(name, settings, secret_key=new_key)
@@ -128,23 +128,24 @@ class ProviderService:
         log.info("provider %r deleted", record.name)
         return record
 
-    def import_drafts(self, drafts: list[ProviderDraft], stop: Callable[[], bool] = lambda: False) -> None:
-        """Create or update (by name) every draft, all or nothing: one batched secret write
-        and one SQL transaction. `stop()` is asked until the commit; when it says so,
-        whatever was written is undone and ImportInterrupted raised. Names were checked by
-        the import plan (and the database's unique index): rules run without them, so the
-        validation stays linear in the number of entries."""
+    def import_providers(
+        self, items: list[tuple[ProviderSettings, str]], stop: Callable[[], bool] = lambda: False
+    ) -> None:
+        """Create or update (by name) every provider, all or nothing: one batched secret
+        write and one SQL transaction. `items` are settings made by the rules (the import
+        plan validated every entry, names included, once) with the password ("" keeps the
+        stored one). `stop()` is asked until the commit; when it says so, whatever was
+        written is undone and ImportInterrupted raised."""
         with self._writing():
             current = {record.name.casefold(): record for record in self.store.list()}
             creates, updates, passwords, old_keys = [], [], {}, []
-            for index, draft in enumerate(drafts):
+            for index, (settings, password) in enumerate(items):
                 if index % STOP_CHECK_EVERY == 0:
                     _stop_if_asked(stop)
-                settings = rules.to_settings(draft)
                 existing = current.get(settings.name.casefold())
-                key = _key_change(existing, settings, draft) if existing else new_secret_key()
+                key = _key_change(existing, settings, password) if existing else new_secret_key()
                 if key:
-                    passwords.update(_new_password(settings, draft, key))
+                    passwords.update(_new_password(settings, password, key))
                 if existing is None:
                     creates.append((settings, key))
                 else:
@@ -160,7 +161,7 @@ class ProviderService:
                 self._discard_passwords(list(passwords))
                 raise
             self._discard_passwords(old_keys)
-        log.info("imported %d provider(s): %d created, %d updated", len(drafts), len(creates), len(updates))
+        log.info("imported %d provider(s): %d created, %d updated", len(items), len(creates), len(updates))
 
     def sweep(self) -> None:
         """Finish what a killed process left: delete the passwords of intents no provider
@@ -361,14 +362,14 @@ def _write_lock_path(db_url: str, data_dir: Path) -> Path:
     return data_dir / "mailprov-writes.lock"
 
 
-def _new_password(settings: ProviderSettings, draft: ProviderDraft, key: str) -> dict[str, str]:
-    return {key: draft.password} if settings.type.uses_password and draft.password else {}
+def _new_password(settings: ProviderSettings, password: str, key: str) -> dict[str, str]:
+    return {key: password} if settings.type.uses_password and password else {}
 
 
-def _key_change(current: ProviderRecord, settings: ProviderSettings, draft: ProviderDraft) -> str | None:
+def _key_change(current: ProviderRecord, settings: ProviderSettings, password: str) -> str | None:
     """A new secret key when the password changes, or when the provider stops using one
     (OAuth keeps no password); None when the row keeps its key."""
-    if settings.type.uses_password and draft.password:
+    if settings.type.uses_password and password:
         return new_secret_key()
     if not settings.type.uses_password and current.settings.type.uses_password:
         return new_secret_key()

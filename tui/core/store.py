@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import delete, event, inspect, text
+from sqlalchemy import delete, event, insert, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
@@ -196,10 +196,12 @@ class Store:
                 if row is None:
                     raise NotFoundError(name)
                 _update_row(session, row, settings, secret_key)
-            new_rows = [_new_row(settings, key) for settings, key in creates]
-            _settle(session, [row.secret_key for row in new_rows])
-            session.add_all(new_rows)
+            now = utcnow()
+            new_rows = [_new_row_columns(settings, key, now) for settings, key in creates]
+            _settle(session, [key for _, key in creates])
             try:
+                if new_rows:
+                    session.exec(insert(ProviderRow), params=new_rows)
                 session.commit()
             except IntegrityError:
                 session.rollback()
@@ -326,7 +328,10 @@ def _record_intents(session: Session, keys: list[str]) -> None:
     known = set()
     for chunk in _chunks(keys):
         known.update(session.exec(select(SecretIntentRow.secret_key).where(SecretIntentRow.secret_key.in_(chunk))).all())
-    session.add_all(SecretIntentRow(secret_key=key) for key in dict.fromkeys(keys) if key not in known)
+    now = utcnow()
+    rows = [{"secret_key": key, "created_at": now} for key in dict.fromkeys(keys) if key not in known]
+    if rows:
+        session.exec(insert(SecretIntentRow), params=rows)
 
 
 def _settle(session: Session, keys: list[str]) -> None:
@@ -387,19 +392,33 @@ def _find_or_raise(session: Session, name: str) -> ProviderRow:
 
 
 def _apply_settings(row: ProviderRow, settings: ProviderSettings) -> None:
-    row.name = settings.name
-    row.name_key = settings.name.casefold()
-    row.type = settings.type.value
-    row.account = settings.account
-    row.username = None if settings.username == settings.account else settings.username
-    row.from_name = settings.from_name
-    row.receive_emails = settings.receive_emails
-    row.active_reference = settings.active_reference
-    row.reply_to = json.dumps(list(settings.reply_to))
+    for column, value in _settings_columns(settings).items():
+        setattr(row, column, value)
+
+
+def _settings_columns(settings: ProviderSettings) -> dict[str, object]:
+    columns = {
+        "name": settings.name,
+        "name_key": settings.name.casefold(),
+        "type": settings.type.value,
+        "account": settings.account,
+        "username": None if settings.username == settings.account else settings.username,
+        "from_name": settings.from_name,
+        "receive_emails": settings.receive_emails,
+        "active_reference": settings.active_reference,
+        "reply_to": json.dumps(list(settings.reply_to)),
+    }
     for protocol in ("smtp", "imap"):
         for part in ("host", "port", "security"):
             value = getattr(settings, f"{protocol}_{part}")
-            setattr(row, f"{protocol}_{part}", value.value if part == "security" else value)
+            columns[f"{protocol}_{part}"] = value.value if part == "security" else value
+    return columns
+
+
+def _new_row_columns(settings: ProviderSettings, secret_key: str, now: datetime) -> dict[str, object]:
+    """A new grey row as plain columns, for one multi-row INSERT (an import)."""
+    return {**_settings_columns(settings), "secret_key": secret_key, "status": Status.GREY.value,
+            "error_fields": "[]", "created_at": now, "updated_at": now}
 
 
 def _reset_status(row: ProviderRow) -> None:
