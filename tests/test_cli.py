@@ -215,3 +215,29 @@ def test_console_script_runs_as_a_module(tmp_path):
     done = subprocess.run([sys.executable, "-m", "tui", "provider", "add", "--name", "x"], env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "--type" in done.stderr
+
+
+def test_a_provider_whose_password_is_gone_says_password_missing(cli):
+    from tui.core.secrets import EncryptedFileKeyring, SecretStore
+    from tui.core.store import Store
+
+    add_support(cli)
+    store = Store.open(f"sqlite:///{cli.home / 'data' / 'mailprov.db'}")
+    key = store.require("Support").secret_key
+    store.close()
+    key_file = (cli.home / "config" / "master.key").read_text().strip()
+    SecretStore(EncryptedFileKeyring(cli.home / "data" / "secrets.enc", key_file, "test")).delete_password(key)
+
+    code, out, err = cli("check", "Support")
+    assert code == 1
+    assert "✖ secret: The stored password of provider 'Support' is missing." in out
+    assert "--password-stdin" in out  # the remedy: enter it again
+    code, listed, _ = cli("provider", "list")
+    assert "✖ password missing" in listed and "not checked" not in listed
+    shown = json.loads(cli("provider", "show", "Support", "--json")[1])
+    assert shown["password_missing"] is True and shown["status_text"] == "✖ password missing"
+    assert key not in out + err + listed + json.dumps(shown)
+
+    cli("provider", "edit", "Support", "--password-stdin", stdin="a new one\n")
+    shown = json.loads(cli("provider", "show", "Support", "--json")[1])
+    assert (shown["password_missing"], shown["status_text"]) == (False, "○ not checked")

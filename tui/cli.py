@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import argparse
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 # Flags that map one-to-one onto draft fields: (flag, field, help).
 FIELD_FLAGS = [
@@ -114,6 +115,14 @@ def _add_field_flags(parser: argparse.ArgumentParser, require_identity: bool) ->
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # ctrl+c: one line, no traceback; every write survives it
+        print("mailprov: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv:
         return open_ui(db=None)  # the everyday path: no parser needed

@@ -44,9 +44,6 @@ def run_command(args, settings: Settings) -> int:
     except (NotFoundError, UsageProblem) as exc:
         _error(str(exc))
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:  # ctrl+c: every write is ordered to survive it
-        _error("interrupted")
-        return 128 + signal.SIGINT
     except Exception as exc:  # the secret store or the database failed: say what, not a trace
         problem = _environment_problem(exc, settings)
         if problem is None:
