@@ -231,3 +231,16 @@ def test_a_damaged_password_fails_its_provider_alone(tmp_path, closed_port):
     assert reports["Fine"].failure.kind is FailureKind.REFUSED  # checked, on its own
     assert service.require("Damaged").status_text == "✖ password missing"
     assert service.draft_for("Damaged").password_stored is False  # the form asks for it again
+
+
+def test_a_write_waits_for_another_writer_then_says_busy(tmp_path, monkeypatch):
+    from tui.core.filelock import LockBusy
+
+    monkeypatch.setattr("tui.core.service.WRITE_WAIT_SECONDS", 0.2)
+    service = make_service(tmp_path)
+    with exclusive_lock(service.lock_path):  # another process is writing, for too long
+        with pytest.raises(LockBusy, match="another mailprov process"):
+            service.create(draft())
+    assert service.names() == [] and stored_keys(service) == set()
+    service.create(draft())  # free again
+    assert service.names() == ["Support"]

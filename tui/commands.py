@@ -55,13 +55,13 @@ def run_command(args, settings: Settings) -> int:
 def _environment_problem(exc: Exception, settings: Settings) -> str | None:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from tui.core.filelock import LockBusy
+    from tui.core.filelock import LockError
     from tui.core.secrets import SecretStoreError
 
     if isinstance(exc, SecretStoreError):
         return f"secret store: {exc}"
-    if isinstance(exc, LockBusy):
-        return f"busy: {exc}"
+    if isinstance(exc, LockError):
+        return f"write lock: {exc}"
     if isinstance(exc, SQLAlchemyError):
         return f"database {settings.db_url}: {getattr(exc, 'orig', None) or exc}"
     return None

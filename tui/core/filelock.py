@@ -16,7 +16,11 @@ from pathlib import Path
 POLL_SECONDS = 0.02
 
 
-class LockBusy(RuntimeError):
+class LockError(RuntimeError):
+    """The lock could not be taken; the message says why."""
+
+
+class LockBusy(LockError):
     """The lock stayed taken for longer than the caller would wait."""
 
 
@@ -28,7 +32,10 @@ def exclusive_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
     seconds (0: only when the lock is free right now)."""
     import fcntl  # POSIX only; Windows keeps its secrets in its own credential store
 
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise LockError(f"cannot open the lock file {path}: {exc.strerror}") from None
     try:
         _acquire(fd, path, timeout, fcntl)
         yield
@@ -47,5 +54,7 @@ def _acquire(fd: int, path: Path, timeout: float | None, fcntl) -> None:
             return
         except BlockingIOError:
             if time.monotonic() >= deadline:
-                raise LockBusy(f"{path} is held by another process") from None
+                raise LockBusy(
+                    f"another mailprov process has held {path} for over {timeout:g} s; try again when it is done"
+                ) from None
             time.sleep(POLL_SECONDS)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from tui.core import rules
 from tui.core.domain import ProviderDraft, ProviderSettings, ValidationError
-from tui.core.filelock import LockBusy, exclusive_lock
+from tui.core.filelock import LockBusy, LockError, exclusive_lock
 from tui.core.report import CheckReport, Failure, FailureKind, ProtocolResult, Step, utcnow
 from tui.core.secrets import SecretDamagedError, SecretStoreError
 from tui.core.settings import Settings
@@ -174,7 +174,7 @@ class ProviderService:
                 self._sweep_intents()
         except LockBusy:
             log.info("sweep skipped: another process is writing")
-        except SecretStoreError as exc:
+        except (LockError, SecretStoreError) as exc:  # reading must still work
             log.warning("sweep postponed: %s", exc)
 
     def _sweep_intents(self) -> None:
