@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tui.cli import main
+from tui.core.store import HEAD_REVISION
 
 PASSWORD = "Zebra-Tr0ub4dor&3"  # distinctive, so a leak anywhere can be found
 
@@ -162,7 +163,7 @@ def test_doctor_reports_database_and_secret_store(cli):
     add_support(cli)
     code, out, _ = cli("doctor")
     assert code == 0
-    assert "schema 0002" in out and "1 providers" in out
+    assert f"schema {HEAD_REVISION}" in out and "1 providers" in out
     assert "encrypted file" in out and "CA source" in out
 
 
@@ -214,3 +215,29 @@ def test_console_script_runs_as_a_module(tmp_path):
     done = subprocess.run([sys.executable, "-m", "tui", "provider", "add", "--name", "x"], env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "--type" in done.stderr
+
+
+def test_a_provider_whose_password_is_gone_says_password_missing(cli):
+    from tui.core.secrets import EncryptedFileKeyring, SecretStore
+    from tui.core.store import Store
+
+    add_support(cli)
+    store = Store.open(f"sqlite:///{cli.home / 'data' / 'mailprov.db'}")
+    key = store.require("Support").secret_key
+    store.close()
+    key_file = (cli.home / "config" / "master.key").read_text().strip()
+    SecretStore(EncryptedFileKeyring(cli.home / "data" / "secrets.enc", key_file, "test")).delete_password(key)
+
+    code, out, err = cli("check", "Support")
+    assert code == 1
+    assert "✖ secret: The stored password of provider 'Support' is missing." in out
+    assert "--password-stdin" in out  # the remedy: enter it again
+    code, listed, _ = cli("provider", "list")
+    assert "✖ password missing" in listed and "not checked" not in listed
+    shown = json.loads(cli("provider", "show", "Support", "--json")[1])
+    assert shown["password_missing"] is True and shown["status_text"] == "✖ password missing"
+    assert key not in out + err + listed + json.dumps(shown)
+
+    cli("provider", "edit", "Support", "--password-stdin", stdin="a new one\n")
+    shown = json.loads(cli("provider", "show", "Support", "--json")[1])
+    assert (shown["password_missing"], shown["status_text"]) == (False, "○ not checked")

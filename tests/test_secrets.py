@@ -14,11 +14,14 @@ import threading
 from pathlib import Path
 
 import pytest
+from keyring.backend import KeyringBackend
 from keyring.backends import fail, null
+from keyring.errors import PasswordDeleteError
 
 from tui.core.secrets import (
     EncryptedFileKeyring,
     MemoryKeyring,
+    SecretDamagedError,
     SecretStore,
     SecretStoreError,
     choose_backend,
@@ -147,6 +150,83 @@ def test_swapped_entries_are_detected(tmp_path):
     path.write_text(json.dumps(document))
     with pytest.raises(SecretStoreError, match="damaged or was copied"):
         store.get_password("alice")
+
+
+def damage_entry(path: Path, key: str) -> None:
+    """Flip bits in one entry's ciphertext, as a disk error or a bad edit would."""
+    import json
+
+    document = json.loads(path.read_text())
+    entries = document["entries"]["mailprov"]
+    sealed = bytearray(base64.b64decode(entries[f"provider/{key}"]))
+    sealed[-1] ^= 0xFF
+    entries[f"provider/{key}"] = base64.b64encode(bytes(sealed)).decode()
+    path.write_text(json.dumps(document))
+
+
+def test_a_damaged_entry_spoils_only_itself_and_no_message_names_its_key(tmp_path):
+    path = tmp_path / "secrets.enc"
+    store = file_store(path)
+    store.set_many({"alice": "alice-pw", "bob": "bob-pw"})
+    damage_entry(path, "alice")
+    with pytest.raises(SecretDamagedError) as error:
+        store.get_password("alice")
+    assert "alice" not in str(error.value) and "enter that provider's password again" in str(error.value)
+    assert store.get_many(["alice", "bob", "carol"]) == ({"bob": "bob-pw"}, {"alice"})
+    store.delete_many(["alice"])  # a damaged entry can still be removed
+    assert store.get_many(["alice", "bob"]) == ({"bob": "bob-pw"}, set())
+
+
+class CountingFileKeyring(EncryptedFileKeyring):
+    """The real encrypted file, counting how often it is rewritten."""
+
+    writes = 0
+
+    def _write(self, document):
+        self.writes += 1
+        super()._write(document)
+
+
+def test_set_many_and_delete_many_rewrite_the_file_once(tmp_path):
+    backend = CountingFileKeyring(tmp_path / "secrets.enc", "master-key-one", "test key")
+    store = SecretStore(backend)
+    store.set_many({f"key-{n}": f"pw-{n}" for n in range(200)})
+    assert backend.writes == 1
+    store.delete_many([f"key-{n}" for n in range(0, 200, 2)] + ["never-stored"])
+    assert backend.writes == 2
+    store.delete_many(["never-stored"])  # nothing to remove: no rewrite
+    assert backend.writes == 2
+    found, damaged = file_store(tmp_path / "secrets.enc").get_many([f"key-{n}" for n in range(200)])
+    assert found == {f"key-{n}": f"pw-{n}" for n in range(1, 200, 2)} and damaged == set()
+
+
+class DictOnlyKeyring(KeyringBackend):
+    """A backend with only keyring's own three methods, like the system keyrings."""
+
+    priority = -1
+
+    def __init__(self):
+        super().__init__()
+        self.passwords = {}
+
+    def get_password(self, service, username):
+        return self.passwords.get((service, username))
+
+    def set_password(self, service, username, password):
+        self.passwords[(service, username)] = password
+
+    def delete_password(self, service, username):
+        if self.passwords.pop((service, username), None) is None:
+            raise PasswordDeleteError("no such password")
+
+
+@pytest.mark.parametrize("backend_class", [MemoryKeyring, DictOnlyKeyring])
+def test_batches_work_with_and_without_backend_batch_methods(backend_class):
+    store = SecretStore(backend_class())
+    store.set_many({"a": "1", "b": "2", "c": "3"})
+    assert store.get_many(["a", "b", "z"]) == ({"a": "1", "b": "2"}, set())
+    store.delete_many(["a", "z"])
+    assert store.get_many(["a", "b", "c"]) == ({"b": "2", "c": "3"}, set())
 
 
 def test_damaged_file_is_reported_and_not_overwritten(tmp_path):
@@ -326,7 +406,7 @@ def test_backend_errors_are_wrapped_without_the_secret(tmp_path):
     with pytest.raises(SecretStoreError) as error:
         store.set_password(KEY, PASSWORD)
     message = str(error.value)
-    assert PASSWORD not in message
+    assert PASSWORD not in message and KEY not in message  # a secret key means nothing to a person
     assert "save the password" in message
     assert "mailprov doctor" in message
 

@@ -10,9 +10,9 @@ from tui.core.settings import load_settings
 from tui.core.store import Store
 
 
-def make_service(tmp_path, backend=None) -> ProviderService:
+def make_service(tmp_path, backend=None, **env) -> ProviderService:
     settings = load_settings(env={"MAILPROV_DB": str(tmp_path / "m.db"), "MAILPROV_DATA_DIR": str(tmp_path),
-                                  "MAILPROV_CONFIG_DIR": str(tmp_path), "MAILPROV_LOG_DIR": str(tmp_path)})
+                                  "MAILPROV_CONFIG_DIR": str(tmp_path), "MAILPROV_LOG_DIR": str(tmp_path), **env})
     return ProviderService(Store.open(settings.db_url), SecretStore(backend or MemoryKeyring()), settings)
 
 
@@ -80,3 +80,167 @@ def test_validate_while_editing_ignores_the_providers_own_name(tmp_path):
     service.create(draft())
     assert service.validate(draft(name="SUPPORT"), editing="Support") == {}
     assert "name" in service.validate(draft(name="SUPPORT"))
+
+
+# --------------------------------------------------------------------------- ordered writes
+
+from keyring.errors import KeyringError  # noqa: E402
+
+from tui.core.filelock import exclusive_lock  # noqa: E402
+from tui.core.report import FailureKind  # noqa: E402
+from tui.core.rules import to_settings  # noqa: E402
+from tui.core.service import ImportInterrupted  # noqa: E402
+
+
+def stored_keys(service) -> set[str]:
+    """Every secret key with a password in the in-memory backend."""
+    return {username.removeprefix("provider/") for _, username in service.secrets.backend._passwords}
+
+
+def test_a_new_password_gets_a_new_secret_key_and_the_old_password_goes(tmp_path):
+    service = make_service(tmp_path)
+    first = service.create(draft())
+    second = service.update("Support", service.draft_for("Support").updated(password="second", smtp_port="2525"))
+    assert second.secret_key != first.secret_key
+    assert stored_keys(service) == {second.secret_key}
+    assert service.store.intents() == []
+    kept = service.update("Support", service.draft_for("Support").updated(from_name="Desk"))
+    assert kept.secret_key == second.secret_key  # no new password: the key stays
+
+
+class DeleteFails(MemoryKeyring):
+    def delete_password(self, service, username):
+        raise KeyringError("the keyring daemon went away")
+
+    def delete_many(self, service, usernames):
+        raise KeyringError("the keyring daemon went away")
+
+
+def test_rm_with_a_failing_secret_store_keeps_the_provider_and_its_password(tmp_path):
+    service = make_service(tmp_path, DeleteFails())
+    record = service.create(draft())
+    with pytest.raises(SecretStoreError) as error:
+        service.delete("Support")
+    assert "'Support' was not removed" in str(error.value)
+    assert record.secret_key not in str(error.value)
+    kept = service.require("Support")
+    assert (kept.id, kept.secret_key, kept.settings) == (record.id, record.secret_key, record.settings)
+    assert stored_password(service, "Support") == "first"
+    assert service.store.intents() == []
+
+
+def test_the_sweep_finishes_what_killed_writes_left(tmp_path):
+    service = make_service(tmp_path)
+    kept = service.create(draft(name="Kept"))
+    legacy = service.create(draft(name="Legacy"))
+    # Killed after writing a new password, before the row was committed:
+    service.store.record_intents(["unused-new"])
+    service.secrets.set_password("unused-new", "never committed")
+    # Killed after the row moved to a new key, before the old password was deleted:
+    service.store.record_intents(["old-key"])
+    service.secrets.set_password("old-key", "replaced")
+    # A row of an older version whose password was never written (migration 0003 records it):
+    service.secrets.delete_password(legacy.secret_key)
+    service.store.record_intents([legacy.secret_key, kept.secret_key])
+
+    service.sweep()
+
+    assert stored_keys(service) == {kept.secret_key}
+    assert service.store.intents() == []
+    missing = service.require("Legacy")
+    assert missing.failure.kind is FailureKind.SECRET
+    assert missing.status_text == "✖ password missing"
+    assert "'Legacy'" in missing.failure.message and "is missing" in missing.failure.message
+    assert service.require("Kept").status is Status.GREY and service.require("Kept").failure is None
+    # Entering the password again is the remedy:
+    fixed = service.update("Legacy", service.draft_for("Legacy").updated(password="again"))
+    assert fixed.status is Status.GREY and fixed.failure is None
+
+
+def test_the_sweep_leaves_alone_what_another_process_is_writing(tmp_path):
+    service = make_service(tmp_path)
+    service.store.record_intents(["being-written"])
+    service.secrets.set_password("being-written", "about to be committed")
+    with exclusive_lock(service.lock_path):  # as a writing process holds it
+        service.sweep()
+    assert service.store.intents() == ["being-written"]
+    assert service.secrets.get_password("being-written") == "about to be committed"
+
+
+def test_an_interrupted_import_leaves_nothing(tmp_path):
+    service = make_service(tmp_path)
+    existing = service.create(draft(name="Existing"))
+    items = [(to_settings(draft(name=f"P{n}")), f"pw-{n}") for n in range(500)]
+    items.append((to_settings(draft(name="Existing", smtp_port="2525")), "changed"))
+
+    def stop_once_the_passwords_are_written() -> bool:
+        return len(stored_keys(service)) > 1  # the last moment before the commit
+
+    with pytest.raises(ImportInterrupted):
+        service.import_providers(items, stop=stop_once_the_passwords_are_written)
+    assert service.names() == ["Existing"]
+    assert service.require("Existing").settings.smtp_port == 587
+    assert stored_keys(service) == {existing.secret_key}
+    assert service.store.intents() == []
+
+    service.import_providers(items)
+    assert len(service.names()) == 501
+    assert service.require("Existing").settings.smtp_port == 2525
+    assert stored_password(service, "Existing") == "changed" and stored_password(service, "P7") == "pw-7"
+    assert stored_keys(service) == {r.secret_key for r in service.list()}
+    assert service.store.intents() == []
+
+
+def test_a_check_finishing_after_an_edit_is_not_saved(tmp_path, smtp_servers, test_certificates):
+    from tests.servers import HOST, PASSWORD, USER
+
+    service = make_service(tmp_path, MAILPROV_CA_FILE=str(test_certificates.ca_file))
+    service.create(draft(account=USER, password=PASSWORD, smtp_host=HOST, smtp_port=str(smtp_servers.port("starttls")),
+                         receive_emails=False, imap_host=""))
+    edited = []
+
+    def edit_during_the_check(protocol, step) -> None:
+        if not edited:  # another process edits the provider while the check is on its way
+            edited.append(service.update("Support", service.draft_for("Support").updated(smtp_port="1")))
+
+    report = service.check("Support", on_step=edit_during_the_check)
+    assert report.ok and report.outdated  # it passed, for settings that are no longer current
+    record = service.require("Support")
+    assert record.status is Status.GREY and record.settings.smtp_port == 1 and record.report is None
+
+    assert not service.check("Support").outdated  # nothing edited now: saved
+    assert service.require("Support").status is Status.RED
+
+
+def test_a_damaged_password_fails_its_provider_alone(tmp_path, closed_port):
+    from tests.test_secrets import damage_entry
+
+    backend = EncryptedFileKeyring(tmp_path / "secrets.enc", "a master key", "test")
+    service = make_service(tmp_path, backend)
+    for name in ("Damaged", "Fine"):
+        service.create(draft(name=name, smtp_host="127.0.0.1", smtp_port=str(closed_port), receive_emails=False,
+                             imap_host=""))
+    damaged_key = service.require("Damaged").secret_key
+    damage_entry(tmp_path / "secrets.enc", damaged_key)
+
+    reports = {r.provider: r for r in service.check_all()}
+    failure = reports["Damaged"].failure
+    assert failure.kind is FailureKind.SECRET and "'Damaged'" in failure.message
+    assert "cannot be read" in failure.message and "password again" in failure.remedy
+    assert damaged_key not in failure.message + failure.remedy
+    assert reports["Fine"].failure.kind is FailureKind.REFUSED  # checked, on its own
+    assert service.require("Damaged").status_text == "✖ password missing"
+    assert service.draft_for("Damaged").password_stored is False  # the form asks for it again
+
+
+def test_a_write_waits_for_another_writer_then_says_busy(tmp_path, monkeypatch):
+    from tui.core.filelock import LockBusy
+
+    monkeypatch.setattr("tui.core.service.WRITE_WAIT_SECONDS", 0.2)
+    service = make_service(tmp_path)
+    with exclusive_lock(service.lock_path):  # another process is writing, for too long
+        with pytest.raises(LockBusy, match="another mailprov process"):
+            service.create(draft())
+    assert service.names() == [] and stored_keys(service) == set()
+    service.create(draft())  # free again
+    assert service.names() == ["Support"]

@@ -120,3 +120,39 @@ def test_a_database_made_at_the_first_revision_keeps_its_rows(tmp_path):
     assert record.status is Status.RED and record.failure.message == "rejected"
     assert record.failure.fields == ()
     store.close()
+
+
+def test_an_older_database_gets_every_key_recorded_for_the_first_sweep(tmp_path):
+    path = tmp_path / "old.db"
+    engine = create_engine(f"sqlite:///{path}")
+    upgrade_to_head(engine, "0002")
+    engine.dispose()
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO provider (secret_key, name, name_key, type, account, created_at, updated_at)"
+            " VALUES ('k1', 'Legacy', 'legacy', 'smtp-imap', 'old@example.com', '2025-01-01', '2025-01-01')"
+        )
+    store = Store.open(f"sqlite:///{path}")
+    assert store.schema_revision() == HEAD_REVISION
+    assert store.intents() == ["k1"]  # the sweep checks that its password exists
+    store.close()
+
+
+def test_a_report_is_saved_only_for_the_settings_and_key_that_were_checked(store):
+    checked = store.add(settings_for())
+    assert store.update("Support", settings_for(from_name="Desk")) is not None  # not a connection field
+    assert store.save_report("Support", failed_report(), checked=checked).status is Status.RED
+
+    checked = store.require("Support")
+    store.update("Support", settings_for(smtp_port="1"))
+    assert store.save_report("Support", failed_report(), checked=checked) is None
+    assert store.require("Support").status is Status.GREY
+
+    checked = store.require("Support")
+    store.update("Support", settings_for(smtp_port="1"), secret_key="a-new-password")
+    assert store.save_report("Support", failed_report(), checked=checked) is None
+    assert store.intents() == [checked.secret_key]  # the old password is now to be deleted
+
+    checked = store.require("Support")
+    store.delete("Support")
+    assert store.save_report("Support", failed_report(), checked=checked) is None

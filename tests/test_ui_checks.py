@@ -117,3 +117,35 @@ async def test_check_all_updates_each_row_and_keys_stay_responsive(tmp_path, mai
         }
         shown = [table.row_cells(i)[0] for i in range(table.row_count)]
         assert shown == ["● active", "✖ error", "✖ error"]
+
+
+async def test_a_check_outrun_by_an_edit_leaves_the_row_grey(tmp_path, closed_port):
+    """Another process edits the provider while the app checks it: the result is dropped."""
+    from tests.ui_helpers import example_draft
+
+    app = make_app(tmp_path)
+    app.service.create(example_draft("Support").updated(smtp_host="127.0.0.1", smtp_port=str(closed_port)))
+    check = app.service.check
+    edited = []
+
+    def check_while_someone_edits(name, on_step=None):
+        def step_done(protocol, step):
+            if not edited:
+                edited.append(app.service.update(name, app.service.draft_for(name).updated(smtp_port="2525")))
+            if on_step:
+                on_step(protocol, step)
+
+        return check(name, on_step=step_done)
+
+    app.service.check = check_while_someone_edits
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        assert edited
+        record = app.service.get("Support")
+        assert record.status is Status.GREY and record.settings.smtp_port == 2525
+        table = app.screen.query_one(ProviderTable)
+        assert table.row_cells(0)[0] == "○ not checked"
+        assert any("result was not saved" in n for n in notifications(app))
+        assert app.screen.query_one(StatusPane).live_steps is None  # not stuck on "Checking…"

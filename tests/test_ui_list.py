@@ -155,3 +155,18 @@ async def test_a_database_that_cannot_be_opened_is_said_on_screen(tmp_path):
         await settle(pilot)
         assert "Could not open the database" in visible_text(app)
         assert "/nope/m.db" in visible_text(app)
+
+
+async def test_a_provider_without_its_password_says_so_in_the_list_and_the_pane(tmp_path):
+    app = make_app(tmp_path)
+    record = app.service.create(example_draft("Support"))
+    app.service.secrets.delete_password(record.secret_key)
+    app.service.store.record_intents([record.secret_key])  # as an older version's row is
+    app.service.sweep()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(ProviderTable)
+        assert table.row_cells(0)[0] == "✖ password missing"
+        text = visible_text(app)
+        assert "○ not checked" not in text
+        assert "Error: secret" in text and "is missing" in text and "Enter the password again" in text

@@ -5,6 +5,7 @@ status as glyph + word) or, with --json, for monitoring. Every line goes through
 from __future__ import annotations
 
 import getpass
+import signal
 import sys
 from pathlib import Path
 
@@ -18,8 +19,8 @@ from tui.cli import (
     say,
 )
 from tui.core import rules
-from tui.core.domain import FIELD_LABELS, ProviderDraft, ValidationError, status_text
-from tui.core.report import CheckReport
+from tui.core.domain import FIELD_LABELS, ProviderDraft, ValidationError
+from tui.core.report import CheckReport, FailureKind
 from tui.core.settings import Settings
 from tui.core.store import NotFoundError, ProviderRecord
 from tui.core.text import visible
@@ -92,10 +93,6 @@ def _warn(lines: list[str]) -> None:
         say(f"mailprov: warning: {line}", file=sys.stderr)
 
 
-def _status_of(record: ProviderRecord) -> str:
-    return status_text(record.status, record.settings.encrypted)
-
-
 def _field_ref(field_name: str) -> str:
     """'--smtp-port (SMTP port)': the flag to change and the field's name."""
     label = FIELD_LABELS.get(field_name, field_name)
@@ -110,7 +107,7 @@ def provider_add(args, service) -> int:
     draft = ProviderDraft()
     draft = _apply_flags(draft, args)
     record = service.create(draft)
-    say(f"Added {record.name} ({_status_of(record)}). Run `mailprov check {_quote(record.name)}` to activate it.")
+    say(f"Added {record.name} ({record.status_text}). Run `mailprov check {_quote(record.name)}` to activate it.")
     _warn(rules.warnings(record.settings))
     return EXIT_OK
 
@@ -120,7 +117,7 @@ def provider_edit(args, service) -> int:
     if args.rename is not None:
         draft = draft.updated(name=args.rename)
     record = service.update(args.provider, draft)
-    say(f"Saved {record.name} ({_status_of(record)}).")
+    say(f"Saved {record.name} ({record.status_text}).")
     _warn(rules.warnings(record.settings))
     return EXIT_OK
 
@@ -163,7 +160,7 @@ def provider_list(args, service) -> int:
     rows = [("STATUS", "NAME", "TYPE", "ACCOUNT", "RECEIVE", "LAST CHECK")]
     for r in records:
         checked = r.last_checked_at.strftime("%Y-%m-%d %H:%M UTC") if r.last_checked_at else "never"
-        rows.append((_status_of(r), r.name, r.settings.type.label, r.settings.account,
+        rows.append((r.status_text, r.name, r.settings.type.label, r.settings.account,
                      "yes" if r.settings.receive_emails else "no", checked))
     _print_table(rows)
     return EXIT_OK
@@ -202,8 +199,9 @@ def record_to_json(record: ProviderRecord) -> dict:
         "smtp": {"host": s.smtp_host, "port": s.smtp_port, "security": s.smtp_security.value},
         "imap": {"host": s.imap_host, "port": s.imap_port, "security": s.imap_security.value},
         "status": record.status.value,
-        "status_text": _status_of(record),
+        "status_text": record.status_text,
         "encrypted": s.encrypted,
+        "password_missing": failure is not None and failure.kind is FailureKind.SECRET,
         "last_checked_at": _iso(record.last_checked_at),
         "last_ok_at": _iso(record.last_ok_at),
         "kind": failure.kind.value if failure else None,
@@ -251,7 +249,7 @@ def check(args, service) -> int:
             if index:
                 say()
             print_report(report)
-    return EXIT_OK if all(report.ok for report in reports) else EXIT_CHECK_FAILED
+    return EXIT_OK if all(report.ok and not report.outdated for report in reports) else EXIT_CHECK_FAILED
 
 
 def report_to_json(report: CheckReport) -> dict:
@@ -275,11 +273,14 @@ def report_to_json(report: CheckReport) -> dict:
             for step in result.steps
         ],
         "summary": {result.protocol: result.summary for result in report.results if result.summary},
+        "saved": not report.outdated,
     }
 
 
 def print_report(report: CheckReport) -> None:
-    say(f"{report.provider}: {status_text(report.status, report.encrypted)}")
+    say(f"{report.provider}: {report.status_text}")
+    if report.outdated:
+        say("  not saved: the provider was changed during this check; check it again")
     for result in report.results:
         say(f"  {result.protocol.upper()} {result.host}:{result.port}")
         for step in result.steps:
@@ -316,6 +317,17 @@ def export(args, service) -> int:
 
 
 def import_file(args, service) -> int:
+    from tui.core.service import ImportInterrupted
+
+    with SignalsStop() as stop:
+        try:
+            return _import(args, service, stop)
+        except ImportInterrupted as exc:
+            _error(str(exc))
+            return 128 + (stop.signal or signal.SIGINT)
+
+
+def _import(args, service, stop: SignalsStop) -> int:
     import os
 
     from tui.core.exchange import apply_actions, parse_import, plan_actions
@@ -335,10 +347,38 @@ def import_file(args, service) -> int:
         return EXIT_BAD_INPUT
     for action in actions:
         say(f"{'would ' if args.dry_run else ''}{action.kind} {action.entry.draft.name.strip()}")
-    if not args.dry_run:
-        apply_actions(service, actions)
-        say(f"Imported {len(actions)} provider(s). Run `mailprov check --all` to activate them.")
+    if args.dry_run:
+        return EXIT_OK
+    apply_actions(service, actions, stop=stop.requested)
+    say(f"Imported {len(actions)} provider(s). Run `mailprov check --all` to activate them.")
     return EXIT_OK
+
+
+class SignalsStop:
+    """While active, SIGINT and SIGTERM only note that a stop was asked for: the import
+    checks `requested()` where stopping leaves nothing behind, instead of being cut off
+    mid-write by KeyboardInterrupt."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def requested(self) -> bool:
+        return self.signal is not None
+
+    def _note(self, signum: int, _frame) -> None:
+        self.signal = signum
+
+    def __enter__(self) -> SignalsStop:
+        for signum in self.SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._note)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
 
 
 # doctor ------------------------------------------------------------------------------

@@ -27,7 +27,9 @@ def build_service(settings: Settings, keyring_backend=None):
         secrets = SecretStore(keyring_backend)
     else:
         secrets = LazySecretStore(lambda: choose_backend(settings))
-    return ProviderService(Store.open(settings.db_url), secrets, settings)
+    service = ProviderService(Store.open(settings.db_url), secrets, settings)
+    service.sweep()  # what a killed process left behind; cheap when nothing is pending
+    return service
 
 
 def configure_logging(settings: Settings, level: int = logging.INFO) -> None:
@@ -72,12 +74,15 @@ def environment_problem(error: BaseException, settings: Settings) -> str | None:
     not an environment fault (a bug: let it show)."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from tui.core.filelock import LockError
     from tui.core.secrets import SecretStoreError
     from tui.core.settings import without_db_password
     from tui.core.store import DatabaseUnavailable
 
     if isinstance(error, SecretStoreError):
         return f"secret store: {error}"
+    if isinstance(error, LockError):
+        return f"write lock: {error}"
     if isinstance(error, DatabaseUnavailable):
         return f"database {error}"
     if isinstance(error, SQLAlchemyError):

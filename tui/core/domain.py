@@ -97,9 +97,15 @@ STATUS_GLYPHS = {Status.GREY: "○", Status.RED: "✖", Status.GREEN: "●"}
 STATUS_WORDS = {Status.GREY: "not checked", Status.RED: "error", Status.GREEN: "active"}
 
 
-def status_text(status: Status, encrypted: bool = True) -> str:
-    """The status as every face shows it: "● active, unencrypted" for a working provider
-    whose password travels in clear (security none), otherwise glyph and word."""
+PASSWORD_MISSING = "✖ password missing"
+
+
+def status_text(status: Status, *, encrypted: bool = True, password_missing: bool = False) -> str:
+    """The status as every face shows it: glyph and word; "✖ password missing" when the
+    stored password is gone or unreadable (never a plain "not checked"); "● active,
+    unencrypted" for a working provider whose password travels in clear (security none)."""
+    if password_missing:
+        return PASSWORD_MISSING
     if status is Status.GREEN and not encrypted:
         return f"{status.text}, unencrypted"
     return status.text

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tui.core import rules
-from tui.core.domain import FIELD_LABELS, ProviderDraft, ProviderSettings, repr_hiding
+from tui.core.domain import FIELD_LABELS, ProviderDraft, ProviderSettings, ValidationError, repr_hiding
 from tui.core.store import ProviderRecord
 from tui.core.text import escaped_in_quotes, visible
 
@@ -158,6 +158,7 @@ class ImportAction:
     kind: str  # "create" or "update"
     entry: ImportEntry
     password: str | None
+    settings: ProviderSettings | None = None  # what the rules made of the entry
 
     def __repr__(self) -> str:
         return repr_hiding(self, "password")
@@ -180,12 +181,21 @@ def plan_actions(plan: ImportPlan, existing_names: list[str], env: dict[str, str
         # A missing variable was reported above: do not report the password a second time.
         keeps_password = kind == "update" or bool(entry.password_env)
         draft = entry.draft.updated(password=password or "", password_stored=keeps_password)
-        for field_name, message in rules.validate(draft).items():
+        settings, errors = _validated(draft)
+        for field_name, message in errors.items():
             if field_name == "password" and not entry.password_env:
                 field_name, message = "password_env", NO_PASSWORD_HINT
             plan.errors.append((entry.label, field_name, message))
-        actions.append(ImportAction(kind, ImportEntry(entry.label, draft, entry.password_env), password))
+        actions.append(ImportAction(kind, ImportEntry(entry.label, draft, entry.password_env), password, settings))
     return actions if plan.ok else []
+
+
+def _validated(draft: ProviderDraft) -> tuple[ProviderSettings | None, dict[str, str]]:
+    """The rules run once per entry: their settings when the entry is good, else its errors."""
+    try:
+        return rules.to_settings(draft), {}
+    except ValidationError as exc:
+        return None, exc.errors
 
 
 def _password_from_env(entry: ImportEntry, env: dict[str, str], plan: ImportPlan) -> str | None:
@@ -197,30 +207,7 @@ def _password_from_env(entry: ImportEntry, env: dict[str, str], plan: ImportPlan
     return password
 
 
-def apply_actions(service, actions: list[ImportAction]) -> None:
-    """Create/update through the service; on any failure undo what was done (all-or-nothing)."""
-    undo: list = []
-    try:
-        for action in actions:
-            name = action.entry.draft.name.strip()
-            if action.kind == "create":
-                service.create(action.entry.draft)
-                undo.append(lambda n=name: service.delete(n))
-            else:
-                before = service.draft_for(name)
-                password_before = _stored_password(service, name)
-                service.update(name, action.entry.draft)
-                undo.append(lambda n=name, d=before, p=password_before: _restore(service, n, d, p))
-    except Exception:
-        for step in reversed(undo):
-            step()
-        raise
-
-
-def _stored_password(service, name: str) -> str | None:
-    record = service.require(name)
-    return service.secrets.get_password(record.secret_key)
-
-
-def _restore(service, current_name: str, draft: ProviderDraft, password: str | None) -> None:
-    service.update(current_name, draft.updated(password=password or ""))
+def apply_actions(service, actions: list[ImportAction], stop=lambda: False) -> None:
+    """Import through the service, all or nothing: one batched secret write and one SQL
+    transaction. `stop()` is asked until the commit (ImportInterrupted: nothing imported)."""
+    service.import_providers([(action.settings, action.password or "") for action in actions], stop=stop)

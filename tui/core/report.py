@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from enum import StrEnum
 
-from tui.core.domain import Status
+from tui.core.domain import Status, status_text
 
 
 class FailureKind(StrEnum):
@@ -24,6 +24,7 @@ class FailureKind(StrEnum):
     MECHANISM = "mechanism"
     MAILBOX = "mailbox"
     PROTOCOL = "protocol"
+    SECRET = "secret"  # the provider's stored password is missing or cannot be read
 
 
 # Failures that may pass by themselves: worth a retry before anyone edits settings.
@@ -98,6 +99,11 @@ def as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
+def is_password_missing(failure: Failure | None) -> bool:
+    """A `secret` failure: the stored password is gone or cannot be read."""
+    return failure is not None and failure.kind is FailureKind.SECRET
+
+
 @dataclass
 class CheckReport:
     provider: str
@@ -105,6 +111,9 @@ class CheckReport:
     outbound: ProtocolResult
     inbound: ProtocolResult | None = None  # None when the provider does not receive
     duration_ms: float = 0.0
+    # True when the provider was edited (settings or password) while it was being checked:
+    # the result was not saved, since it is about settings that are no longer current.
+    outdated: bool = False
 
     @property
     def results(self) -> list[ProtocolResult]:
@@ -128,8 +137,13 @@ class CheckReport:
         """Whether every protocol checked keeps the password encrypted on the wire."""
         return all(result.encrypted for result in self.results)
 
+    @property
+    def status_text(self) -> str:
+        return status_text(self.status, encrypted=self.encrypted, password_missing=is_password_missing(self.failure))
+
     def to_dict(self) -> dict:
         data = asdict(self)
+        del data["outdated"]  # a saved report is never outdated
         data["started_at"] = self.started_at.isoformat()
         data["status"] = self.status.value
         data["encrypted"] = self.encrypted

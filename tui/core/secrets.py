@@ -16,6 +16,9 @@ There is never a silent plaintext fallback.
 
 `SecretStore` stores the password of a provider under the keyring username
 `provider/<secret_key>` in the service "mailprov"; callers pass only the `secret_key`.
+Batch calls (`get_many`, `set_many`, `delete_many`) use the backend's own batch methods when
+it has them (the encrypted file rewrites itself once for N entries), else loop.
+A secret key never appears in an error message: it means nothing to a person.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import keyring.core
 from keyring.backend import KeyringBackend
 from keyring.errors import KeyringError, NoKeyringError, PasswordDeleteError
 
+from tui.core.filelock import exclusive_lock
 from tui.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -66,6 +70,10 @@ class SecretStoreError(KeyringError):
     it never contains a secret."""
 
 
+class SecretDamagedError(SecretStoreError):
+    """One stored password cannot be read (its entry is damaged); the others can."""
+
+
 # --------------------------------------------------------------------------- the store
 
 
@@ -86,20 +94,68 @@ class SecretStore:
 
     def get_password(self, key: str) -> str | None:
         username = _username(key)
-        with self._errors_explained(f"read the password of provider secret {key}"):
+        with self._errors_explained("read the stored password"):
             return self._backend.get_password(self._service, username)
 
+    def get_many(self, keys: list[str]) -> tuple[dict[str, str], set[str]]:
+        """(passwords found by key, keys whose entry is damaged); absent keys are in neither.
+        A damaged entry spoils only itself; a store that cannot be read at all raises."""
+        usernames = {_username(key): key for key in keys}
+        with self._errors_explained("read the stored passwords"):
+            batch = getattr(self._backend, "get_many", None)
+            if batch is not None:
+                found, damaged = batch(self._service, list(usernames))
+            else:
+                found, damaged = self._get_one_by_one(list(usernames))
+        return {usernames[u]: p for u, p in found.items()}, {usernames[u] for u in damaged}
+
+    def _get_one_by_one(self, usernames: list[str]) -> tuple[dict[str, str], set[str]]:
+        found: dict[str, str] = {}
+        damaged: set[str] = set()
+        for username in usernames:
+            try:
+                password = self._backend.get_password(self._service, username)
+            except SecretDamagedError:
+                damaged.add(username)
+                continue
+            if password is not None:
+                found[username] = password
+        return found, damaged
+
     def set_password(self, key: str, password: str) -> None:
-        if not isinstance(password, str):
+        self.set_many({key: password})
+
+    def set_many(self, items: dict[str, str]) -> None:
+        """Save several passwords; with a batching backend, in one write."""
+        if not all(isinstance(password, str) for password in items.values()):
             raise TypeError("password must be a str")
-        username = _username(key)
-        with self._errors_explained(f"save the password of provider secret {key}", password):
-            self._backend.set_password(self._service, username, password)
+        by_username = {_username(key): password for key, password in items.items()}
+        if not by_username:
+            return
+        with self._errors_explained("save the password", *items.values()):
+            batch = getattr(self._backend, "set_many", None)
+            if batch is not None:
+                batch(self._service, by_username)
+            else:
+                for username, password in by_username.items():
+                    self._backend.set_password(self._service, username, password)
+
+    def delete_many(self, keys: list[str]) -> None:
+        """Forget several passwords; absent ones are no error."""
+        batch = getattr(self._backend, "delete_many", None)
+        if batch is None:
+            for key in keys:
+                self.delete_password(key)
+            return
+        usernames = [_username(key) for key in keys]
+        if usernames:
+            with self._errors_explained("delete stored passwords"):
+                batch(self._service, usernames)
 
     def delete_password(self, key: str) -> None:
         """Forget the password; nothing happens when there is none."""
         username = _username(key)
-        with self._errors_explained(f"delete the password of provider secret {key}"):
+        with self._errors_explained("delete the stored password"):
             try:
                 self._backend.delete_password(self._service, username)
             except PasswordDeleteError:
@@ -109,7 +165,7 @@ class SecretStore:
                     raise
 
     @contextmanager
-    def _errors_explained(self, action: str, secret: str | None = None) -> Iterator[None]:
+    def _errors_explained(self, action: str, *secrets: str) -> Iterator[None]:
         try:
             yield
         except SecretStoreError:
@@ -119,7 +175,7 @@ class SecretStore:
                 # keyring's own text suggests installing a plaintext backend: do not repeat it.
                 detail = "no usable keyring backend"
             else:
-                detail = _without_secret(f"{type(exc).__name__}: {exc}", secret)
+                detail = _without_secrets(f"{type(exc).__name__}: {exc}", secrets)
             raise SecretStoreError(
                 f"Could not {action} ({detail}). Passwords are kept in {self.backend_name}; "
                 "run `mailprov doctor` to check that store and how to fix it."
@@ -168,8 +224,9 @@ def _username(key: str) -> str:
     return f"provider/{key}"
 
 
-def _without_secret(text: str, secret: str | None) -> str:
-    if secret:
+def _without_secrets(text: str, secrets: tuple[str, ...]) -> str:
+    # Longest first, so a password containing another one is removed whole.
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
 
@@ -201,6 +258,15 @@ class MemoryKeyring(KeyringBackend):
         with self._lock:
             if self._passwords.pop((service, username), None) is None:
                 raise PasswordDeleteError("no such password")
+
+    def set_many(self, service: str, passwords: dict[str, str]) -> None:
+        with self._lock:
+            self._passwords.update({(service, username): pw for username, pw in passwords.items()})
+
+    def delete_many(self, service: str, usernames: list[str]) -> None:
+        with self._lock:
+            for username in usernames:
+                self._passwords.pop((service, username), None)
 
 
 # --------------------------------------------------------------------------- encrypted file
@@ -248,13 +314,38 @@ class EncryptedFileKeyring(KeyringBackend):
             return None
         return self._decrypt_entry(cipher, blob, service, username)
 
+    def get_many(self, service: str, usernames: list[str]) -> tuple[dict[str, str], set[str]]:
+        """One read of the file for many passwords: (found, damaged usernames)."""
+        document = self._read()
+        if document is None:
+            return {}, set()
+        cipher = self._verified_cipher(document)
+        entries = document["entries"].get(service, {})
+        found: dict[str, str] = {}
+        damaged: set[str] = set()
+        for username in usernames:
+            blob = entries.get(username)
+            if blob is None:
+                continue
+            try:
+                found[username] = self._decrypt_entry(cipher, blob, service, username)
+            except SecretDamagedError:
+                damaged.add(username)
+        return found, damaged
+
     def set_password(self, service: str, username: str, password: str) -> None:
+        self.set_many(service, {username: password})
+
+    def set_many(self, service: str, passwords: dict[str, str]) -> None:
+        """Encrypt N passwords and rewrite the file once."""
         with self._write_lock():
             document = self._read() or self._new_document()
             cipher = self._verified_cipher(document)
-            nonce = secrets.token_bytes(NONCE_BYTES)
-            sealed = cipher.encrypt(nonce, password.encode("utf-8"), _entry_aad(service, username))
-            document["entries"].setdefault(service, {})[username] = _b64(nonce + sealed)
+            entries = document["entries"].setdefault(service, {})
+            for username, password in passwords.items():
+                nonce = secrets.token_bytes(NONCE_BYTES)
+                sealed = cipher.encrypt(nonce, password.encode("utf-8"), _entry_aad(service, username))
+                entries[username] = _b64(nonce + sealed)
             self._write(document)
 
     def delete_password(self, service: str, username: str) -> None:
@@ -263,11 +354,25 @@ class EncryptedFileKeyring(KeyringBackend):
             entries = document["entries"].get(service, {}) if document else {}
             if username not in entries:
                 raise PasswordDeleteError("no such password")
-            self._verified_cipher(document)  # never rewrite a file written with another key
+            self._remove_entries(document, service, [username])
+
+    def delete_many(self, service: str, usernames: list[str]) -> None:
+        """Remove N entries (absent ones are skipped) and rewrite the file once, if at all."""
+        with self._write_lock():
+            document = self._read()
+            entries = document["entries"].get(service, {}) if document else {}
+            present = [username for username in usernames if username in entries]
+            if present:
+                self._remove_entries(document, service, present)
+
+    def _remove_entries(self, document: dict[str, Any], service: str, usernames: list[str]) -> None:
+        self._verified_cipher(document)  # never rewrite a file written with another key
+        entries = document["entries"][service]
+        for username in usernames:
             del entries[username]
-            if not entries:
-                del document["entries"][service]
-            self._write(document)
+        if not entries:
+            del document["entries"][service]
+        self._write(document)
 
     # the file
 
@@ -327,17 +432,9 @@ class EncryptedFileKeyring(KeyringBackend):
     @contextmanager
     def _write_lock(self) -> Iterator[None]:
         """Serialise read-modify-write between threads and processes (TUI and CLI)."""
-        import fcntl  # POSIX only; Windows uses its own credential store instead
-
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # flock belongs to the open file description: every call opens its own, so threads
-        # of one process exclude each other as well as other processes do.
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with exclusive_lock(self._lock_path):
             yield
-        finally:
-            os.close(fd)  # releases the lock
 
     # cryptography
 
@@ -364,9 +461,10 @@ class EncryptedFileKeyring(KeyringBackend):
             raw = _unb64(blob)
             return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _entry_aad(service, username)).decode("utf-8")
         except (InvalidTag, TypeError, ValueError):
-            raise SecretStoreError(
-                f"the entry for {username} in {self.path} is damaged or was copied from another "
-                "entry; save that password again."
+            # The username holds the secret key: it means nothing to a person, so it is left out.
+            raise SecretDamagedError(
+                f"a password entry in {self.path} is damaged or was copied from another entry; "
+                "enter that provider's password again."
             ) from None
 
     def _cipher_for(self, kdf: dict[str, Any]) -> Any:

@@ -2,6 +2,11 @@
 file, so every connection runs in WAL mode with a busy timeout. Migrations run on open.
 
 Nothing secret is stored here: the password lives in keyring under the row's `secret_key`.
+A secret key is never reused for another password: a new password gets a new key. The
+`secret_intent` table lists the keys whose password may exist without a row using it (or,
+after an upgrade, a row whose password may be missing); the service writes in this order:
+record the intent, write the secret, commit the row (which settles the intent), and sweeps
+what a killed process left (see tui.core.service).
 """
 
 from __future__ import annotations
@@ -14,17 +19,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import event, inspect, text
+from sqlalchemy import delete, event, insert, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from tui.core.domain import ProviderSettings, ProviderType, Security, Status, ValidationError
-from tui.core.report import CheckReport, Failure, as_utc, utcnow
+from tui.core.domain import status_text
+from tui.core.report import CheckReport, Failure, as_utc, is_password_missing, utcnow
 
 # The newest migration in tui/core/migrations/versions. A test keeps the two in step; knowing
 # it here lets an up-to-date database open without importing Alembic (faster start-up).
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 BUSY_TIMEOUT_MS = 5000
 
 
@@ -60,6 +66,19 @@ class ProviderRow(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class SecretIntentRow(SQLModel, table=True):
+    """A secret key whose password may outlive its row, or a row its password (see above)."""
+
+    __tablename__ = "secret_intent"
+
+    secret_key: str = Field(primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+def new_secret_key() -> str:
+    return uuid.uuid4().hex
+
+
 @dataclass(frozen=True)
 class ProviderRecord:
     id: int
@@ -76,6 +95,13 @@ class ProviderRecord:
     @property
     def name(self) -> str:
         return self.settings.name
+
+    @property
+    def status_text(self) -> str:
+        """Glyph and word (see `status_text`)."""
+        return status_text(
+            self.status, encrypted=self.settings.encrypted, password_missing=is_password_missing(self.failure)
+        )
 
 
 class NotFoundError(LookupError):
@@ -161,30 +187,107 @@ class Store:
             raise NotFoundError(name)
         return record
 
-    # Writing -------------------------------------------------------------------------
-
-    def add(self, settings: ProviderSettings) -> ProviderRecord:
-        row = ProviderRow(secret_key=uuid.uuid4().hex, name=settings.name, name_key="", type="", account="")
-        _apply_settings(row, settings)
-        return self._commit(row)
-
-    def update(self, name: str, settings: ProviderSettings) -> ProviderRecord:
+    def by_secret_key(self, keys: list[str]) -> dict[str, ProviderRecord]:
+        """The providers using these secret keys, by key."""
+        found: dict[str, ProviderRecord] = {}
         with Session(self.engine) as session:
-            row = _find_or_raise(session, name)
-            before = _to_settings(row).connection_key()
-            _apply_settings(row, settings)
-            if settings.connection_key() != before:
-                _reset_status(row)
-            row.updated_at = utcnow()
+            for chunk in _chunks(keys):
+                rows = session.exec(select(ProviderRow).where(ProviderRow.secret_key.in_(chunk))).all()
+                found.update((row.secret_key, _to_record(row)) for row in rows)
+        return found
+
+    # Writing -------------------------------------------------------------------------
+    # Each method is one SQL transaction. A row that starts using a secret key settles that
+    # key's intent in the same transaction; a row that stops using one records it.
+
+    def add(self, settings: ProviderSettings, secret_key: str | None = None) -> ProviderRecord:
+        with Session(self.engine) as session:
+            row = _new_row(settings, secret_key or new_secret_key())
+            _settle(session, [row.secret_key])
             return self._commit(row, session)
 
+    def update(self, name: str, settings: ProviderSettings, secret_key: str | None = None) -> ProviderRecord:
+        """New settings; with `secret_key`, the row moves to that key (a new password): the
+        old key is recorded as an intent, to be deleted, and the status goes back to grey."""
+        with Session(self.engine) as session:
+            row = _find_or_raise(session, name)
+            _update_row(session, row, settings, secret_key)
+            return self._commit(row, session)
+
+    def write_many(
+        self,
+        creates: list[tuple[ProviderSettings, str]],
+        updates: list[tuple[str, ProviderSettings, str | None]],
+    ) -> None:
+        """Create and update many providers in one transaction (an import): all or nothing."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            rows = {row.name_key: row for row in session.exec(select(ProviderRow)).all()} if updates else {}
+            for name, settings, secret_key in updates:
+                row = rows.get(name.strip().casefold())
+                if row is None:
+                    raise NotFoundError(name)
+                _update_row(session, row, settings, secret_key)
+            now = utcnow()
+            new_rows = [_new_row_columns(settings, key, now) for settings, key in creates]
+            _settle(session, [key for _, key in creates])
+            try:
+                if new_rows:
+                    session.exec(insert(ProviderRow), params=new_rows)
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                raise ValidationError({"name": "Another provider took one of these names meanwhile."}) from None
+
     def delete(self, name: str) -> ProviderRecord:
+        """Remove the row and record its secret key, whose password is to be deleted next."""
         with Session(self.engine) as session:
             row = _find_or_raise(session, name)
             record = _to_record(row)
             session.delete(row)
+            _record_intents(session, [row.secret_key])
             session.commit()
             return record
+
+    def restore(self, record: ProviderRecord) -> ProviderRecord:
+        """Put back a row `delete()` removed (its password could not be deleted)."""
+        with Session(self.engine) as session:
+            row = _new_row(record.settings, record.secret_key)
+            row.id = record.id
+            _set_status(row, record)
+            row.created_at, row.updated_at = record.created_at, record.updated_at
+            _settle(session, [record.secret_key])
+            return self._commit(row, session)
+
+    # Secret intents --------------------------------------------------------------------
+
+    def record_intents(self, keys: list[str]) -> None:
+        with Session(self.engine) as session:
+            _record_intents(session, keys)
+            session.commit()
+
+    def settle_intents(self, keys: list[str]) -> None:
+        with Session(self.engine) as session:
+            _settle(session, keys)
+            session.commit()
+
+    def intents(self) -> list[str]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(SecretIntentRow.secret_key)).all())
+
+    def has_intents(self) -> bool:
+        with Session(self.engine) as session:
+            return session.exec(select(SecretIntentRow.secret_key).limit(1)).first() is not None
+
+    def mark_password_problem(self, secret_key: str, failure: Failure) -> None:
+        """Red, with a `secret` failure: the row's password is missing or cannot be read."""
+        with Session(self.engine) as session:
+            row = session.exec(select(ProviderRow).where(ProviderRow.secret_key == secret_key)).first()
+            if row is not None:
+                row.status = Status.RED.value
+                _set_failure(row, failure)
+                row.last_report = None
+                session.add(row)
+                session.commit()
 
     def reset_status(self, name: str) -> ProviderRecord:
         """Grey again: the settings (or the password) changed since the last check."""
@@ -194,18 +297,25 @@ class Store:
             row.updated_at = utcnow()
             return self._commit(row, session)
 
-    def save_report(self, name: str, report: CheckReport) -> ProviderRecord:
+    def save_report(
+        self, name: str, report: CheckReport, checked: ProviderRecord | None = None
+    ) -> ProviderRecord | None:
+        """Save a check's result. With `checked` (the record the check ran on), only while
+        the row still has the connection settings and the secret key that were checked:
+        otherwise the report is stale, nothing is saved and None is returned."""
         with Session(self.engine) as session:
-            row = _find_or_raise(session, name)
+            if checked is None:
+                row = _find_or_raise(session, name)
+            else:
+                row = session.get(ProviderRow, checked.id)
+                if row is None or not _still_as_checked(row, checked):
+                    return None
             failure = report.failure
             row.status = report.status.value
             row.last_checked_at = report.started_at
             if report.ok:
                 row.last_ok_at = report.started_at
-            row.error_kind = failure.kind.value if failure else None
-            row.error_message = failure.message if failure else None
-            row.error_remedy = failure.remedy if failure else None
-            row.error_fields = json.dumps(list(failure.fields) if failure else [])
+            _set_failure(row, failure)
             row.last_report = json.dumps(report.to_dict())
             return self._commit(row, session)
 
@@ -336,6 +446,67 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _chunks(items: list[str], size: int = 500):
+    """SQLite limits the parameters of one statement: ask for many keys in slices."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _record_intents(session: Session, keys: list[str]) -> None:
+    known = set()
+    for chunk in _chunks(keys):
+        known.update(session.exec(select(SecretIntentRow.secret_key).where(SecretIntentRow.secret_key.in_(chunk))).all())
+    now = utcnow()
+    rows = [{"secret_key": key, "created_at": now} for key in dict.fromkeys(keys) if key not in known]
+    if rows:
+        session.exec(insert(SecretIntentRow), params=rows)
+
+
+def _settle(session: Session, keys: list[str]) -> None:
+    for chunk in _chunks(keys):
+        session.exec(delete(SecretIntentRow).where(SecretIntentRow.secret_key.in_(chunk)))
+
+
+def _new_row(settings: ProviderSettings, secret_key: str) -> ProviderRow:
+    row = ProviderRow(secret_key=secret_key, name=settings.name, name_key="", type="", account="")
+    _apply_settings(row, settings)
+    return row
+
+
+def _update_row(session: Session, row: ProviderRow, settings: ProviderSettings, secret_key: str | None) -> None:
+    before = _to_settings(row).connection_key()
+    _apply_settings(row, settings)
+    if settings.connection_key() != before:
+        _reset_status(row)
+    if secret_key is not None and secret_key != row.secret_key:
+        _record_intents(session, [row.secret_key])
+        _settle(session, [secret_key])
+        row.secret_key = secret_key
+        _reset_status(row)  # a new password has not been checked
+    row.updated_at = utcnow()
+    session.add(row)
+
+
+def _still_as_checked(row: ProviderRow, checked: ProviderRecord) -> bool:
+    return row.secret_key == checked.secret_key and (
+        _to_settings(row).connection_key() == checked.settings.connection_key()
+    )
+
+
+def _set_failure(row: ProviderRow, failure: Failure | None) -> None:
+    row.error_kind = failure.kind.value if failure else None
+    row.error_message = failure.message if failure else None
+    row.error_remedy = failure.remedy if failure else None
+    row.error_fields = json.dumps(list(failure.fields) if failure else [])
+
+
+def _set_status(row: ProviderRow, record: ProviderRecord) -> None:
+    row.status = record.status.value
+    row.last_checked_at, row.last_ok_at = record.last_checked_at, record.last_ok_at
+    _set_failure(row, record.failure)
+    row.last_report = json.dumps(record.report.to_dict()) if record.report else None
+
+
 def _find(session: Session, name: str) -> ProviderRow | None:
     key = name.strip().casefold()
     return session.exec(select(ProviderRow).where(ProviderRow.name_key == key)).first()
@@ -349,19 +520,33 @@ def _find_or_raise(session: Session, name: str) -> ProviderRow:
 
 
 def _apply_settings(row: ProviderRow, settings: ProviderSettings) -> None:
-    row.name = settings.name
-    row.name_key = settings.name.casefold()
-    row.type = settings.type.value
-    row.account = settings.account
-    row.username = None if settings.username == settings.account else settings.username
-    row.from_name = settings.from_name
-    row.receive_emails = settings.receive_emails
-    row.active_reference = settings.active_reference
-    row.reply_to = json.dumps(list(settings.reply_to))
+    for column, value in _settings_columns(settings).items():
+        setattr(row, column, value)
+
+
+def _settings_columns(settings: ProviderSettings) -> dict[str, object]:
+    columns = {
+        "name": settings.name,
+        "name_key": settings.name.casefold(),
+        "type": settings.type.value,
+        "account": settings.account,
+        "username": None if settings.username == settings.account else settings.username,
+        "from_name": settings.from_name,
+        "receive_emails": settings.receive_emails,
+        "active_reference": settings.active_reference,
+        "reply_to": json.dumps(list(settings.reply_to)),
+    }
     for protocol in ("smtp", "imap"):
         for part in ("host", "port", "security"):
             value = getattr(settings, f"{protocol}_{part}")
-            setattr(row, f"{protocol}_{part}", value.value if part == "security" else value)
+            columns[f"{protocol}_{part}"] = value.value if part == "security" else value
+    return columns
+
+
+def _new_row_columns(settings: ProviderSettings, secret_key: str, now: datetime) -> dict[str, object]:
+    """A new grey row as plain columns, for one multi-row INSERT (an import)."""
+    return {**_settings_columns(settings), "secret_key": secret_key, "status": Status.GREY.value,
+            "error_fields": "[]", "created_at": now, "updated_at": now}
 
 
 def _reset_status(row: ProviderRow) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from tui.core.domain import ProviderType, Status, status_text
-from tui.core.report import CheckReport, Failure
+from tui.core.report import CheckReport, Failure, is_password_missing
 from tui.core.rules import parse_type
 
 
@@ -26,14 +26,11 @@ class ProviderView:
     encrypted: bool = True  # False when a protocol in use has security none
 
     @property
-    def status_label(self) -> str:
-        return status_text(self.status, self.encrypted)
-
-    @property
     def widest_status(self) -> str:
         """The longest status this provider can show: the list sizes its column by it, so a
         check turning it "active, unencrypted" is not cut short."""
-        return max((status_text(status, self.encrypted) for status in Status), key=len)
+        labels = [status_text(status, encrypted=self.encrypted) for status in Status]
+        return max([*labels, self.status_text], key=len)
 
     @classmethod
     def from_record(cls, record: Any) -> ProviderView:
@@ -77,6 +74,13 @@ class ProviderView:
             failure=report.failure,
             report=report,
             encrypted=report.encrypted,
+        )
+
+    @property
+    def status_text(self) -> str:
+        """Glyph and word (see `status_text`)."""
+        return status_text(
+            self.status, encrypted=self.encrypted, password_missing=is_password_missing(self.failure)
         )
 
     @cached_property

@@ -333,7 +333,8 @@ class ProviderFormScreen(Screen[str | None]):
         except Exception as error:
             self.post_message(ActionFailed(f"checking '{name}'", str(error)))
         else:
-            self.post_message(CheckFinished(name, report, saved=True))
+            # Outdated: another process edited the provider during the check; nothing saved.
+            self.post_message(CheckFinished(name, report, saved=not report.outdated))
 
     @work(thread=True, exit_on_error=False, group="form-check")
     def test_draft(self, draft: ProviderDraft, editing: str | None) -> None:

@@ -301,11 +301,18 @@ class ProvidersScreen(Screen[None]):
         view = self.views.get(name)
         if view is None:
             return
-        view = self.views[name] = view.with_report(message.report)
+        outdated = message.report.outdated  # edited during the check: the result was not saved
+        if not outdated:
+            view = self.views[name] = view.with_report(message.report)
         self.query_one(ProviderTable).update_view(view, self.app.now())
         pane = self.query_one(StatusPane)
         if pane.view is not None and pane.view.name == name:
             pane.show(view, self.app.now())
+        if outdated:
+            self.notify(f"'{name}' was changed during the check; its result was not saved. Check it again.",
+                        title="Check not saved", severity="warning", markup=False)
+            self.reload()
+            return
         if not self.checking_all:
             self.tell_result(view)
 

@@ -206,7 +206,7 @@ class ProviderTable(ScrollView, can_focus=True):
         if view.name in self._checking:
             status = (CHECKING, "provider-table--checking")
         else:
-            status = (view.status_label, f"provider-table--{view.status.value}")
+            status = (view.status_text, f"provider-table--{view.status.value}")
         return [
             status,
             (visible(view.name), None),

@@ -70,7 +70,7 @@ class StatusPane(Static, can_focus=False):
             return Content.from_markup("[b]Unsaved settings")
         status = self.view.status
         return Content.assemble(
-            (self.view.status_label, f"bold ${STATUS_THEME_VARIABLE[status]}"), "  ", (visible(self.view.name), "bold")
+            (self.view.status_text, f"bold ${STATUS_THEME_VARIABLE[status]}"), "  ", (visible(self.view.name), "bold")
         )
 
     def _times(self) -> list[Content]:
