@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tui.core.domain import PRESETS, ProviderDraft, ProviderType, Security, ValidationError
+from tui.core.domain import PRESETS, Protocol, ProviderDraft, ProviderType, Security, ValidationError
 from tui.core.rules import check_host, parse_port, parse_reply_to, to_settings, validate
 
 
@@ -90,18 +90,21 @@ def test_a_stored_password_satisfies_the_password_rule():
 def test_oauth_types_need_no_password_and_get_their_presets(kind):
     settings = to_settings(oauth(kind))
     preset = PRESETS[ProviderType(kind)]
-    assert (settings.smtp_host, settings.smtp_port, settings.smtp_security) == (
-        preset.smtp_host, preset.smtp_port, preset.smtp_security)
-    assert (settings.imap_host, settings.imap_port, settings.imap_security) == (
-        preset.imap_host, preset.imap_port, preset.imap_security)
+    assert settings.outbound == preset.outbound
+    assert settings.inbound.server == preset.inbound[Protocol.IMAP]
 
 
 def test_presets_are_the_documented_servers():
-    assert (PRESETS[ProviderType.GMAIL].smtp_host, PRESETS[ProviderType.GMAIL].smtp_port) == ("smtp.gmail.com", 587)
-    assert (PRESETS[ProviderType.GMAIL].imap_host, PRESETS[ProviderType.GMAIL].imap_port) == ("imap.gmail.com", 993)
-    outlook = PRESETS[ProviderType.OUTLOOK]
-    assert (outlook.smtp_host, outlook.smtp_port) == ("smtp-mail.outlook.com", 587)
-    assert (outlook.imap_host, outlook.imap_port) == ("outlook.office365.com", 993)
+    def where(server):
+        return server.host, server.port, server.security.value
+
+    gmail, outlook = PRESETS[ProviderType.GMAIL], PRESETS[ProviderType.OUTLOOK]
+    assert where(gmail.outbound) == ("smtp.gmail.com", 587, "starttls")
+    assert where(gmail.inbound[Protocol.IMAP]) == ("imap.gmail.com", 993, "ssl")
+    assert where(gmail.inbound[Protocol.POP3]) == ("pop.gmail.com", 995, "ssl")
+    assert where(outlook.outbound) == ("smtp-mail.outlook.com", 587, "starttls")
+    assert where(outlook.inbound[Protocol.IMAP]) == ("outlook.office365.com", 993, "ssl")
+    assert where(outlook.inbound[Protocol.POP3]) == ("outlook.office365.com", 995, "ssl")
 
 
 @pytest.mark.parametrize("kind", ["outlook", "gmail"])

@@ -28,7 +28,17 @@ from tests.scripted_smtp import HOSTILE_TEXT, MARKUP_AUTH_REPLY, ScriptedSmtp
 from tui.cli import build_parser, print_json
 from tui.commands import print_record, print_report, record_to_json, report_to_json
 from tui.core.bootstrap import LOG_FORMAT, VisibleFormatter
-from tui.core.domain import ProviderDraft, ProviderSettings, ProviderType, Security, Status
+from tui.core.domain import (
+    INBOUND_PROTOCOLS,
+    InboundSettings,
+    ProviderDraft,
+    ProviderSettings,
+    ProviderType,
+    Security,
+    ServerSettings,
+    SignIn,
+    Status,
+)
 from tui.core.exchange import ImportAction, ImportEntry, export_toml, parse_import, plan_actions
 from tui.core.report import CheckReport, Failure, FailureKind, ProtocolResult, Step
 from tui.core.store import ProviderRecord
@@ -188,12 +198,12 @@ results = st.builds(ProtocolResult, protocol=st.sampled_from(["smtp", "imap"]) |
                     failure=st.none() | failures, transcript=st.lists(hostile, max_size=3), summary=hostile)
 reports = st.builds(CheckReport, provider=hostile, started_at=st.just(WHEN), outbound=results,
                     inbound=st.none() | results, duration_ms=st.floats(0, 1e5))
+servers = st.builds(ServerSettings, host=hostile, port=st.integers(1, 65535), security=st.sampled_from(Security))
 provider_settings = st.builds(
-    ProviderSettings, name=hostile, type=st.sampled_from(ProviderType), account=hostile, username=hostile,
-    from_name=hostile, receive_emails=st.booleans(), active_reference=st.booleans(),
-    reply_to=st.lists(hostile, max_size=2).map(tuple), smtp_host=hostile, smtp_port=st.integers(1, 65535),
-    smtp_security=st.sampled_from(Security), imap_host=hostile, imap_port=st.integers(1, 65535),
-    imap_security=st.sampled_from(Security),
+    ProviderSettings, name=hostile, type=st.sampled_from(ProviderType), sign_in=st.sampled_from(SignIn),
+    account=hostile, username=hostile, from_name=hostile, active_reference=st.booleans(),
+    reply_to=st.lists(hostile, max_size=2).map(tuple), outbound=servers,
+    inbound=st.none() | st.builds(InboundSettings, protocol=st.sampled_from(INBOUND_PROTOCOLS), server=servers),
 )
 records = st.builds(ProviderRecord, id=st.just(1), secret_key=st.just("key"), settings=provider_settings,
                     status=st.sampled_from(Status), last_checked_at=st.none() | st.just(WHEN),

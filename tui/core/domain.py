@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 
+from tui.core.protocols import INBOUND_PROTOCOLS, Protocol, Security, default_port
+
+__all__ = ["INBOUND_PROTOCOLS", "Protocol", "Security", "default_port"]  # re-exported for the faces
+
 # What a repr shows in place of a secret that is set.
 HIDDEN = "<hidden>"
 
@@ -36,42 +40,42 @@ class ProviderType(StrEnum):
         return TYPE_LABELS[self]
 
     @property
+    def sign_in(self) -> SignIn:
+        """How a provider of this type signs in (today the type decides it)."""
+        return SIGN_IN_OF_TYPE[self]
+
+    @property
     def uses_password(self) -> bool:
-        return self is ProviderType.SMTP_IMAP
+        return self.sign_in is SignIn.PASSWORD
 
     @property
     def uses_oauth(self) -> bool:
         return not self.uses_password
 
 
+class SignIn(StrEnum):
+    """How a provider proves who it is: a password, or an OAuth sign-in with a company's account."""
+
+    PASSWORD = "password"
+    MICROSOFT = "microsoft"
+    GOOGLE = "google"
+
+    @property
+    def uses_oauth(self) -> bool:
+        return self is not SignIn.PASSWORD
+
+
+SIGN_IN_OF_TYPE = {
+    ProviderType.SMTP_IMAP: SignIn.PASSWORD,
+    ProviderType.OUTLOOK: SignIn.MICROSOFT,
+    ProviderType.GMAIL: SignIn.GOOGLE,
+}
+
 TYPE_LABELS = {
     ProviderType.SMTP_IMAP: "SMTP-IMAP",
     ProviderType.OUTLOOK: "Outlook",
     ProviderType.GMAIL: "Gmail",
 }
-
-
-class Security(StrEnum):
-    STARTTLS = "starttls"
-    SSL = "ssl"
-    NONE = "none"
-
-    @property
-    def label(self) -> str:
-        return SECURITY_LABELS[self]
-
-
-# What the user sees: the platform has always called STARTTLS "TLS".
-SECURITY_LABELS = {Security.STARTTLS: "TLS", Security.SSL: "SSL", Security.NONE: "None"}
-
-DEFAULT_PORTS: dict[str, dict[Security, int]] = {
-    "smtp": {Security.STARTTLS: 587, Security.SSL: 465, Security.NONE: 25},
-    "imap": {Security.STARTTLS: 143, Security.SSL: 993, Security.NONE: 143},
-}
-
-
-def default_port(protocol: str, security: Security | str) -> int:
-    return DEFAULT_PORTS[protocol][Security(security)]
 
 
 class Status(StrEnum):
@@ -112,37 +116,51 @@ def status_text(status: Status, *, encrypted: bool = True, password_missing: boo
 
 
 @dataclass(frozen=True)
+class ServerSettings:
+    """Where one protocol's server is and how the connection is secured."""
+
+    host: str
+    port: int
+    security: Security
+
+
+@dataclass(frozen=True)
+class InboundSettings:
+    """Where mail is fetched from: IMAP or POP3."""
+
+    protocol: Protocol
+    server: ServerSettings
+
+
+@dataclass(frozen=True)
 class ServerPreset:
-    smtp_host: str
-    smtp_port: int
-    smtp_security: Security
-    imap_host: str
-    imap_port: int
-    imap_security: Security
+    """The servers a provider type comes with (Outlook, Gmail); each can be overridden."""
+
+    outbound: ServerSettings
+    inbound: dict[Protocol, ServerSettings]
+
+    def server(self, protocol: Protocol | str) -> ServerSettings | None:
+        protocol = Protocol(protocol)
+        return self.outbound if protocol is Protocol.SMTP else self.inbound.get(protocol)
 
 
 PRESETS: dict[ProviderType, ServerPreset] = {
     ProviderType.GMAIL: ServerPreset(
-        "smtp.gmail.com", 587, Security.STARTTLS, "imap.gmail.com", 993, Security.SSL
+        outbound=ServerSettings("smtp.gmail.com", 587, Security.STARTTLS),
+        inbound={
+            Protocol.IMAP: ServerSettings("imap.gmail.com", 993, Security.SSL),
+            Protocol.POP3: ServerSettings("pop.gmail.com", 995, Security.SSL),
+        },
     ),
     ProviderType.OUTLOOK: ServerPreset(
-        "smtp-mail.outlook.com", 587, Security.STARTTLS, "outlook.office365.com", 993, Security.SSL
+        outbound=ServerSettings("smtp-mail.outlook.com", 587, Security.STARTTLS),
+        inbound={
+            Protocol.IMAP: ServerSettings("outlook.office365.com", 993, Security.SSL),
+            Protocol.POP3: ServerSettings("outlook.office365.com", 995, Security.SSL),
+        },
     ),
 }
 
-# Field names, shared by the rules, the store, the CLI flags and the form widgets' ids.
-CONNECTION_FIELDS = (
-    "type",
-    "account",
-    "username",
-    "smtp_host",
-    "smtp_port",
-    "smtp_security",
-    "imap_host",
-    "imap_port",
-    "imap_security",
-    "receive_emails",
-)
 
 FIELD_LABELS = {
     "name": "Name",
@@ -199,32 +217,39 @@ class ProviderDraft:
 
 @dataclass(frozen=True)
 class ProviderSettings:
-    """A provider's validated settings (no secret in here: the password lives in keyring)."""
+    """A provider's validated settings (no secret in here: secrets live in keyring)."""
 
     name: str
     type: ProviderType
+    sign_in: SignIn
     account: str
     username: str  # the login name; equals the account unless the user set another
     from_name: str
-    receive_emails: bool
     active_reference: bool
     reply_to: tuple[str, ...]
-    smtp_host: str
-    smtp_port: int
-    smtp_security: Security
-    imap_host: str
-    imap_port: int
-    imap_security: Security
+    outbound: ServerSettings  # always SMTP
+    inbound: InboundSettings | None  # None: Receive emails is off, the provider only sends
 
     @property
-    def protocols(self) -> tuple[str, ...]:
-        """The protocols in use: SMTP always, IMAP when the provider receives mail."""
-        return ("smtp", "imap") if self.receive_emails else ("smtp",)
+    def receive_emails(self) -> bool:
+        return self.inbound is not None
 
     @property
-    def unencrypted_protocols(self) -> tuple[str, ...]:
+    def servers(self) -> tuple[tuple[Protocol, ServerSettings], ...]:
+        """The servers in use, outbound first: SMTP always, the inbound one when receiving."""
+        servers = ((Protocol.SMTP, self.outbound),)
+        if self.inbound is not None:
+            servers += ((self.inbound.protocol, self.inbound.server),)
+        return servers
+
+    @property
+    def protocols(self) -> tuple[Protocol, ...]:
+        return tuple(protocol for protocol, _ in self.servers)
+
+    @property
+    def unencrypted_protocols(self) -> tuple[Protocol, ...]:
         """The protocols in use with security none: their login and mail travel in clear."""
-        return tuple(p for p in self.protocols if getattr(self, f"{p}_security") is Security.NONE)
+        return tuple(protocol for protocol, server in self.servers if server.security is Security.NONE)
 
     @property
     def encrypted(self) -> bool:
@@ -232,7 +257,32 @@ class ProviderSettings:
 
     def connection_key(self) -> tuple:
         """What a successful check depends on: changing any of it makes the status grey again."""
-        return tuple(getattr(self, name) for name in CONNECTION_FIELDS)
+        return (self.type, self.sign_in, self.account, self.username, self.outbound, self.inbound)
+
+    # Until every face speaks outbound/inbound: the old flat names, read-only. -------------
+    @property
+    def smtp_host(self) -> str:
+        return self.outbound.host
+
+    @property
+    def smtp_port(self) -> int:
+        return self.outbound.port
+
+    @property
+    def smtp_security(self) -> Security:
+        return self.outbound.security
+
+    @property
+    def imap_host(self) -> str:
+        return self.inbound.server.host if self.inbound else ""
+
+    @property
+    def imap_port(self) -> int:
+        return self.inbound.server.port if self.inbound else default_port(Protocol.IMAP, Security.SSL)
+
+    @property
+    def imap_security(self) -> Security:
+        return self.inbound.server.security if self.inbound else Security.SSL
 
     def to_draft(self, password_stored: bool = False) -> ProviderDraft:
         return ProviderDraft(
@@ -249,7 +299,7 @@ class ProviderSettings:
             smtp_port=str(self.smtp_port),
             smtp_security=self.smtp_security.value,
             imap_host=self.imap_host,
-            imap_port=str(self.imap_port),
+            imap_port=str(self.imap_port) if self.inbound else "",
             imap_security=self.imap_security.value,
         )
 

@@ -14,10 +14,13 @@ from collections.abc import Iterable
 
 from tui.core.domain import (
     PRESETS,
+    InboundSettings,
+    Protocol,
     ProviderDraft,
     ProviderSettings,
     ProviderType,
     Security,
+    ServerSettings,
     ValidationError,
     default_port,
 )
@@ -261,10 +264,9 @@ def _evaluate(draft: ProviderDraft, existing_names: Iterable[str]):
         note("password", check_password(draft.password))
 
     servers = {}
-    for protocol in ("smtp", "imap"):
-        required = protocol == "smtp" or draft.receive_emails
-        server, server_errors = _evaluate_server(draft, protocol, provider_type, required)
-        servers.update(server)
+    for protocol in (Protocol.SMTP, Protocol.IMAP):
+        required = protocol is Protocol.SMTP or draft.receive_emails
+        servers[protocol], server_errors = _evaluate_server(draft, protocol, provider_type, required)
         errors.update({k: v for k, v in server_errors.items() if k not in errors})
 
     if errors:
@@ -277,18 +279,19 @@ def _evaluate(draft: ProviderDraft, existing_names: Iterable[str]):
         account=account,
         username=draft.username.strip() or account,
         from_name=draft.from_name.strip(),
-        receive_emails=bool(draft.receive_emails),
+        sign_in=provider_type.sign_in,
         active_reference=bool(draft.active_reference),
         reply_to=reply_to,
-        **servers,
+        outbound=servers[Protocol.SMTP],
+        inbound=InboundSettings(Protocol.IMAP, servers[Protocol.IMAP]) if draft.receive_emails else None,
     )
     return errors, settings
 
 
-def _evaluate_server(draft, protocol: str, provider_type: ProviderType | None, required: bool):
-    """One protocol's host/port/security: (settings values, errors)."""
-    label = "SMTP" if protocol == "smtp" else "IMAP"
-    preset = PRESETS.get(provider_type)
+def _evaluate_server(draft, protocol: Protocol, provider_type: ProviderType | None, required: bool):
+    """One protocol's host/port/security: (server settings, errors)."""
+    label = protocol.label
+    preset = _preset_server(provider_type, protocol)
     host_text = getattr(draft, f"{protocol}_host").strip()
     security_text = getattr(draft, f"{protocol}_security")
     port_text = getattr(draft, f"{protocol}_port")
@@ -301,7 +304,7 @@ def _evaluate_server(draft, protocol: str, provider_type: ProviderType | None, r
         security = _default_security(protocol, preset)
 
     if not host_text and preset is not None:
-        host_text = getattr(preset, f"{protocol}_host")
+        host_text = preset.host
     if host_text or required:
         host_error = check_host(host_text, f"{label} server")
         if host_error:
@@ -313,18 +316,17 @@ def _evaluate_server(draft, protocol: str, provider_type: ProviderType | None, r
     if port is None:
         port = default_port(protocol, security)
 
-    values = {
-        f"{protocol}_host": host_text.strip().removeprefix("[").removesuffix("]").lower(),
-        f"{protocol}_port": port,
-        f"{protocol}_security": security,
-    }
-    return values, errors
+    host = host_text.strip().removeprefix("[").removesuffix("]").lower()
+    return ServerSettings(host, port, security), errors
 
 
-def _default_security(protocol: str, preset) -> Security:
-    if preset is not None:
-        return getattr(preset, f"{protocol}_security")
-    return Security.STARTTLS if protocol == "smtp" else Security.SSL
+def _preset_server(provider_type: ProviderType | None, protocol: Protocol) -> ServerSettings | None:
+    preset = PRESETS.get(provider_type)
+    return preset.server(protocol) if preset is not None else None
+
+
+def _default_security(protocol: Protocol, preset: ServerSettings | None) -> Security:
+    return preset.security if preset is not None else protocol.spec.default_security
 
 
 # Warnings: allowed, but the user must know ------------------------------------------

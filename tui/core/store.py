@@ -24,8 +24,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
-from tui.core.domain import ProviderSettings, ProviderType, Security, Status, ValidationError
-from tui.core.domain import status_text
+from tui.core.domain import (
+    InboundSettings,
+    Protocol,
+    ProviderSettings,
+    ProviderType,
+    Security,
+    ServerSettings,
+    Status,
+    ValidationError,
+    status_text,
+)
 from tui.core.report import CheckReport, Failure, as_utc, is_password_missing, utcnow
 
 # The newest migration in tui/core/migrations/versions. A test keeps the two in step; knowing
@@ -536,7 +545,7 @@ def _settings_columns(settings: ProviderSettings) -> dict[str, object]:
         "active_reference": settings.active_reference,
         "reply_to": json.dumps(list(settings.reply_to)),
     }
-    for protocol in ("smtp", "imap"):
+    for protocol in ("smtp", "imap"):  # the columns' names; migration 0004 reshapes them
         for part in ("host", "port", "security"):
             value = getattr(settings, f"{protocol}_{part}")
             columns[f"{protocol}_{part}"] = value.value if part == "security" else value
@@ -562,15 +571,13 @@ def _to_settings(row: ProviderRow) -> ProviderSettings:
         account=row.account,
         username=row.username or row.account,
         from_name=row.from_name or "",
-        receive_emails=bool(row.receive_emails),
+        sign_in=ProviderType(row.type).sign_in,
         active_reference=bool(row.active_reference),
         reply_to=tuple(json.loads(row.reply_to or "[]")),
-        smtp_host=row.smtp_host,
-        smtp_port=int(row.smtp_port),
-        smtp_security=Security(row.smtp_security),
-        imap_host=row.imap_host,
-        imap_port=int(row.imap_port),
-        imap_security=Security(row.imap_security),
+        outbound=ServerSettings(row.smtp_host, int(row.smtp_port), Security(row.smtp_security)),
+        inbound=InboundSettings(
+            Protocol.IMAP, ServerSettings(row.imap_host, int(row.imap_port), Security(row.imap_security))
+        ) if row.receive_emails else None,
     )
 
 

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, Label, Select, Static
 
-from tui.core.domain import ServerPreset, Security, default_port
+from tui.core.domain import Security, ServerPreset, ServerSettings, default_port
 from tui.core.rules import unencrypted_warning
 from tui.ui.widgets.form_field import FormField, text_input
 
@@ -63,14 +63,18 @@ class ServerSection(Vertical):
     def security_select(self) -> Select:
         return self.query_one(f"#{self.protocol}-security", Select)
 
+    def _preset_server(self) -> ServerSettings | None:
+        return self.preset.server(self.protocol) if self.preset else None
+
     def _preset_security(self) -> Security | None:
-        return getattr(self.preset, f"{self.protocol}_security") if self.preset else None
+        server = self._preset_server()
+        return server.security if server else None
 
     def show_preset(self, preset: ServerPreset | None) -> None:
         """Placeholders show what an empty field means."""
         self.preset = preset
         if preset is not None:
-            self.host_input.placeholder = f"{getattr(preset, f'{self.protocol}_host')} (preset)"
+            self.host_input.placeholder = f"{self._preset_server().host} (preset)"
         else:
             self.host_input.placeholder = "mail.example.com"
         self.port_input.placeholder = f"{default_port(self.protocol, self.security)} (standard)"
@@ -114,7 +118,7 @@ class ServerSection(Vertical):
         security = values.get(f"{p}_security") or self.security.value
         if self.preset is not None:
             # Values equal to the preset are shown as empty: "the preset's".
-            if host == getattr(self.preset, f"{p}_host"):
+            if host == self._preset_server().host:
                 host = ""
             if port == str(default_port(p, security)):
                 port = ""
