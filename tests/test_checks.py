@@ -23,8 +23,10 @@ from tests.servers import (
 )
 from tui.core.checks import Credential, check_many, check_provider
 from tui.core.checks.failures import classify
-from tui.core.checks.network import Target, ascii_host
-from tui.core.domain import Security, Status
+from tui.core.checks.target import Target
+from tui.core.domain import ServerSettings, SignIn, Status
+from tui.core.hosts import ascii_host
+from tui.core.protocols import Protocol, Security
 from tui.core.report import FailureKind
 
 TIMEOUT = 5.0
@@ -215,7 +217,7 @@ def test_silent_imap_server_times_out_within_the_bound(mail_servers, silent_port
     assert time.monotonic() - started < 2.5
     assert report.outbound.ok
     assert report.inbound.failure.kind is FailureKind.TIMEOUT
-    assert report.inbound.failure.fields == ("imap_host", "imap_port")
+    assert report.inbound.failure.fields == ("inbound_host", "inbound_port")
 
 
 def test_plain_connection_to_an_ssl_port_hints_at_ssl(mail_servers):
@@ -250,7 +252,7 @@ def test_untrusted_certificate(mail_servers, monkeypatch, protocol):
     result = report.outbound if protocol == "smtp" else report.inbound
     failure = result.failure
     assert failure.kind is FailureKind.CERTIFICATE
-    assert failure.fields == (f"{protocol}_host",)
+    assert failure.fields == (("smtp_host",) if protocol == "smtp" else ("inbound_host",))
     assert "does not trust" in failure.message and "127.0.0.1" in failure.message
     assert "MAILPROV_CA_FILE" in failure.remedy
     assert "verif" not in failure.remedy.lower()  # never suggests switching verification off
@@ -329,7 +331,7 @@ def test_not_signed_in_fails_at_auth_honestly(mail_servers):
     failure = report.failure
     assert report.status is Status.RED
     assert failure.kind is FailureKind.AUTH
-    assert failure.message.startswith("Not signed in: Outlook providers log in with a Microsoft account")
+    assert failure.message.startswith("Not signed in: this provider logs in with a Microsoft account")
     assert "not available in this version yet" in failure.remedy
     assert report.outbound.steps[-1].name == "auth"
     assert all(step.ok for step in report.outbound.steps[:-1])
@@ -462,7 +464,7 @@ def test_check_many_keeps_order_and_isolates_failures(mail_servers):
         password = WRONG_PASSWORD if number == 3 else mail_servers.password
         jobs.append((settings, Credential(mail_servers.user, password)))
     # A provider whose settings make the check itself blow up.
-    jobs.insert(6, (SimpleNamespace(name="Broken", smtp_host="x", smtp_port=1), None))
+    jobs.insert(6, (SimpleNamespace(name="Broken", outbound=ServerSettings("x", 1, Security.NONE)), None))
     finished: list[str] = []
 
     reports = check_many(
@@ -514,11 +516,12 @@ def certificate_error(code: int, message: str) -> ssl.SSLCertVerificationError:
     ],
 )
 def test_certificate_failures_in_plain_words(code, message, expected):
-    target = Target("imap", "mail.example.com", 993, Security.SSL, "a@example.com", "a@example.com", 5)
+    server = ServerSettings("mail.example.com", 993, Security.SSL)
+    target = Target(Protocol.IMAP, server, "a@example.com", "a@example.com", SignIn.PASSWORD, 5)
 
     failure = classify(certificate_error(code, message), target, "tls")
 
     assert failure.kind is FailureKind.CERTIFICATE
     assert expected in failure.message and "mail.example.com" in failure.message
-    assert failure.fields == ("imap_host",)
+    assert failure.fields == ("inbound_host",)
     assert "verif" not in failure.remedy.lower()

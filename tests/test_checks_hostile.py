@@ -18,9 +18,10 @@ import pytest
 from tests.hostile import HostileServer, echoes
 from tests.servers import closed_port_number
 from tui.core.checks import Credential, check_provider
-from tui.core.checks.bounds import DEADLINE_FACTOR, MAX_IMAP_REPLY_LINES, MAX_LINE, MAX_SMTP_REPLY_LINES
-from tui.core.checks.ladder import MAX_DETAIL, MAX_TRANSCRIPT_LINE, TRANSCRIPT_HEAD, TRANSCRIPT_TAIL
-from tui.core.checks.redact import Redactor
+from tui.core.checks.ladder import MAX_DETAIL
+from tui.core.mail.bounds import DEADLINE_FACTOR, MAX_IMAP_REPLY_LINES, MAX_LINE, MAX_SMTP_REPLY_LINES
+from tui.core.mail.redact import Redactor
+from tui.core.mail.transcript import MAX_TRANSCRIPT_LINE, TRANSCRIPT_HEAD, TRANSCRIPT_TAIL
 from tui.core.domain import ProviderDraft
 from tui.core.report import CheckReport, FailureKind
 from tui.core.rules import to_settings
@@ -112,7 +113,8 @@ def test_a_trickling_server_is_stopped_by_the_overall_deadline(mode, protocol):
     assert not step.ok and step.name == "greeting"
     assert f"still at the {step.name} step" in failure.message
     assert f"overall deadline of {DEADLINE:g} s" in failure.message
-    assert failure.fields == (f"{protocol}_host", f"{protocol}_port")
+    prefix = "smtp" if protocol == "smtp" else "inbound"
+    assert failure.fields == (f"{prefix}_host", f"{prefix}_port")
 
 
 def test_each_protocol_has_its_own_deadline_which_can_be_set():
@@ -298,7 +300,7 @@ def test_imap_starttls_refused_is_starttls_unavailable_and_no_login_is_sent(mode
 
     failure = report.inbound.failure
     assert failure.kind is FailureKind.STARTTLS_UNAVAILABLE
-    assert failure.fields == ("imap_security",)
+    assert failure.fields == ("inbound_security",)
     assert answer in failure.message and "nothing was sent unencrypted" in failure.message
     assert report.inbound.steps[-1].name == "starttls"
     commands = [line.split(" ")[1].upper() for line in received]

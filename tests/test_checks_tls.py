@@ -133,7 +133,7 @@ def test_imap_starttls_not_offered_is_an_error_and_no_login_is_sent():
     finally:
         server.close()
     assert report.inbound.failure.kind is FailureKind.STARTTLS_UNAVAILABLE
-    assert report.inbound.failure.fields == ("imap_security",)
+    assert report.inbound.failure.fields == ("inbound_security",)
     sent = " ".join(server.received).upper()
     assert "LOGIN" not in sent and "AUTHENTICATE" not in sent
     assert PASSWORD not in " ".join(server.received)

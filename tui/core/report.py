@@ -6,6 +6,7 @@ can print it; nothing here talks to a network.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from enum import StrEnum
@@ -39,6 +40,11 @@ class Step:
     detail: str = ""
 
 
+# Told about each step of a check as it ends: on_step(protocol, step), from the checking
+# thread, with the step already cleaned (the faces show progress with it).
+StepCallback = Callable[[str, Step], None]
+
+
 @dataclass
 class Failure:
     kind: FailureKind
@@ -60,7 +66,7 @@ class Failure:
 
 @dataclass
 class ProtocolResult:
-    protocol: str  # "smtp" or "imap"
+    protocol: str  # a Protocol value: "smtp", "imap" or "pop3"
     host: str
     port: int
     steps: list[Step] = field(default_factory=list)

@@ -7,7 +7,6 @@ under the field (the field's label is added by whoever shows them elsewhere).
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -24,6 +23,7 @@ from tui.core.domain import (
     ValidationError,
     default_port,
 )
+from tui.core.hosts import is_ip_literal
 from tui.core.text import visible
 
 NAME_MAX = 80
@@ -162,19 +162,11 @@ def check_host(text: str, label: str = "host") -> str | None:
         return "That looks like an address: enter the server's host name here."
     if _has_invisible_chars(host):
         return "A host name cannot contain control or invisible characters (like a zero-width space)."
-    if _is_ip_literal(host):
+    if is_ip_literal(host):
         return None
     if ":" in host:
         return "Put the port in the port field, not after the host name."
     return _check_dns_name(host)
-
-
-def _is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
-    except ValueError:
-        return False
-    return True
 
 
 def _has_invisible_chars(host: str) -> bool:

@@ -1,8 +1,9 @@
 """Failures in plain words: what failed, naming the server or account, one line of remedy,
 and the form fields to blame.
 
-`classify()` turns an exception raised by a step into a Failure; the other functions build
-the failures a ladder detects itself (a refused password, STARTTLS missing, ...).
+`classify()` turns an exception raised by a step (by the mail connection layer, or by the
+check itself as `CheckFailed`) into a Failure; the other functions build each kind.
+Protocol facts (labels, usual ports) come from the protocol spec (tui/core/protocols.py).
 """
 
 from __future__ import annotations
@@ -11,20 +12,22 @@ import errno
 import smtplib
 import socket
 import ssl
-from collections.abc import Callable
 
-from tui.core.checks.bounds import ReplyTooLong
-from tui.core.checks.network import CAFileError, ResolveTimeout, Target
-from tui.core.domain import ProviderType, Security
+from tui.core.checks.target import Target
+from tui.core.domain import SignIn
+from tui.core.mail import errors
+from tui.core.mail.bounds import ReplyTooLong
+from tui.core.mail.errors import Cleaner, reply_text, shorten
+from tui.core.mail.network import CAFileError, ResolveTimeout
+from tui.core.protocols import Protocol, Security
 from tui.core.report import TRANSIENT_KINDS, Failure, FailureKind
 
-USUAL_PORTS = {"smtp": "587 for TLS, 465 for SSL", "imap": "993 for SSL, 143 for TLS"}
-SSL_PORTS = {"smtp": 465, "imap": 993}
 TRUST_REMEDY = (
     "Set MAILPROV_CA_FILE to a PEM file with the server's CA certificate, "
     "or give the server a certificate from a public CA."
 )
-MAX_REASON = 200
+# Who an OAuth sign-in is with, for "Not signed in" messages.
+SIGN_IN_COMPANIES = {SignIn.MICROSOFT: "Microsoft", SignIn.GOOGLE: "Google"}
 
 # OpenSSL verify codes (X509_V_ERR_*), see `man openssl-verify`.
 _EXPIRED = 10
@@ -46,24 +49,8 @@ def make_failure(kind: FailureKind, message: str, remedy: str, fields: tuple[str
     return Failure(kind, message, remedy, fields, transient=kind in TRANSIENT_KINDS)
 
 
-Cleaner = Callable[[str], str]
-
-
 def _as_is(text: str) -> str:
     return text
-
-
-def shorten(text: str, clean: Cleaner = _as_is) -> str:
-    """A server's words, fit for a message: on one line and at most MAX_REASON characters.
-    Cleaned (see checks.redact) before they are cut, so that a cut never leaves half a
-    password where the whole one would have been found."""
-    return clean(" ".join(text.split()))[:MAX_REASON]
-
-
-def reply_text(code: int, message: bytes | str, clean: Cleaner = _as_is) -> str:
-    if isinstance(message, bytes):
-        message = message.decode("utf-8", "replace")
-    return shorten(f"{code} {message}".strip(), clean)
 
 
 # --- from exceptions -------------------------------------------------------------------
@@ -82,6 +69,10 @@ def classify(exc: BaseException, target: Target, step: str, clean: Cleaner = _as
 
     if found := find(CheckFailed):
         return found.failure
+    if found := find(errors.MailError):
+        failure = session_failure(found, target, step)
+        if failure is not None:
+            return failure
     if found := find(CAFileError):
         return _ca_file_failure(found)
     if found := find(ssl.SSLCertVerificationError):
@@ -174,7 +165,7 @@ def _timeout_failure(target: Target, step: str) -> Failure:
         if step == "greeting" and target.security is not Security.SSL:
             remedy = (
                 f"If port {target.port} expects SSL from the start (usually "
-                f"{SSL_PORTS[target.protocol]}), pick SSL; otherwise try again later."
+                f"{target.spec.ssl_port}), pick SSL; otherwise try again later."
             )
     return make_failure(FailureKind.TIMEOUT, message, remedy, _host_port_fields(target))
 
@@ -184,7 +175,7 @@ def _refused_failure(target: Target) -> Failure:
         FailureKind.REFUSED,
         f"Nothing accepts {target.label} connections on port {target.port} of {target.host} "
         "(connection refused).",
-        f"Check the {target.label} host and port (usually {USUAL_PORTS[target.protocol]}).",
+        f"Check the {target.label} host and port (usually {target.spec.usual_ports}).",
         _host_port_fields(target),
     )
 
@@ -262,7 +253,28 @@ def deadline_failure(target: Target, step: str) -> Failure:
     )
 
 
-# --- found by the ladders --------------------------------------------------------------
+# --- found by the connection layer or the ladders --------------------------------------
+
+
+def session_failure(exc: errors.MailError, target: Target, step: str) -> Failure | None:
+    """The failure a session error stands for (None: none of these, classify further)."""
+    if isinstance(exc, errors.StartTlsUnavailable):
+        return preauthenticated(target) if exc.preauth else starttls_unavailable(target, exc.answer)
+    if isinstance(exc, errors.NotSignedIn):
+        return not_signed_in(target)
+    if isinstance(exc, errors.NoLoginOffered):
+        return no_login_offered(target)
+    if isinstance(exc, errors.NoCommonMechanism):
+        return no_common_mechanism(target, exc.offered, exc.wanted)
+    if isinstance(exc, errors.LoginCannotCarry):
+        return login_cannot_carry(target)
+    if isinstance(exc, errors.LoginRefused):
+        return auth_rejected(target, exc.uses_token, exc.reply)
+    if isinstance(exc, errors.MailboxUnavailable):
+        return mailbox_unavailable(target, exc.reply)
+    if isinstance(exc, errors.UnexpectedReply):
+        return protocol_failure(target, step, exc.said)
+    return None
 
 
 def reply_too_long(target: Target, step: str, what: str) -> Failure:
@@ -287,11 +299,11 @@ def protocol_failure(target: Target, step: str, what: str) -> Failure:
 
 def starttls_unavailable(target: Target, reply: str = "", said: str = "") -> Failure:
     said = said or (f" (it answered: {reply})" if reply else "")
-    ssl_port = SSL_PORTS[target.protocol]
+    command = "STLS" if target.protocol is Protocol.POP3 else "STARTTLS"
     return make_failure(
         FailureKind.STARTTLS_UNAVAILABLE,
-        f"The {target.where} does not offer STARTTLS{said}, so nothing was sent unencrypted.",
-        f"Pick SSL with the SSL port (usually {ssl_port}), or have the server offer STARTTLS.",
+        f"The {target.where} does not offer {command}{said}, so nothing was sent unencrypted.",
+        f"Pick SSL with the SSL port (usually {target.spec.ssl_port}), or have the server offer {command}.",
         (target.field("security"),),
     )
 
@@ -304,10 +316,11 @@ def no_login_offered(target: Target) -> Failure:
             "Use TLS (STARTTLS) or SSL: servers offer login only over an encrypted connection.",
             (target.field("security"), target.field("port")),
         )
+    port_kind = f"{target.label} port" if target.spec.inbound else "submission port"
     return make_failure(
         FailureKind.MECHANISM,
         f"The {target.where} offers no login on this port.",
-        f"Use the server's submission port ({USUAL_PORTS[target.protocol]}).",
+        f"Use the server's {port_kind} ({target.spec.usual_ports}).",
         (target.field("security"), target.field("port")),
     )
 
@@ -364,13 +377,12 @@ def auth_rejected(target: Target, uses_token: bool, reply: str) -> Failure:
     )
 
 
-def not_signed_in(target: Target, provider_type: ProviderType) -> Failure:
-    if provider_type.uses_oauth:
-        company = "Microsoft" if provider_type is ProviderType.OUTLOOK else "Google"
+def not_signed_in(target: Target) -> Failure:
+    if target.sign_in.uses_oauth:
+        company = SIGN_IN_COMPANIES[target.sign_in]
         return make_failure(
             FailureKind.AUTH,
-            f"Not signed in: {provider_type.label} providers log in with a {company} account "
-            f"({target.username}).",
+            f"Not signed in: this provider logs in with a {company} account ({target.username}).",
             "Sign in from the provider form (OAuth sign-in is not available in this version yet).",
             (),
         )
@@ -393,9 +405,10 @@ def address_refused(target: Target, role: str, address: str, reply: str) -> Fail
 
 
 def mailbox_unavailable(target: Target, reply: str) -> Failure:
+    mailbox = "INBOX" if target.protocol is Protocol.IMAP else "the mailbox"
     return make_failure(
         FailureKind.MAILBOX,
-        f"Logged in as {target.username}, but the IMAP server could not open INBOX ({reply}).",
+        f"Logged in as {target.username}, but the {target.label} server could not open {mailbox} ({reply}).",
         "Check that the username is this mailbox's login on this server.",
         ("username", "account"),
     )

@@ -1,4 +1,5 @@
-"""check_provider(): both ladders for one provider; check_many(): many providers at once."""
+"""check_provider(): the ladders of one provider (outbound SMTP, then the inbound IMAP or
+POP3 one); check_many(): many providers at once."""
 
 from __future__ import annotations
 
@@ -10,17 +11,27 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
 
-from tui.core.checks.credential import Credential
 from tui.core.checks.failures import make_failure
 from tui.core.checks.imap import ImapCheck
-from tui.core.checks.ladder import StepCallback
-from tui.core.checks.network import Target, tls_context
-from tui.core.checks.redact import Redactor
+from tui.core.checks.ladder import ProtocolCheck
+from tui.core.checks.pop3 import Pop3Check
 from tui.core.checks.smtp import SmtpCheck
-from tui.core.domain import ProviderSettings
-from tui.core.report import CheckReport, FailureKind, ProtocolResult, utcnow
+from tui.core.checks.target import Target
+from tui.core.domain import ProviderSettings, ServerSettings
+from tui.core.mail.credential import Credential
+from tui.core.mail.network import tls_context
+from tui.core.mail.redact import Redactor
+from tui.core.protocols import Protocol
+from tui.core.report import CheckReport, FailureKind, ProtocolResult, StepCallback, utcnow
 
 log = logging.getLogger(__name__)
+
+# The ladder of each protocol.
+CHECKS: dict[Protocol, type[ProtocolCheck]] = {
+    Protocol.SMTP: SmtpCheck,
+    Protocol.IMAP: ImapCheck,
+    Protocol.POP3: Pop3Check,
+}
 
 
 def check_provider(
@@ -46,17 +57,15 @@ def check_provider(
             contexts.append(tls_context(ca_file))
         return contexts[0]
 
-    def run(check_class, protocol: str) -> ProtocolResult:
-        target = _target(settings, credential, protocol, timeout, deadline)
-        return check_class(target, credential, settings.type, shared_tls_context, on_step).run()
-
-    outbound = run(SmtpCheck, "smtp")
-    inbound = run(ImapCheck, "imap") if settings.receive_emails else None
+    results = []
+    for protocol, server in settings.servers:  # outbound first, then the inbound server if any
+        target = _target(settings, credential, protocol, server, timeout, deadline)
+        results.append(CHECKS[protocol](target, credential, shared_tls_context, on_step).run())
     report = CheckReport(
         provider=settings.name,
         started_at=started_at,
-        outbound=outbound,
-        inbound=inbound,
+        outbound=results[0],
+        inbound=results[1] if len(results) > 1 else None,
         duration_ms=round((time.perf_counter() - started) * 1000, 2),
     )
     _scrub(report, credential)
@@ -113,20 +122,24 @@ def internal_error_report(settings: ProviderSettings, started_at, exc: Exception
         "Try again; if it keeps happening, report it with the log file.",
         (),
     )
-    outbound = ProtocolResult("smtp", settings.smtp_host, settings.smtp_port, failure=failure)
+    outbound = ProtocolResult(Protocol.SMTP.value, settings.outbound.host, settings.outbound.port, failure=failure)
     return CheckReport(provider=settings.name, started_at=started_at, outbound=outbound)
 
 
 def _target(
-    settings: ProviderSettings, credential: Credential | None, protocol: str, timeout: float, deadline: float | None
+    settings: ProviderSettings,
+    credential: Credential | None,
+    protocol: Protocol,
+    server: ServerSettings,
+    timeout: float,
+    deadline: float | None,
 ) -> Target:
     return Target(
         protocol=protocol,
-        host=getattr(settings, f"{protocol}_host"),
-        port=getattr(settings, f"{protocol}_port"),
-        security=getattr(settings, f"{protocol}_security"),
+        server=server,
         account=settings.account,
         username=credential.username if credential else settings.username,
+        sign_in=settings.sign_in,
         timeout=timeout,
         deadline=deadline or 0.0,
     )

@@ -1,4 +1,4 @@
-"""What a check logs in with. Kept out of reports, logs and reprs."""
+"""What a session logs in with. Kept out of reports, logs and reprs."""
 
 from __future__ import annotations
 

@@ -1,59 +1,21 @@
-"""Resolve, connect and TLS, each bounded by the check's timeout.
+"""Resolve, connect and TLS, each bounded by a timeout.
 
-Both ladders (SMTP and IMAP) open their own socket with these helpers, so DNS, TCP and
-TLS show up as separate steps with their own timing and their own failure kind.
+Every session (SMTP, IMAP, POP3) opens its socket with these helpers, so DNS, TCP and
+TLS are separate phases with their own timing and their own failure kind.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import ssl
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tui.core.checks.bounds import DEADLINE_FACTOR
-from tui.core.domain import Security
-
 # A certificate this close to its end is worth a word in the step detail.
 EXPIRY_WARNING_DAYS = 14
-
-
-@dataclass(frozen=True)
-class Target:
-    """One server of a provider, as a check sees it."""
-
-    protocol: str  # "smtp" or "imap"
-    host: str  # as configured, for messages
-    port: int
-    security: Security
-    account: str
-    username: str
-    timeout: float  # seconds, for each network wait
-    deadline: float = 0.0  # seconds, for the whole ladder; 0 means DEADLINE_FACTOR x timeout
-
-    def __post_init__(self) -> None:
-        if not self.deadline:
-            object.__setattr__(self, "deadline", DEADLINE_FACTOR * self.timeout)
-
-    @property
-    def label(self) -> str:
-        return self.protocol.upper()
-
-    @property
-    def wire_host(self) -> str:
-        """The host in the form DNS, SNI and certificate checks want (IDNA for names)."""
-        return ascii_host(self.host)
-
-    @property
-    def where(self) -> str:
-        return f"{self.label} server {self.host} port {self.port}"
-
-    def field(self, name: str) -> str:
-        return f"{self.protocol}_{name}"
 
 
 class ResolveTimeout(TimeoutError):
@@ -67,24 +29,6 @@ class CAFileError(Exception):
         super().__init__(f"{ca_file}: {reason}")
         self.ca_file = ca_file
         self.reason = reason
-
-
-def is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def ascii_host(host: str) -> str:
-    """IP literals stay as they are; names are IDNA-encoded (bücher.example -> xn--...)."""
-    host = host.strip().removeprefix("[").removesuffix("]")
-    if is_ip_literal(host) or host.isascii():
-        return host
-    import idna
-
-    return idna.encode(host, uts46=True).decode("ascii")
 
 
 def resolve(host: str, port: int, timeout: float) -> list[tuple]:
@@ -139,6 +83,11 @@ def connect(addresses: list[tuple], timeout: float) -> socket.socket:
 def describe_address(sockaddr: tuple) -> str:
     address = sockaddr[0]
     return f"[{address}]" if ":" in address else address
+
+
+# What a session is given to verify servers with: a ready context, or a factory called when
+# the TLS phase starts (so that an unreadable CA file fails that phase, not the caller).
+TlsSource = ssl.SSLContext | Callable[[], ssl.SSLContext]
 
 
 def tls_context(ca_file: Path | None) -> ssl.SSLContext:

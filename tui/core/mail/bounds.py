@@ -1,9 +1,10 @@
-"""How long a check may talk to a server, and how much of what it says is read.
+"""How long a session may talk to a server, and how much of what it says is read.
 
 A per-read timeout alone does not stop a server that trickles one byte per second, and
 a library reading "the whole reply" does not stop one that never ends its reply. So each
-protocol check gets an overall deadline, every network wait is cut to what is left of it,
-and every reply is read through a `LineReader` that bounds lines, replies and literals.
+session (and so each protocol's check) has an overall deadline, every network wait is cut
+to what is left of it, and every reply is read through a `LineReader` that bounds lines,
+replies and literals.
 
     deadline = Deadline(seconds=30, per_operation=10)
     reader = LineReader(sock, deadline, max_lines=500)
@@ -24,7 +25,10 @@ MAX_LINE = 8192
 MAX_SMTP_REPLY_LINES = 500
 # Lines answering one IMAP command (untagged responses and the tagged one).
 MAX_IMAP_REPLY_LINES = 10_000
-# An IMAP literal in anything a check asks for (CAPABILITY, EXAMINE, SEARCH) is small.
+# Lines of one POP3 reply: a real CAPA list has about ten.
+MAX_POP3_REPLY_LINES = 500
+# An IMAP literal in anything a session asks for while opening or checking (CAPABILITY,
+# EXAMINE, SEARCH) is small (fetching whole messages will need a bound of its own).
 MAX_LITERAL = 1024 * 1024
 # All bytes answering one command, lines and literals together.
 MAX_REPLY_BYTES = 4 * 1024 * 1024
@@ -36,7 +40,7 @@ class DeadlineExceeded(TimeoutError):
 
 
 class ReplyTooLong(Exception):
-    """A server sent more than a check reads; `what` says which bound it broke."""
+    """A server sent more than a session reads; `what` says which bound it broke."""
 
     def __init__(self, what: str):
         super().__init__(what)
@@ -44,12 +48,22 @@ class ReplyTooLong(Exception):
 
 
 class Deadline:
-    """The end of one protocol's ladder, and the timeout each network wait may use."""
+    """The end of a session's work (a check's ladder, a worker's fetch), and the timeout
+    each network wait may use. Everything reading or writing for one session shares it."""
 
     def __init__(self, seconds: float, per_operation: float):
         self.seconds = seconds
         self.per_operation = per_operation
         self.ends = time.monotonic() + seconds
+
+    @classmethod
+    def for_timeout(cls, timeout: float, seconds: float | None = None) -> Deadline:
+        """`timeout` per wait, and `seconds` in all (default DEADLINE_FACTOR x timeout)."""
+        return cls(seconds or DEADLINE_FACTOR * timeout, timeout)
+
+    def restart(self) -> None:
+        """Start the same allowance again from now: a session kept open for another task."""
+        self.ends = time.monotonic() + self.seconds
 
     @property
     def remaining(self) -> float:

@@ -1,11 +1,12 @@
-"""Cleaning what a server said before a check keeps it: no secret in any form, no control
+"""Cleaning what a server said before a session or a check keeps it: no secret in any form, no control
 character (they become visible escapes, see tui.core.text.visible).
 
 A server may echo the password back: raw, spaced out ("s e c r e t"), base64-encoded, or
 inside the base64 of what the client sent (the AUTH PLAIN string, a LOGIN response). Each
 form is a literal or a pattern of one regular expression, so cleaning a line is one pass.
-Every text a check produces - transcript lines, step details, summaries, failure
-messages - goes through one `Redactor` made from the check's credential.
+Every text a session produces - transcript lines, phase details, error messages quoting
+the server - and every text a check keeps goes through one `Redactor` made from the
+session's credential.
 
     clean = Redactor(credential)
     clean("535 5.7.8 wrong password s e c r e t")  # -> "535 5.7.8 wrong password <redacted>"
@@ -16,7 +17,7 @@ from __future__ import annotations
 import base64
 import re
 
-from tui.core.checks.credential import REDACTED, Credential
+from tui.core.mail.credential import REDACTED, Credential
 from tui.core.text import visible
 
 # Secrets shorter than this are not searched for in free text (it would mangle words).
