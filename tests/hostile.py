@@ -15,6 +15,9 @@ smtp-fat-ehlo, smtp-markup, smtp-escapes, smtp-no-starttls, smtp-starttls-454, s
 IMAP modes: imap-trickle-bytes, imap-trickle-lines, imap-endless-untagged,
 imap-huge-literal, imap-escapes, imap-starttls-no, imap-starttls-bad, imap-preauth,
 imap-echo-password, imap-login-only.
+POP3 modes: pop3-trickle-bytes, pop3-trickle-lines, pop3-endless-capa, pop3-long-line,
+pop3-escapes, pop3-no-stls, pop3-stls-err, pop3-no-capa, pop3-echo-password (USER and PASS),
+pop3-echo-plain (AUTH PLAIN).
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ MARKUP_ATTACK = "[/x] [@click=app.quit]Click me[/] [b]bold"
 # Before the echoed password: long enough that a message cut to 200 characters (as failure
 # messages quote a reply) would cut the spaced-out password in the middle.
 CHATTER = {"smtp": "Authentication failed, and here is why:" + " really" * 13,
-           "imap": "Authentication failed, and here is why:" + " really" * 10}
+           "imap": "Authentication failed, and here is why:" + " really" * 10,
+           "pop3": "Authentication failed, and here is why:" + " really" * 12}
 
 
 def echoes(password: str) -> list[str]:
@@ -284,3 +288,86 @@ class HostileServer:
                 await self._say(writer, f"{tag} NO [AUTHENTICATIONFAILED] wrong password\r\n")
             else:
                 await self._say(writer, f"{tag} BAD not here\r\n")
+
+    # --- POP3 ----------------------------------------------------------------------------
+
+    async def _pop3_trickle_bytes(self, reader, writer) -> None:
+        await self._trickle(writer, "+OK hostile POP3 ready, very slowly" + "." * 1000)
+
+    async def _pop3_trickle_lines(self, reader, writer) -> None:
+        async def trickle_capabilities(arguments: str) -> None:
+            await self._say(writer, "+OK capabilities follow, slowly\r\n")
+            await self._trickle(writer, self._forever("X-STILL-THINKING-{}\r\n"))
+
+        await self._pop3_dialog(reader, writer, on={"CAPA": trickle_capabilities})
+
+    async def _pop3_endless_capa(self, reader, writer) -> None:
+        async def flood(arguments: str) -> None:
+            await self._say(writer, "+OK capabilities follow\r\n")
+            await self._flood(writer, "X-FLOOD flood flood flood flood flood\r\n")
+
+        await self._pop3_dialog(reader, writer, on={"CAPA": flood})
+
+    async def _pop3_long_line(self, reader, writer) -> None:
+        await self._say(writer, "+OK ")
+        await self._flood(writer, "x" * 100)
+
+    async def _pop3_escapes(self, reader, writer) -> None:
+        await self._pop3_dialog(reader, writer, greeting=f"+OK {TERMINAL_ATTACK} {MARKUP_ATTACK} ready")
+
+    async def _pop3_no_stls(self, reader, writer) -> None:
+        # Would even take a plaintext login: the check must not send one.
+        await self._pop3_dialog(reader, writer, capabilities=("USER", "SASL PLAIN"),
+                                on_pass=lambda password: "+OK logged in, in the clear")
+
+    async def _pop3_stls_err(self, reader, writer) -> None:
+        async def refuse(arguments: str) -> None:
+            await self._say(writer, "-ERR STLS is switched off here\r\n")
+
+        await self._pop3_dialog(reader, writer, capabilities=("STLS", "USER"), on={"STLS": refuse})
+
+    async def _pop3_no_capa(self, reader, writer) -> None:
+        await self._pop3_dialog(reader, writer, capabilities=None)
+
+    async def _pop3_echo_password(self, reader, writer) -> None:
+        def echo_the_password(password: str) -> str:
+            return f"-ERR [AUTH] {CHATTER['pop3']} {', '.join(echoes(password))}"
+
+        await self._pop3_dialog(reader, writer, capabilities=("USER",), on_pass=echo_the_password)
+
+    async def _pop3_echo_plain(self, reader, writer) -> None:
+        def echo_the_password(arguments: str) -> str:
+            password = base64.b64decode(arguments.split()[-1]).split(b"\0")[-1].decode()
+            return f"-ERR [AUTH] {CHATTER['pop3']} {', '.join(echoes(password))}"
+
+        await self._pop3_dialog(reader, writer, capabilities=("USER", "SASL PLAIN"), on_auth=echo_the_password)
+
+    async def _pop3_dialog(
+        self, reader, writer, *, greeting="+OK hostile POP3 ready", capabilities=("USER", "SASL PLAIN"),
+        on=None, on_pass=None, on_auth=None,
+    ) -> None:
+        """A plain POP3 server: CAPA answered with `capabilities` (None: -ERR), USER taken,
+        PASS and AUTH refused (or answered by `on_pass(password)` / `on_auth(arguments)`),
+        other commands from `on` (default: -ERR)."""
+        await self._say(writer, greeting + "\r\n")
+        on = on or {}
+        while line := await self._readline(reader):
+            command, _, arguments = line.partition(" ")
+            command = command.upper()
+            if command in on:
+                await on[command](arguments)
+            elif command == "CAPA" and capabilities is None:
+                await self._say(writer, "-ERR unknown command\r\n")
+            elif command == "CAPA":
+                await self._say(writer, "+OK\r\n" + "".join(f"{c}\r\n" for c in capabilities) + ".\r\n")
+            elif command == "USER":
+                await self._say(writer, "+OK\r\n")
+            elif command == "PASS":
+                await self._say(writer, (on_pass(arguments) if on_pass else "-ERR [AUTH] wrong password") + "\r\n")
+            elif command == "AUTH":
+                await self._say(writer, (on_auth(arguments) if on_auth else "-ERR [AUTH] wrong password") + "\r\n")
+            elif command == "QUIT":
+                await self._say(writer, "+OK bye\r\n")
+                return
+            else:
+                await self._say(writer, "-ERR not here\r\n")

@@ -1,4 +1,5 @@
-"""Real mail servers on 127.0.0.1, for the tests and the benchmarks.
+"""Real mail servers on 127.0.0.1, for the tests and the benchmarks: Dovecot (IMAP and
+POP3, each over SSL and STARTTLS/STLS) and aiosmtpd (SMTP).
 
 The starters are plain functions and classes (the benchmarks use them outside pytest);
 the pytest fixtures at the bottom are thin session-scoped wrappers. Facts behind the
@@ -12,6 +13,7 @@ Dovecot set-up: /work/shared/notes/mail-test-servers.md.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import signal
@@ -22,12 +24,13 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
 
-from tui.core.domain import ProviderDraft, ProviderSettings
+from tui.core.domain import InboundSettings, ProviderDraft, ProviderSettings, ServerSettings
+from tui.core.protocols import Protocol, Security
 
 HOST = "127.0.0.1"
 USER = "alice@example.test"
@@ -43,6 +46,8 @@ INBOX_SEEN = 3
 INBOX_UNSEEN = 2
 DOVECOT = Path("/usr/sbin/dovecot")
 DOVECOT_MISSING = "dovecot-imapd is not installed: apt-get install dovecot-imapd"
+DOVECOT_POP3 = Path("/usr/lib/dovecot/pop3")
+POP3_MISSING = "dovecot-pop3d is not installed: apt-get install dovecot-pop3d"
 
 
 class ServerUnavailable(RuntimeError):
@@ -97,20 +102,20 @@ class TestCertificates:
         return cls(directory, paths["ca"], paths["cert"], paths["key"], context)
 
 
-# --- IMAP: Dovecot -----------------------------------------------------------------------
+# --- IMAP and POP3: Dovecot -------------------------------------------------------------
 
 DOVECOT_CONF = """\
 base_dir = {dir}/run
 state_dir = {dir}/state
 instance_name = {instance}
 log_path = {dir}/dovecot.log
-protocols = imap
+protocols = {protocols}
 listen = {host}
 ssl = yes
 ssl_cert = <{cert}
 ssl_key = <{key}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 auth_failure_delay = 0
 mail_location = maildir:{dir}/mail/%u
 mail_uid = nobody
@@ -136,6 +141,7 @@ service imap-login {{
     ssl = yes
   }}
 }}
+{pop3}{oauth}
 # Failed logins would otherwise slow down the next good one by seconds.
 service anvil {{
   unix_listener anvil-auth-penalty {{
@@ -145,12 +151,67 @@ service anvil {{
 """
 
 
+# Added when dovecot-pop3d is installed.
+DOVECOT_POP3_CONF = """\
+protocol pop3 {{
+  mail_max_userip_connections = 500
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = {pop3_port}
+  }}
+  inet_listener pop3s {{
+    port = {pop3s_port}
+    ssl = yes
+  }}
+}}
+"""
+
+
+# Added for a Dovecot that also takes OAuth tokens (XOAUTH2), checked by asking an
+# introspection endpoint (see OAuthIntrospection).
+DOVECOT_OAUTH_CONF = """\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {dir}/oauth2.conf
+}}
+"""
+DOVECOT_OAUTH_ARGS = """\
+introspection_url = {url}
+introspection_mode = post
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+"""
+
+
 @dataclass
 class DovecotServer:
     directory: Path
     process: subprocess.Popen
     imap_port: int  # plain, offers STARTTLS
     imaps_port: int  # implicit TLS
+    pop3_port: int | None = None  # plain, offers STLS; None without dovecot-pop3d
+    pop3s_port: int | None = None  # implicit TLS
+
+    def maildir(self, user: str) -> Path:
+        return self.directory / "mail" / user
+
+    def deliver(self, user: str, number: int, seen: bool = False) -> Path:
+        """Drop a message into `user`'s INBOX (created if need be), as Dovecot's own user."""
+        maildir = self.maildir(user)
+        for sub in ("cur", "new", "tmp"):
+            (maildir / sub).mkdir(parents=True, exist_ok=True)
+        path = write_maildir_message(maildir, number, seen)
+        subprocess.run(["chown", "-R", "nobody:nogroup", str(maildir)], check=True)
+        return path
+
+    def inbox_size(self, user: str) -> int:
+        """Bytes in `user`'s INBOX: the messages are written with CRLF line ends, so this is
+        also the size POP3 reports."""
+        return sum(path.stat().st_size for sub in ("cur", "new") for path in (self.maildir(user) / sub).iterdir())
 
     @property
     def log_text(self) -> str:
@@ -167,7 +228,7 @@ class DovecotServer:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def write_maildir_message(maildir: Path, number: int, seen: bool) -> None:
+def write_maildir_message(maildir: Path, number: int, seen: bool) -> Path:
     body = (
         f"From: sender{number}@example.test\r\nTo: {USER}\r\n"
         f"Subject: Test message {number}\r\nMessage-ID: <{number}@example.test>\r\n\r\n"
@@ -175,11 +236,16 @@ def write_maildir_message(maildir: Path, number: int, seen: bool) -> None:
     )
     unique = f"{int(time.time())}.M{number}P{os.getpid()}.mailprov"
     path = maildir / "cur" / f"{unique}:2,S" if seen else maildir / "new" / unique
-    path.write_text(body)
+    path.write_bytes(body.encode())
+    return path
 
 
-def start_dovecot(certs: TestCertificates, seen: int = INBOX_SEEN, unseen: int = INBOX_UNSEEN) -> DovecotServer:
-    """Dovecot with USERS; USER's INBOX holds `seen` read and `unseen` unread messages."""
+def start_dovecot(
+    certs: TestCertificates, seen: int = INBOX_SEEN, unseen: int = INBOX_UNSEEN, oauth_url: str | None = None
+) -> DovecotServer:
+    """Dovecot with USERS over IMAP (and POP3 when dovecot-pop3d is installed); USER's
+    INBOX holds `seen` read and `unseen` unread messages. With `oauth_url` (an
+    OAuthIntrospection's) it also offers XOAUTH2 and OAUTHBEARER."""
     if not DOVECOT.exists():
         raise ServerUnavailable(DOVECOT_MISSING)
     if os.geteuid() != 0:
@@ -187,6 +253,7 @@ def start_dovecot(certs: TestCertificates, seen: int = INBOX_SEEN, unseen: int =
         raise ServerUnavailable("the Dovecot tests need root (its mail processes run as nobody)")
     directory = world_readable_tempdir("mailprov-dovecot-")
     imap_port, imaps_port = free_port(), free_port()
+    pop3_port, pop3s_port = (free_port(), free_port()) if DOVECOT_POP3.exists() else (None, None)
     users_file = "".join(f"{user}:{{PLAIN}}{password}::::::\n" for user, password in USERS.items())
     (directory / "users").write_text(users_file, encoding="utf-8")
     (directory / "users").chmod(0o644)
@@ -196,6 +263,9 @@ def start_dovecot(certs: TestCertificates, seen: int = INBOX_SEEN, unseen: int =
     for number in range(seen + unseen):
         write_maildir_message(inbox, number, seen=number < seen)
     subprocess.run(["chown", "-R", "nobody:nogroup", str(directory / "mail")], check=True)
+    if oauth_url:
+        (directory / "oauth2.conf").write_text(DOVECOT_OAUTH_ARGS.format(url=oauth_url))
+        (directory / "oauth2.conf").chmod(0o644)
     conf = directory / "dovecot.conf"
     conf.write_text(
         DOVECOT_CONF.format(
@@ -206,6 +276,10 @@ def start_dovecot(certs: TestCertificates, seen: int = INBOX_SEEN, unseen: int =
             key=certs.key_file,
             imap_port=imap_port,
             imaps_port=imaps_port,
+            protocols="imap pop3" if pop3_port else "imap",
+            pop3=DOVECOT_POP3_CONF.format(pop3_port=pop3_port, pop3s_port=pop3s_port) if pop3_port else "",
+            mechanisms="plain login xoauth2 oauthbearer" if oauth_url else "plain login",
+            oauth=DOVECOT_OAUTH_CONF.format(dir=directory) if oauth_url else "",
         )
     )
     process = subprocess.Popen(
@@ -214,7 +288,7 @@ def start_dovecot(certs: TestCertificates, seen: int = INBOX_SEEN, unseen: int =
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    server = DovecotServer(directory, process, imap_port, imaps_port)
+    server = DovecotServer(directory, process, imap_port, imaps_port, pop3_port, pop3s_port)
     try:
         _wait_for_greeting(imap_port, process)
     except Exception:
@@ -242,6 +316,43 @@ def _wait_for_greeting(port: int, process: subprocess.Popen, limit: float = 10.0
         except OSError:
             time.sleep(0.02)
     raise TimeoutError("no IMAP greeting")
+
+
+class OAuthIntrospection:
+    """A token introspection endpoint (RFC 7662) on 127.0.0.1 for Dovecot's oauth2 passdb:
+    GOOD_TOKEN is active for USER, every other token is not."""
+
+    def __init__(self, tokens: dict[str, str] | None = None):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qs
+
+        known = dict(tokens or {GOOD_TOKEN: USER})
+        self.asked: list[str] = []  # the usernames Dovecot asked about, never the tokens
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(handler) -> None:  # noqa: N805 - the handler, not the server
+                length = int(handler.headers.get("Content-Length", 0))
+                token = parse_qs(handler.rfile.read(length).decode()).get("token", [""])[0]
+                user = known.get(token)
+                self.asked.append(user or "")
+                answer = {"active": True, "username": user} if user else {"active": False}
+                body = json.dumps(answer).encode()
+                handler.send_response(200)
+                handler.send_header("Content-Type", "application/json")
+                handler.send_header("Content-Length", str(len(body)))
+                handler.end_headers()
+                handler.wfile.write(body)
+
+            def log_message(handler, *args) -> None:  # noqa: N805 - quiet in test output
+                pass
+
+        self._server = ThreadingHTTPServer((HOST, 0), Handler)
+        self.url = f"http://{HOST}:{self._server.server_address[1]}/introspect"
+        threading.Thread(target=self._server.serve_forever, name="oauth introspection", daemon=True).start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 # --- SMTP: aiosmtpd ----------------------------------------------------------------------
@@ -431,7 +542,7 @@ def closed_port_number() -> int:
 
 @dataclass
 class MailServers:
-    """Real SMTP and IMAP servers on 127.0.0.1 and how to reach them."""
+    """Real SMTP, IMAP and POP3 servers on 127.0.0.1 and how to reach them."""
 
     certs: TestCertificates
     smtp: SmtpServers
@@ -470,8 +581,32 @@ class MailServers:
         return self.dovecot.imap_port
 
     @property
+    def pop3_ssl_port(self) -> int:
+        return self._pop3_port(self.dovecot.pop3s_port)
+
+    @property
+    def pop3_starttls_port(self) -> int:
+        return self._pop3_port(self.dovecot.pop3_port)
+
+    @staticmethod
+    def _pop3_port(port: int | None) -> int:
+        if port is None:
+            pytest.skip(POP3_MISSING)
+        return port
+
+    @property
     def recorder(self) -> SmtpRecorder:
         return self.smtp.recorder
+
+    def pop3_server(self, security: str = "ssl") -> ServerSettings:
+        port = self.pop3_ssl_port if security == "ssl" else self.pop3_starttls_port
+        return ServerSettings(self.host, port, Security(security))
+
+    def pop3_settings(self, security: str = "ssl", **overrides) -> ProviderSettings:
+        """Settings that check green with POP3 inbound (built directly, not from a draft):
+        the draft's SMTP and the given security on Dovecot's POP3 port for it."""
+        inbound = InboundSettings(Protocol.POP3, self.pop3_server(security))
+        return replace(self.settings(**overrides), inbound=inbound)
 
     def draft(self, **overrides) -> ProviderDraft:
         """A valid SMTP-IMAP draft that checks green: STARTTLS SMTP, SSL IMAP."""

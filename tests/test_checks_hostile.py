@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -19,10 +20,17 @@ from tests.hostile import HostileServer, echoes
 from tests.servers import closed_port_number
 from tui.core.checks import Credential, check_provider
 from tui.core.checks.ladder import MAX_DETAIL
-from tui.core.mail.bounds import DEADLINE_FACTOR, MAX_IMAP_REPLY_LINES, MAX_LINE, MAX_SMTP_REPLY_LINES
+from tui.core.domain import InboundSettings, ProviderDraft, ProviderSettings, ServerSettings
+from tui.core.mail.bounds import (
+    DEADLINE_FACTOR,
+    MAX_IMAP_REPLY_LINES,
+    MAX_LINE,
+    MAX_POP3_REPLY_LINES,
+    MAX_SMTP_REPLY_LINES,
+)
 from tui.core.mail.redact import Redactor
 from tui.core.mail.transcript import MAX_TRANSCRIPT_LINE, TRANSCRIPT_HEAD, TRANSCRIPT_TAIL
-from tui.core.domain import ProviderDraft
+from tui.core.protocols import Protocol, Security
 from tui.core.report import CheckReport, FailureKind
 from tui.core.rules import to_settings
 
@@ -54,9 +62,17 @@ def draft_for(smtp_port: int, *, smtp_security="none", imap_port: int | None = N
     )
 
 
-def run_check(draft: ProviderDraft, password: str = PASSWORD, on_step=None) -> tuple[CheckReport, float]:
+def with_pop3(settings: ProviderSettings, port: int, security: str = "none") -> ProviderSettings:
+    """`settings` receiving over POP3 at 127.0.0.1:`port` (built directly, not from a draft)."""
+    return replace(settings, inbound=InboundSettings(Protocol.POP3, ServerSettings("127.0.0.1", port, Security(security))))
+
+
+def run_check(
+    provider: ProviderDraft | ProviderSettings, password: str = PASSWORD, on_step=None
+) -> tuple[CheckReport, float]:
+    settings = provider if isinstance(provider, ProviderSettings) else to_settings(provider)
     started = time.monotonic()
-    report = check_provider(to_settings(draft), Credential(USER, password), timeout=TIMEOUT, on_step=on_step)
+    report = check_provider(settings, Credential(USER, password), timeout=TIMEOUT, on_step=on_step)
     return report, time.monotonic() - started
 
 
@@ -67,6 +83,14 @@ def smtp_check(server: HostileServer, password: str = PASSWORD, **options) -> tu
 def imap_check(server: HostileServer, password: str = PASSWORD, **options) -> tuple[CheckReport, float]:
     """SMTP points at a closed port (refused at once): the IMAP ladder is what is tested."""
     return run_check(draft_for(closed_port_number(), imap_port=server.port, **options), password)
+
+
+def pop3_check(server: HostileServer, password: str = PASSWORD, security="none") -> tuple[CheckReport, float]:
+    """SMTP points at a closed port (refused at once): the POP3 ladder is what is tested."""
+    return run_check(with_pop3(to_settings(draft_for(closed_port_number())), server.port, security), password)
+
+
+CHECKS = {"smtp": smtp_check, "imap": imap_check, "pop3": pop3_check}
 
 
 def texts(value) -> Iterator[str]:
@@ -91,26 +115,28 @@ def password_forms(password: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("mode", "protocol"),
+    ("mode", "protocol", "step_name"),
     [
-        ("smtp-trickle-bytes", "smtp"),
-        ("smtp-trickle-lines", "smtp"),
-        ("imap-trickle-bytes", "imap"),
-        ("imap-trickle-lines", "imap"),
+        ("smtp-trickle-bytes", "smtp", "greeting"),
+        ("smtp-trickle-lines", "smtp", "greeting"),
+        ("imap-trickle-bytes", "imap", "greeting"),
+        ("imap-trickle-lines", "imap", "greeting"),  # imaplib asks CAPABILITY while greeting
+        ("pop3-trickle-bytes", "pop3", "greeting"),
+        ("pop3-trickle-lines", "pop3", "capa"),
     ],
 )
-def test_a_trickling_server_is_stopped_by_the_overall_deadline(mode, protocol):
+def test_a_trickling_server_is_stopped_by_the_overall_deadline(mode, protocol, step_name):
     """Bound: the check ends within deadline + 1.5 s, as a timeout naming the step and the
     deadline (each read alone would have waited forever: a byte or line comes every 0.4 s)."""
     with HostileServer(mode) as server:
-        report, elapsed = smtp_check(server) if protocol == "smtp" else imap_check(server)
+        report, elapsed = CHECKS[protocol](server)
 
     result = report.outbound if protocol == "smtp" else report.inbound
     failure = result.failure
     assert DEADLINE - 0.2 <= elapsed < DEADLINE + MARGIN
     assert failure.kind is FailureKind.TIMEOUT and failure.transient
     step = result.steps[-1]
-    assert not step.ok and step.name == "greeting"
+    assert not step.ok and step.name == step_name
     assert f"still at the {step.name} step" in failure.message
     assert f"overall deadline of {DEADLINE:g} s" in failure.message
     prefix = "smtp" if protocol == "smtp" else "inbound"
@@ -141,13 +167,15 @@ def test_each_protocol_has_its_own_deadline_which_can_be_set():
         ("smtp-long-line", "smtp", "greeting", f"a line longer than {MAX_LINE} bytes"),
         ("imap-endless-untagged", "imap", "greeting", f"a reply of more than {MAX_IMAP_REPLY_LINES} lines"),
         ("imap-huge-literal", "imap", "greeting", "a literal of 2000000000 bytes (at most 1048576 are read)"),
+        ("pop3-endless-capa", "pop3", "capa", f"a reply of more than {MAX_POP3_REPLY_LINES} lines"),
+        ("pop3-long-line", "pop3", "greeting", f"a line longer than {MAX_LINE} bytes"),
     ],
 )
 def test_an_endless_reply_is_a_protocol_failure_naming_the_step(mode, protocol, step, what):
     """Bound: a protocol failure within the deadline, naming the step and the bound broken;
     the stored transcript keeps at most 400 lines, with a marker for what was left out."""
     with HostileServer(mode) as server:
-        report, elapsed = smtp_check(server) if protocol == "smtp" else imap_check(server)
+        report, elapsed = CHECKS[protocol](server)
 
     result = report.outbound if protocol == "smtp" else report.inbound
     assert elapsed < DEADLINE + MARGIN
@@ -156,7 +184,7 @@ def test_an_endless_reply_is_a_protocol_failure_naming_the_step(mode, protocol, 
     assert f"sent {what} at the {step} step" in result.failure.message
     assert len(result.transcript) <= TRANSCRIPT_HEAD + TRANSCRIPT_TAIL + 1
     assert all(len(line) <= MAX_TRANSCRIPT_LINE + 40 for line in result.transcript)
-    if mode in ("smtp-endless-reply", "imap-endless-untagged"):
+    if mode in ("smtp-endless-reply", "imap-endless-untagged", "pop3-endless-capa"):
         assert any(re.fullmatch(r"… \d+ more lines", line) for line in result.transcript)
 
 
@@ -178,25 +206,32 @@ MEMORY_PROBE = r"""
 import json, resource, sys, time, tracemalloc
 # If a bound ever breaks, fail with MemoryError instead of eating the machine's memory.
 resource.setrlimit(resource.RLIMIT_AS, (3 << 29, 3 << 29))
+from dataclasses import replace
 from tui.core.checks import Credential, check_provider
-from tui.core.domain import ProviderDraft
+from tui.core.domain import InboundSettings, ProviderDraft, ServerSettings
+from tui.core.protocols import Protocol, Security
 from tui.core.rules import to_settings
 
 draft = ProviderDraft(**json.loads(sys.argv[1]))
+settings = to_settings(draft)
+if len(sys.argv) > 2:  # receive over POP3 from this port
+    pop3 = ServerSettings("127.0.0.1", int(sys.argv[2]), Security.NONE)
+    settings = replace(settings, inbound=InboundSettings(Protocol.POP3, pop3))
 tracemalloc.start()
-report = check_provider(to_settings(draft), Credential(draft.account, draft.password), timeout=1.0)
+report = check_provider(settings, Credential(draft.account, draft.password), timeout=1.0)
 peak = tracemalloc.get_traced_memory()[1]
 failures = [result.failure.kind.value for result in report.results if result.failure]
 print(json.dumps({"peak": peak, "failures": failures}))
 """
 
 
-def peak_memory_of_check(draft: ProviderDraft) -> dict:
+def peak_memory_of_check(draft: ProviderDraft, pop3_port: int | None = None) -> dict:
     """The check in a fresh interpreter (address space capped at 1.5 GB): its traced peak."""
     from dataclasses import asdict
 
+    pop3 = [str(pop3_port)] if pop3_port else []
     finished = subprocess.run(
-        [sys.executable, "-c", MEMORY_PROBE, json.dumps(asdict(draft))],
+        [sys.executable, "-c", MEMORY_PROBE, json.dumps(asdict(draft)), *pop3],
         capture_output=True, text=True, timeout=30,
     )
     assert finished.returncode == 0, finished.stderr[-2000:]
@@ -210,16 +245,19 @@ def peak_memory_of_check(draft: ProviderDraft) -> dict:
         ("smtp-long-line", "smtp"),
         ("imap-endless-untagged", "imap"),
         ("imap-huge-literal", "imap"),
+        ("pop3-endless-capa", "pop3"),
+        ("pop3-long-line", "pop3"),
     ],
 )
 def test_an_endless_reply_does_not_bloat_memory(mode, protocol):
     """Bound: the check's peak Python memory stays under 20 MB (it was 2-5 GB)."""
     with HostileServer(mode) as server:
         if protocol == "smtp":
-            draft = draft_for(server.port)
+            probe = peak_memory_of_check(draft_for(server.port))
+        elif protocol == "imap":
+            probe = peak_memory_of_check(draft_for(closed_port_number(), imap_port=server.port))
         else:
-            draft = draft_for(closed_port_number(), imap_port=server.port)
-        probe = peak_memory_of_check(draft)
+            probe = peak_memory_of_check(draft_for(closed_port_number()), pop3_port=server.port)
 
     assert probe["failures"][-1] == "protocol"
     assert probe["peak"] < MEMORY_BOUND, f"peak {probe['peak'] / 1e6:.1f} MB"
@@ -228,17 +266,21 @@ def test_an_endless_reply_does_not_bloat_memory(mode, protocol):
 # --- text: server words are data, never control ----------------------------------------
 
 
-@pytest.mark.parametrize(("mode", "protocol"), [("smtp-escapes", "smtp"), ("imap-escapes", "imap")])
+@pytest.mark.parametrize(
+    ("mode", "protocol"), [("smtp-escapes", "smtp"), ("imap-escapes", "imap"), ("pop3-escapes", "pop3")]
+)
 def test_escapes_from_a_server_are_stored_as_visible_text(mode, protocol):
     """Text: no raw control character anywhere in the report (or in what on_step got live);
     the greeting shows the escapes as \\x1b... instead."""
     live: list[str] = []
     with HostileServer(mode) as server:
         if protocol == "smtp":
-            draft = draft_for(server.port)
+            provider = draft_for(server.port)
+        elif protocol == "imap":
+            provider = draft_for(closed_port_number(), imap_port=server.port)
         else:
-            draft = draft_for(closed_port_number(), imap_port=server.port)
-        report, _ = run_check(draft, on_step=lambda protocol, step: live.append(step.detail))
+            provider = with_pop3(to_settings(draft_for(closed_port_number())), server.port)
+        report, _ = run_check(provider, on_step=lambda protocol, step: live.append(step.detail))
 
     result = report.outbound if protocol == "smtp" else report.inbound
     data = report.to_dict()
@@ -308,6 +350,33 @@ def test_imap_starttls_refused_is_starttls_unavailable_and_no_login_is_sent(mode
     assert "LOGIN" not in commands and "AUTHENTICATE" not in commands
 
 
+@pytest.mark.parametrize(
+    ("mode", "answer", "last_command"),
+    [
+        ("pop3-no-stls", None, "CAPA"),
+        ("pop3-no-capa", None, "CAPA"),
+        ("pop3-stls-err", "-ERR STLS is switched off here", "STLS"),
+    ],
+)
+def test_pop3_without_stls_is_starttls_unavailable_and_no_user_is_sent(mode, answer, last_command):
+    with HostileServer(mode) as server:
+        report, _ = pop3_check(server, security="starttls")
+        received = list(server.received)
+
+    failure = report.inbound.failure
+    assert failure.kind is FailureKind.STARTTLS_UNAVAILABLE
+    assert failure.fields == ("inbound_security",)
+    assert "POP3 server" in failure.message and "does not offer STLS" in failure.message
+    assert "nothing was sent unencrypted" in failure.message
+    if answer:
+        assert answer in failure.message
+    assert report.inbound.steps[-1].name == "starttls"
+    commands = [line.split(" ")[0].upper() for line in received]
+    assert commands[-1] == last_command
+    assert not {"USER", "PASS", "AUTH", "APOP"} & set(commands)
+    assert PASSWORD not in " ".join(received)
+
+
 def test_imap_preauth_on_a_connection_to_upgrade_is_starttls_unavailable():
     with HostileServer("imap-preauth") as server:
         report, _ = imap_check(server, imap_security="starttls")
@@ -324,18 +393,29 @@ def test_imap_preauth_on_a_connection_to_upgrade_is_starttls_unavailable():
 
 
 @pytest.mark.parametrize(
-    ("protocol", "password"), [("smtp", PASSWORD), ("imap", PASSWORD), ("smtp", "Quökka-Päss-wörd")]
+    ("mode", "password"),
+    [
+        ("smtp-echo-password", PASSWORD),
+        ("imap-echo-password", PASSWORD),
+        ("smtp-echo-password", "Quökka-Päss-wörd"),
+        ("pop3-echo-password", PASSWORD),
+        ("pop3-echo-plain", "Quökka-Päss-wörd"),
+    ],
 )
-def test_a_password_echoed_back_is_removed_in_every_form(protocol, password):
+def test_a_password_echoed_back_is_removed_in_every_form(mode, password):
     """Text: neither the password nor its base64, spaced or dashed forms, nor the base64 of
     an AUTH PLAIN string, nor a piece of one cut short, appear anywhere in the report."""
-    with HostileServer(f"{protocol}-echo-password") as server:
-        check = smtp_check if protocol == "smtp" else imap_check
-        report, _ = check(server, password=password)
+    protocol = mode.split("-")[0]
+    with HostileServer(mode) as server:
+        report, _ = CHECKS[protocol](server, password=password)
 
     result = report.outbound if protocol == "smtp" else report.inbound
     assert result.failure.kind is FailureKind.AUTH
     assert "<redacted>" in result.failure.message
+    if mode == "pop3-echo-password":
+        assert "C: USER alice@example.test" in result.transcript and "C: PASS <redacted>" in result.transcript
+    if mode == "pop3-echo-plain":
+        assert "C: AUTH PLAIN <redacted>" in result.transcript
     dumped = json.dumps(report.to_dict(), ensure_ascii=False)
     for form in password_forms(password) + echoes(password):
         assert form not in dumped, form
