@@ -2,6 +2,8 @@
 
     python -m bench.bench_checks
 
+Two kinds of provider: SMTP + IMAP, and SMTP + POP3 (both against Dovecot over SSL).
+
 The target: about as long as the slowest single check, not the sum of all of them.
 Real mail servers are far away, so a check mostly waits for round trips; on loopback it
 mostly burns CPU (TLS handshakes), which concurrency cannot hide on a small machine.
@@ -18,8 +20,12 @@ import statistics
 import threading
 import time
 
+from dataclasses import replace
+
 from tests.servers import HOST, start_mail_servers, stop_mail_servers
 from tui.core.checks import Credential, check_many, check_provider
+from tui.core.domain import InboundSettings, ServerSettings
+from tui.core.protocols import Protocol, Security
 from tui.core.settings import DEFAULT_CONCURRENCY
 
 PROVIDERS = 50
@@ -93,7 +99,7 @@ def measure(label: str, settings, credential, ca_file, workers: list[int]) -> No
     assert all(report.ok for _, report in singles), singles[0][1].failure
     print(f"{label}: one check (baseline, median of 3) {baseline * 1000:8.1f} ms")
 
-    jobs = [(settings.__class__(**{**settings.__dict__, "name": f"P{n}"}), credential) for n in range(PROVIDERS)]
+    jobs = [(replace(settings, name=f"P{n}"), credential) for n in range(PROVIDERS)]
     for max_workers in workers:
         seconds, reports = timed(
             lambda: check_many(jobs, timeout=TIMEOUT, ca_file=ca_file, max_workers=max_workers)
@@ -114,15 +120,18 @@ def main() -> None:
     proxies: list[LatencyProxy] = []
     try:
         credential = Credential(servers.user, servers.password)
-        local = servers.settings()
-        measure("loopback      ", local, credential, servers.ca_file, [DEFAULT_CONCURRENCY])
+        measure("IMAP loopback ", servers.settings(), credential, servers.ca_file, [DEFAULT_CONCURRENCY])
+        measure("POP3 loopback ", servers.pop3_settings(), credential, servers.ca_file, [DEFAULT_CONCURRENCY])
 
         smtp_proxy = LatencyProxy(servers.smtp_starttls_port, ONE_WAY_DELAY)
         imap_proxy = LatencyProxy(servers.imap_ssl_port, ONE_WAY_DELAY)
-        proxies = [smtp_proxy, imap_proxy]
+        pop3_proxy = LatencyProxy(servers.pop3_ssl_port, ONE_WAY_DELAY)
+        proxies = [smtp_proxy, imap_proxy, pop3_proxy]
         remote = servers.settings(smtp_port=str(smtp_proxy.port), imap_port=str(imap_proxy.port))
-        label = f"{ONE_WAY_DELAY * 2000:.0f} ms RTT     "
-        measure(label, remote, credential, servers.ca_file, [16, DEFAULT_CONCURRENCY])
+        rtt = f"{ONE_WAY_DELAY * 2000:.0f} ms RTT"
+        measure(f"IMAP {rtt}", remote, credential, servers.ca_file, [16, DEFAULT_CONCURRENCY])
+        pop3 = InboundSettings(Protocol.POP3, ServerSettings(HOST, pop3_proxy.port, Security.SSL))
+        measure(f"POP3 {rtt}", replace(remote, inbound=pop3), credential, servers.ca_file, [16, DEFAULT_CONCURRENCY])
         print(
             f"target: {PROVIDERS} checks in about one check's time when checks wait on the network"
             f" (the default bound is {DEFAULT_CONCURRENCY} workers; a bound of 16 takes"

@@ -233,3 +233,16 @@ def test_an_outlook_provider_with_a_token_checks_green(mail_servers, oauth_dovec
     login = {step.name: step for step in report.inbound.steps}["login"]
     assert "XOAUTH2" in login.detail
     assert GOOD_TOKEN not in json.dumps(report.to_dict())
+
+
+def test_a_kept_session_gets_its_allowance_again_with_restart(mail_servers):
+    session = open_pop3(mail_servers.pop3_server("ssl"), good(mail_servers), deadline=Deadline(1.0, per_operation=1.0),
+                        ca_file=mail_servers.ca_file)
+    try:
+        time.sleep(1.05)
+        with pytest.raises(TimeoutError):  # the session's deadline has run out
+            session.stat()
+        session.deadline.restart()
+        assert session.stat()[0] == INBOX_SEEN + INBOX_UNSEEN
+    finally:
+        session.quit()
