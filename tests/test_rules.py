@@ -361,3 +361,22 @@ def test_the_old_inbound_keywords_still_make_a_draft():
         inbound_host="a.example.com", inbound_port="1", inbound_security="none"
     )
     assert smtp_imap().updated(imap_port="2").inbound_port == "2"
+
+
+def test_an_edit_in_one_go_lets_standard_ports_and_preset_hosts_follow_the_new_choice():
+    from tui.core.rules import with_defaults_followed
+
+    pop3 = to_settings(smtp_imap(inbound_protocol="pop3")).to_draft()
+    to_imap = with_defaults_followed(pop3, pop3.updated(inbound_protocol="imap"))
+    assert to_settings(to_imap.updated(password="x")).inbound.server.port == 993
+    chosen = pop3.updated(inbound_port="2995")
+    assert with_defaults_followed(chosen, chosen.updated(inbound_protocol="imap")).inbound_port == "2995"
+
+    gmail = to_settings(oauth("gmail")).to_draft()
+    on_pop3 = to_settings(with_defaults_followed(gmail, gmail.updated(inbound_protocol="pop3")))
+    assert (on_pop3.inbound.server.host, on_pop3.inbound.server.port) == ("pop.gmail.com", 995)
+    to_outlook = to_settings(with_defaults_followed(gmail, gmail.updated(type="outlook")))
+    assert to_outlook.outbound.host == "smtp-mail.outlook.com"
+    to_password = with_defaults_followed(gmail, gmail.updated(type="smtp-imap", password="x"))
+    assert to_settings(to_password).outbound.host == "smtp.gmail.com"  # no preset to follow: kept
+    assert with_defaults_followed(gmail, gmail.updated(inbound_protocol="nope")).inbound_host == "imap.gmail.com"

@@ -25,7 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.scripted_smtp import HOSTILE_TEXT, MARKUP_AUTH_REPLY, ScriptedSmtp
-from tui.cli import build_parser, print_json
+from tui.cli import build_parser
+from tui.output import print_json
 from tui.commands import print_record, print_report, record_to_json, report_to_json
 from tui.core.bootstrap import LOG_FORMAT, VisibleFormatter
 from tui.core.domain import (
@@ -264,7 +265,7 @@ def test_export_escapes_every_control_character_and_keeps_the_data(exported):
     assert_no_raw_control(text)
     tables = tomllib.loads(text)["provider"]
     assert [t["name"] for t in tables] == [r.settings.name for r in exported]
-    assert [t["smtp_host"] for t in tables] == [r.settings.smtp_host for r in exported]
+    assert [t["smtp_host"] for t in tables] == [r.settings.outbound.host for r in exported]
 
 
 import_values = hostile | st.integers(-5, 70000) | st.booleans() | st.lists(hostile, max_size=2)

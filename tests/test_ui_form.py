@@ -60,7 +60,7 @@ async def test_save_with_errors_shows_every_message_and_focuses_the_first(tmp_pa
         await type_into(pilot, "#name", "Support")
         await pilot.press("ctrl+s")
         await pilot.pause()
-        for name in ("account", "password", "smtp_host", "imap_host"):
+        for name in ("account", "password", "smtp_host", "inbound_host"):
             assert field(app, name).has_class("-invalid"), name
         assert app.focused is app.screen.query_one("#account", Input)
         assert app.service.list() == []  # nothing saved
@@ -114,7 +114,7 @@ async def test_switching_type_swaps_fields_and_keeps_what_was_typed(tmp_path):
         assert app.screen.query_one("#name", Input).value == "Sales"
 
 
-async def test_receive_off_hides_the_imap_section(tmp_path):
+async def test_receive_off_hides_the_inbound_section(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(100, 40)) as pilot:
         await open_new_form(pilot)
@@ -123,7 +123,7 @@ async def test_receive_off_hides_the_imap_section(tmp_path):
         await pilot.press("space")
         await pilot.pause()
         assert "IMAP host" not in visible_text(app)
-        assert "imap_host" not in app.screen.errors
+        assert "inbound_host" not in app.screen.errors
         assert "4 fields need attention" in visible_text(app)
 
 

@@ -115,10 +115,12 @@ def provider_rm(args, service) -> int:
 
 
 def _apply_flags(draft: ProviderDraft, args) -> ProviderDraft:
+    """The draft with the flags' values; standard ports and preset hosts follow a new choice."""
     changes = {name: getattr(args, name) for name in EDITABLE_FIELDS if getattr(args, name, None) is not None}
     if args.password_stdin:
         changes["password"] = _read_password()
-    return draft.updated(**changes)
+    # Then the flags again: a port or host given on the command line is what was asked for.
+    return rules.with_defaults_followed(draft, draft.updated(**changes)).updated(**changes)
 
 
 def _read_password() -> str:

@@ -332,6 +332,41 @@ def _evaluate_server(draft, prefix: str, protocol: Protocol, provider_type: Prov
     return ServerSettings(host, port, security), errors
 
 
+def with_defaults_followed(before: ProviderDraft, after: ProviderDraft) -> ProviderDraft:
+    """`after` (an edit of `before` made in one go, as on the command line) with the values
+    that only followed a choice made to follow the new choice, as the form does as you pick:
+    a port that was the standard one of its protocol and security, and a host that was the
+    type's preset server, are emptied (meaning the new standard port, the new preset) when
+    the protocol, security or type changed and they did not. What someone chose stays."""
+    changes = {}
+    for prefix, protocol_field in (("smtp", None), ("inbound", "inbound_protocol")):
+        old = _server_choice(before, prefix, protocol_field)
+        new = _server_choice(after, prefix, protocol_field)
+        if old is None or new is None or old == new:
+            continue
+        (old_type, old_protocol, old_security), (new_type, new_protocol, _) = old, new
+        port, host = f"{prefix}_port", f"{prefix}_host"
+        if getattr(after, port).strip() == getattr(before, port).strip() == str(
+            old_protocol.spec.default_port(old_security)
+        ):
+            changes[port] = ""
+        old_preset, new_preset = _preset_server(old_type, old_protocol), _preset_server(new_type, new_protocol)
+        same_host = getattr(after, host).strip() == getattr(before, host).strip()
+        if same_host and old_preset and new_preset and getattr(after, host).strip() == old_preset.host:
+            changes[host] = ""
+    return after.updated(**changes) if changes else after
+
+
+def _server_choice(draft: ProviderDraft, prefix: str, protocol_field: str | None):
+    """What a server's defaults follow: (type, protocol, security); None while one is invalid."""
+    provider_type = parse_type(draft.type)
+    protocol = parse_inbound_protocol(getattr(draft, protocol_field)) if protocol_field else Protocol.SMTP
+    security = parse_security(getattr(draft, f"{prefix}_security"))
+    if provider_type is None or protocol is None or security is None:
+        return None
+    return provider_type, protocol, security
+
+
 def _preset_server(provider_type: ProviderType | None, protocol: Protocol) -> ServerSettings | None:
     preset = PRESETS.get(provider_type)
     return preset.server(protocol) if preset is not None else None

@@ -411,7 +411,7 @@ def _report_of(record: ProviderRecord, failure: Failure) -> CheckReport:
     """The report of a check that could not start: the password it needs is not there."""
     server = record.settings.outbound
     outbound = ProtocolResult("smtp", server.host, server.port, failure=failure)
-    return CheckReport(provider=settings.name, started_at=utcnow(), outbound=outbound)
+    return CheckReport(provider=record.name, started_at=utcnow(), outbound=outbound)
 
 
 def _log_report(report: CheckReport) -> None:
