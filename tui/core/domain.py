@@ -48,13 +48,14 @@ class ProviderType(StrEnum):
         """How a provider of this type signs in (today the type decides it)."""
         return SIGN_IN_OF_TYPE[self]
 
+    # Until the checks speak `settings.sign_in`: the sign-in method's answers, by type.
     @property
     def uses_password(self) -> bool:
-        return self.sign_in is SignIn.PASSWORD
+        return self.sign_in.uses_password
 
     @property
     def uses_oauth(self) -> bool:
-        return not self.uses_password
+        return self.sign_in.uses_oauth
 
 
 class SecretSlot(StrEnum):
@@ -306,11 +307,11 @@ class ProviderSettings:
 
     @property
     def imap_port(self) -> int:
-        return self.inbound.server.port if self.inbound else default_port(Protocol.IMAP, Security.SSL)
+        return self.inbound.server.port if self.inbound else Protocol.IMAP.spec.default_port(self.imap_security)
 
     @property
     def imap_security(self) -> Security:
-        return self.inbound.server.security if self.inbound else Security.SSL
+        return self.inbound.server.security if self.inbound else Protocol.IMAP.spec.default_security
 
     def to_draft(self, password_stored: bool = False) -> ProviderDraft:
         inbound = self.inbound
