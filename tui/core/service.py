@@ -101,7 +101,7 @@ class ProviderService:
 
     def update(self, name: str, draft: ProviderDraft) -> ProviderRecord:
         """New settings; a new password (or a switch to OAuth) moves the row to a new secret
-        key; a switch away from an OAuth sign-in empties the token slot."""
+        key; a switch to another sign-in method empties the token slot."""
         with self._writing():
             current = self.store.require(name)
             settings = rules.to_settings(draft, self._other_names(name))
@@ -232,26 +232,26 @@ class ProviderService:
         with exclusive_lock(self.lock_path, timeout=WRITE_WAIT_SECONDS):
             yield
 
-    def _save_secrets(self, passwords: dict[str, str]) -> None:
-        """Record the new keys, then write their passwords (one batch)."""
-        if not passwords:
+    def _save_secrets(self, secrets: dict[str, str]) -> None:
+        """Record the new keys, then write their secrets (one batch)."""
+        if not secrets:
             return
-        self.store.record_intents(list(passwords))
+        self.store.record_intents(list(secrets))
         try:
-            self.secrets.set_many(passwords)
+            self.secrets.set_many(secrets)
         except BaseException:
-            self._discard_secrets(list(passwords))
+            self._discard_secrets(list(secrets))
             raise
 
     def _discard_secrets(self, keys: list[str]) -> None:
-        """Delete passwords no provider uses, then their intents. When the secret store
+        """Delete secrets no provider uses, then their intents. When the secret store
         fails, the intents stay and the next sweep deletes them."""
         if not keys:
             return
         try:
             self.secrets.delete_many(keys)
         except SecretStoreError as exc:
-            log.warning("%d unused password(s) left for the next sweep: %s", len(keys), exc)
+            log.warning("%d unused secret(s) left for the next sweep: %s", len(keys), exc)
             return
         self.store.settle_intents(keys)
 
