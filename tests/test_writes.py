@@ -317,7 +317,7 @@ def test_an_edit_during_a_check_keeps_the_provider_grey(home, smtp_servers, test
         assert report["status"] == "green" and report["saved"] is False  # it passed, for the old port
         assert check.returncode == 1, err
         shown = json.loads(home.run("provider", "show", "Slow", "--json").stdout)
-        assert (shown["status"], shown["smtp"]["port"], shown["last_report"]) == ("grey", 1, None)
+        assert (shown["status"], shown["outbound"]["port"], shown["last_report"]) == ("grey", 1, None)
 
         # The same check with nobody editing is saved green: the setup can pass.
         home.run("provider", "edit", "Slow", "--smtp-port", str(proxy.port))
