@@ -12,7 +12,7 @@ To add a sign-in method: say here what its credential is made of.
 
 from __future__ import annotations
 
-from tui.core.checks.credential import Credential
+from tui.core.checks import Credential
 from tui.core.domain import ProviderSettings
 from tui.core.report import Failure, FailureKind
 from tui.core.store import ProviderRecord
