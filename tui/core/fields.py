@@ -87,7 +87,7 @@ FIELDS: tuple[FieldSpec, ...] = (
               ("--smtp-security",), "outbound.security", ("smtp_security",)),
     FieldSpec("inbound_protocol", "Protocol", _C, "imap or pop3 (default imap)",
               ("--inbound-protocol",), "inbound.protocol"),
-    FieldSpec("inbound_host", f"{INBOUND_LABEL} host", _T, "incoming server host (alias: --imap-host)",
+    FieldSpec("inbound_host", f"{INBOUND_LABEL} host", _T, "incoming server host",
               ("--inbound-host", "--imap-host"), "inbound.host", ("imap_host",)),
     FieldSpec("inbound_port", f"{INBOUND_LABEL} port", _P,
               "incoming server port (default follows protocol and security)",
