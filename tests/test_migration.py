@@ -143,3 +143,27 @@ def test_downgrade_to_0003_gives_back_the_old_columns(migrated, tmp_path):
                             " FROM provider ORDER BY name").fetchall()
     assert rows[0] == ("Desk", 1, "imap.example.com", 143, "starttls", '["imap_host", "imap_port"]')
     assert rows[3][:2] == ("Sender", 0)
+
+
+def test_several_processes_starting_on_an_old_database_migrate_it_once(tmp_path):
+    """The UI, the CLI and a worker may all start on the upgraded program at once."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "mailprov.db"
+    database_at_0003(path)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+           "MAILPROV_DATA_DIR": str(tmp_path), "MAILPROV_CONFIG_DIR": str(tmp_path), "MAILPROV_LOG_DIR": str(tmp_path)}
+    argv = [sys.executable, "-m", "tui", "provider", "list", "--json", "--db", str(path)]
+    processes = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(6)]
+    outputs = [process.communicate(timeout=120) for process in processes]
+    assert [process.returncode for process in processes] == [0] * 6, [err for _, err in outputs]
+    for out, _ in outputs:
+        assert [provider["name"] for provider in json.loads(out)] == ["Desk", "Gmail sales", "Outlook desk", "Sender"]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD_REVISION,)]
+        assert conn.execute("SELECT inbound_protocol, inbound_port FROM provider WHERE name = 'Desk'").fetchone() == (
+            "imap", 143)
