@@ -271,3 +271,12 @@ def test_a_provider_whose_password_is_gone_says_password_missing(cli):
     cli("provider", "edit", "Support", "--password-stdin", stdin="a new one\n")
     shown = json.loads(cli("provider", "show", "Support", "--json")[1])
     assert (shown["password_missing"], shown["status_text"]) == (False, "○ not checked")
+
+
+def test_arguments_with_bytes_that_are_not_utf8_are_bad_input(cli):
+    bad = b"Caf\xe9".decode("utf-8", "surrogateescape")  # what Python makes of `--name $'Caf\xe9'`
+    code, _, err = cli("provider", "add", "--name", bad, "--type", "gmail", "--account", "c@example.com")
+    assert code == 2 and "--name (Name): This is not valid text" in err
+    code, _, err = cli("provider", "show", bad)
+    assert code == 2 and "No provider named 'Caf\\udce9'" in err
+    assert json.loads(cli("provider", "list", "--json")[1]) == []

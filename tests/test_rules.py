@@ -380,3 +380,13 @@ def test_an_edit_in_one_go_lets_standard_ports_and_preset_hosts_follow_the_new_c
     to_password = with_defaults_followed(gmail, gmail.updated(type="smtp-imap", password="x"))
     assert to_settings(to_password).outbound.host == "smtp.gmail.com"  # no preset to follow: kept
     assert with_defaults_followed(gmail, gmail.updated(inbound_protocol="nope")).inbound_host == "imap.gmail.com"
+
+
+def test_bytes_that_are_not_utf8_are_refused_by_name_never_crash():
+    """An argument or environment variable with bytes that are not UTF-8 reaches Python as
+    lone surrogates: they cannot be stored or sent, so the rules name the field."""
+    bad = b"caf\xe9".decode("utf-8", "surrogateescape")
+    errors = validate(smtp_imap(name=bad, password=bad, inbound_host=bad))
+    assert set(errors) == {"name", "password", "inbound_host"}
+    assert all("not UTF-8" in message for message in errors.values())
+    assert all(not any("\ud800" <= ch <= "\udfff" for ch in message) for message in errors.values())

@@ -76,6 +76,12 @@ def parse_inbound_protocol(text: str) -> Protocol | None:
     return _PROTOCOL_ALIASES.get(str(text).strip().lower() or Protocol.IMAP.value)
 
 
+def has_surrogates(text: str) -> bool:
+    """Lone surrogates: what Python makes of bytes that are not UTF-8 in an argument or an
+    environment variable. Such text cannot be stored, sent or printed as it is."""
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
 def has_control_chars(text: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)
 
@@ -251,6 +257,13 @@ def _evaluate(draft: ProviderDraft, existing_names: Iterable[str]):
     def note(field_name: str, message: str | None) -> None:
         if message and field_name not in errors:
             errors[field_name] = message
+
+    not_text = [name for name, value in vars(draft).items() if isinstance(value, str) and has_surrogates(value)]
+    for field_name in not_text:
+        note(field_name, "This is not valid text: it has bytes that are not UTF-8 (check the encoding of "
+                         "the terminal, the file or the environment variable it came from).")
+    if not_text:  # the other checks read the rest, the bad bytes as '?'
+        draft = draft.updated(**{name: getattr(draft, name).encode("utf-8", "replace").decode() for name in not_text})
 
     note("name", check_name(draft.name, existing_names))
     provider_type = parse_type(draft.type)

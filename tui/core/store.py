@@ -559,6 +559,8 @@ def _set_status(row: ProviderRow, record: ProviderRecord) -> None:
 
 def _find(session: Session, name: str) -> ProviderRow | None:
     key = name.strip().casefold()
+    if any("\ud800" <= ch <= "\udfff" for ch in key):
+        return None  # bytes that were not UTF-8: no stored name has them
     return session.exec(select(ProviderRow).where(ProviderRow.name_key == key)).first()
 
 
