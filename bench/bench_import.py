@@ -32,8 +32,8 @@ def import_file_text(count: int) -> tuple[str, dict[str, str]]:
         tables.append({
             "name": f"Provider {i:05d}", "type": "smtp-imap", "account": f"mailbox{i}@example.com",
             "from_name": f"Desk {i}", "reply_to": [f"reply{i}@example.com"],
-            "smtp_host": "smtp.example.com", "smtp_port": 587, "smtp_security": "starttls",
-            "imap_host": "imap.example.com", "imap_port": 993, "imap_security": "ssl",
+            "outbound": {"host": "smtp.example.com", "port": 587, "security": "starttls"},
+            "inbound": {"protocol": "imap", "host": "imap.example.com", "port": 993, "security": "ssl"},
             "password_env": variable,
         })
     return tomli_w.dumps({"provider": tables}), env
@@ -74,7 +74,8 @@ def timed_bare_insert(folder: Path, count: int) -> float:
         {"secret_key": uuid.uuid4().hex, "name": f"Provider {i:05d}", "name_key": f"provider {i:05d}",
          "type": "smtp-imap", "account": f"mailbox{i}@example.com", "from_name": f"Desk {i}",
          "reply_to": f'["reply{i}@example.com"]', "smtp_host": "smtp.example.com", "smtp_port": 587,
-         "smtp_security": "starttls", "imap_host": "imap.example.com", "imap_port": 993, "imap_security": "ssl"}
+         "smtp_security": "starttls", "inbound_protocol": "imap", "inbound_host": "imap.example.com",
+         "inbound_port": 993, "inbound_security": "ssl"}
         for i in range(count)
     ]
     started = time.perf_counter()

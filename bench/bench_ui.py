@@ -127,7 +127,10 @@ def fill_database(folder: Path, count: int) -> None:
             type="smtp-imap",
             account=f"mailbox{i}@example.com",
             smtp_host="smtp.example.com",
-            imap_host="imap.example.com",
+            inbound_protocol="imap",
+            inbound_host="imap.example.com",
+            inbound_port=993,
+            inbound_security="ssl",
         )
         for i in range(count)
     ]

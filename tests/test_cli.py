@@ -52,15 +52,15 @@ def cli(tmp_path, monkeypatch, capsys):
 def add_support(cli, *extra: str, password: str = PASSWORD):
     return cli("provider", "add", "--name", "Support", "--type", "smtp-imap",
                "--account", "support@example.com", "--smtp-host", "smtp.example.com",
-               "--imap-host", "imap.example.com", "--password-stdin", *extra, stdin=password + "\n")
+               "--inbound-host", "imap.example.com", "--password-stdin", *extra, stdin=password + "\n")
 
 
 def add_real(cli, name: str, draft, password: str):
     """Add a provider for the real test servers through the CLI, flag by flag."""
     return cli("provider", "add", "--name", name, "--type", "smtp-imap", "--account", draft.account,
                "--smtp-host", draft.smtp_host, "--smtp-port", draft.smtp_port,
-               "--smtp-security", draft.smtp_security, "--imap-host", draft.imap_host,
-               "--imap-port", draft.imap_port, "--imap-security", draft.imap_security,
+               "--smtp-security", draft.smtp_security, "--inbound-host", draft.inbound_host,
+               "--inbound-port", draft.inbound_port, "--inbound-security", draft.inbound_security,
                "--password-stdin", stdin=password + "\n")
 
 
@@ -77,8 +77,8 @@ def test_add_list_show_edit_rm(cli):
                        "--from-name", "Help Desk Team")
     assert code == 0
     shown = json.loads(cli("provider", "show", "help desk", "--json")[1])
-    assert (shown["name"], shown["smtp"]["port"], shown["from_name"]) == ("Help desk", 2525, "Help Desk Team")
-    assert shown["smtp"]["security"] == "starttls" and shown["imap"]["port"] == 993
+    assert (shown["name"], shown["outbound"]["port"], shown["from_name"]) == ("Help desk", 2525, "Help Desk Team")
+    assert shown["outbound"]["security"] == "starttls" and shown["inbound"]["port"] == 993
 
     code, out, _ = cli("provider", "list")
     assert "○ not checked" in out and "Help desk" in out
@@ -94,7 +94,10 @@ def test_add_list_show_edit_rm(cli):
         (["--smtp-host", "smtps://smtp.example.com"], "--smtp-host (SMTP host)"),
         (["--account", "nope"], "--account (Account)"),
         (["--smtp-security", "quantum"], "--smtp-security (SMTP security)"),
-        (["--imap-host", ""], "--imap-host (IMAP host)"),
+        (["--inbound-host", ""], "--inbound-host (IMAP host)"),
+        (["--imap-host", ""], "--inbound-host (IMAP host)"),
+        (["--inbound-protocol", "pop3", "--inbound-host", ""], "--inbound-host (POP3 host)"),
+        (["--inbound-protocol", "smtp"], "--inbound-protocol (Protocol)"),
     ],
 )
 def test_bad_input_names_the_flag_exits_2_and_writes_nothing(cli, flags, names):
@@ -122,8 +125,35 @@ def test_oauth_types_take_their_presets(cli):
     code, _, _ = cli("provider", "add", "--name", "G", "--type", "gmail", "--account", "g@example.com")
     assert code == 0
     shown = json.loads(cli("provider", "show", "G", "--json")[1])
-    assert shown["smtp"] == {"host": "smtp.gmail.com", "port": 587, "security": "starttls"}
-    assert shown["imap"] == {"host": "imap.gmail.com", "port": 993, "security": "ssl"}
+    assert shown["outbound"] == {"host": "smtp.gmail.com", "port": 587, "security": "starttls"}
+    assert shown["inbound"] == {"protocol": "imap", "host": "imap.gmail.com", "port": 993, "security": "ssl"}
+    assert shown["sign_in"] == "google"
+
+
+def test_inbound_flags_choose_pop3_and_the_imap_flags_are_aliases(cli):
+    code, _, _ = add_support(cli, "--inbound-protocol", "pop3", "--inbound-host", "pop.example.com")
+    assert code == 0
+    shown = json.loads(cli("provider", "show", "Support", "--json")[1])
+    assert shown["inbound"] == {"protocol": "pop3", "host": "pop.example.com", "port": 995, "security": "ssl"}
+    assert "POP3" in cli("provider", "list")[1]  # the RECEIVE column names the protocol
+
+    # --imap-* change the inbound server, whatever its protocol: POP3 stays POP3.
+    assert cli("provider", "edit", "Support", "--imap-security", "starttls", "--imap-host", "mail.example.com")[0] == 0
+    inbound = json.loads(cli("provider", "show", "Support", "--json")[1])["inbound"]
+    assert inbound == {"protocol": "pop3", "host": "mail.example.com", "port": 110, "security": "starttls"}
+
+    # A standard port follows the protocol; a port someone chose stays.
+    cli("provider", "edit", "Support", "--inbound-protocol", "imap")
+    assert json.loads(cli("provider", "show", "Support", "--json")[1])["inbound"]["port"] == 143
+    cli("provider", "edit", "Support", "--inbound-protocol", "pop3", "--inbound-port", "143")
+    assert json.loads(cli("provider", "show", "Support", "--json")[1])["inbound"]["port"] == 143  # as given
+    cli("provider", "edit", "Support", "--inbound-port", "1143")
+    cli("provider", "edit", "Support", "--inbound-protocol", "pop3", "--inbound-security", "ssl")
+    assert json.loads(cli("provider", "show", "Support", "--json")[1])["inbound"]["port"] == 1143
+
+    cli("provider", "edit", "Support", "--no-receive")
+    shown = json.loads(cli("provider", "show", "Support", "--json")[1])
+    assert shown["inbound"] is None and shown["receive_emails"] is False
 
 
 def test_export_then_import_elsewhere(cli, tmp_path, monkeypatch):
@@ -156,7 +186,7 @@ def test_a_bad_import_file_changes_nothing(cli, tmp_path):
     code, _, err = cli("import", str(bad))
     assert code == 2
     assert "provider 2 ('Other'): Account" in err
-    assert json.loads(cli("provider", "show", "Support", "--json")[1])["smtp"]["port"] == 587
+    assert json.loads(cli("provider", "show", "Support", "--json")[1])["outbound"]["port"] == 587
 
 
 def test_doctor_reports_database_and_secret_store(cli):
@@ -241,3 +271,12 @@ def test_a_provider_whose_password_is_gone_says_password_missing(cli):
     cli("provider", "edit", "Support", "--password-stdin", stdin="a new one\n")
     shown = json.loads(cli("provider", "show", "Support", "--json")[1])
     assert (shown["password_missing"], shown["status_text"]) == (False, "○ not checked")
+
+
+def test_arguments_with_bytes_that_are_not_utf8_are_bad_input(cli):
+    bad = b"Caf\xe9".decode("utf-8", "surrogateescape")  # what Python makes of `--name $'Caf\xe9'`
+    code, _, err = cli("provider", "add", "--name", bad, "--type", "gmail", "--account", "c@example.com")
+    assert code == 2 and "--name (Name): This is not valid text" in err
+    code, _, err = cli("provider", "show", bad)
+    assert code == 2 and "No provider named 'Caf\\udce9'" in err
+    assert json.loads(cli("provider", "list", "--json")[1]) == []

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tui.core.domain import PRESETS, Protocol, ProviderDraft, ProviderType, Security, ValidationError
+from tui.core.domain import PRESETS, Protocol, ProviderDraft, ProviderType, Security, SignIn, ValidationError
 from tui.core.rules import check_host, parse_port, parse_reply_to, to_settings, validate
 
 
@@ -17,7 +17,7 @@ def smtp_imap(**changes) -> ProviderDraft:
         account="support@example.com",
         password="secret",
         smtp_host="smtp.example.com",
-        imap_host="imap.example.com",
+        inbound_host="imap.example.com",
     )
     return base.updated(**changes)
 
@@ -32,7 +32,8 @@ def test_a_complete_smtp_imap_draft_is_valid_and_normalised():
     assert settings.account == "Support@example.com"  # domain lower-cased, local part kept
     assert settings.username == settings.account
     assert (settings.smtp_port, settings.smtp_security) == (587, Security.STARTTLS)
-    assert (settings.imap_port, settings.imap_security) == (993, Security.SSL)
+    assert settings.inbound.protocol is Protocol.IMAP
+    assert (settings.inbound.server.port, settings.inbound.server.security) == (993, Security.SSL)
 
 
 @pytest.mark.parametrize(
@@ -61,9 +62,11 @@ def test_a_complete_smtp_imap_draft_is_valid_and_normalised():
         ({"smtp_port": "-1"}, "smtp_port"),
         ({"smtp_port": "5e2"}, "smtp_port"),
         ({"smtp_security": "quantum"}, "smtp_security"),
-        ({"imap_host": ""}, "imap_host"),
-        ({"imap_port": "99999"}, "imap_port"),
-        ({"imap_security": "tls1.3"}, "imap_security"),
+        ({"inbound_host": ""}, "inbound_host"),
+        ({"inbound_port": "99999"}, "inbound_port"),
+        ({"inbound_security": "tls1.3"}, "inbound_security"),
+        ({"inbound_protocol": "smtp"}, "inbound_protocol"),
+        ({"inbound_protocol": "pop4"}, "inbound_protocol"),
     ],
 )
 def test_each_bad_smtp_imap_field_is_named(changes, field):
@@ -78,8 +81,8 @@ def test_the_same_name_in_another_case_is_taken():
 
 
 def test_receive_off_makes_imap_optional_and_on_makes_it_required():
-    assert validate(smtp_imap(imap_host="", receive_emails=False)) == {}
-    assert "imap_host" in validate(smtp_imap(imap_host="", receive_emails=True))
+    assert validate(smtp_imap(inbound_host="", receive_emails=False)) == {}
+    assert "inbound_host" in validate(smtp_imap(inbound_host="", receive_emails=True))
 
 
 def test_a_stored_password_satisfies_the_password_rule():
@@ -111,25 +114,30 @@ def test_presets_are_the_documented_servers():
 def test_oauth_types_refuse_a_password_and_accept_server_overrides(kind):
     assert "password" in validate(oauth(kind, password="hunter2"))
     settings = to_settings(oauth(kind, smtp_host="relay.example.com", smtp_port="2525"))
-    assert (settings.smtp_host, settings.smtp_port) == ("relay.example.com", 2525)
+    assert (settings.outbound.host, settings.outbound.port) == ("relay.example.com", 2525)
     assert "smtp_host" in validate(oauth(kind, smtp_host="https://relay.example.com"))
 
 
 @pytest.mark.parametrize(
     ("protocol", "security", "port"),
     [("smtp", "starttls", 587), ("smtp", "ssl", 465), ("smtp", "none", 25),
-     ("imap", "starttls", 143), ("imap", "ssl", 993), ("imap", "none", 143)],
+     ("imap", "starttls", 143), ("imap", "ssl", 993), ("imap", "none", 143),
+     ("pop3", "starttls", 110), ("pop3", "ssl", 995), ("pop3", "none", 110)],
 )
-def test_default_port_follows_security_unless_set(protocol, security, port):
-    settings = to_settings(smtp_imap(**{f"{protocol}_security": security, f"{protocol}_port": ""}))
-    assert getattr(settings, f"{protocol}_port") == port
-    typed = to_settings(smtp_imap(**{f"{protocol}_security": security, f"{protocol}_port": "2525"}))
-    assert getattr(typed, f"{protocol}_port") == 2525
+def test_default_port_follows_protocol_and_security_unless_set(protocol, security, port):
+    def server(**changes):
+        if protocol == "smtp":
+            return to_settings(smtp_imap(smtp_security=security, **changes)).outbound
+        changes = {f"inbound_{k.removeprefix('smtp_')}": v for k, v in changes.items()}
+        return to_settings(smtp_imap(inbound_protocol=protocol, inbound_security=security, **changes)).inbound.server
+
+    assert server(smtp_port="").port == port
+    assert server(smtp_port="2525").port == 2525
 
 
 def test_security_accepts_the_labels_people_know():
-    assert to_settings(smtp_imap(smtp_security="TLS")).smtp_security is Security.STARTTLS
-    assert to_settings(smtp_imap(smtp_security="SSL")).smtp_security is Security.SSL
+    assert to_settings(smtp_imap(smtp_security="TLS")).outbound.security is Security.STARTTLS
+    assert to_settings(smtp_imap(smtp_security="SSL")).outbound.security is Security.SSL
 
 
 def test_reply_to_splits_validates_and_drops_duplicates():
@@ -194,9 +202,10 @@ drafts = st.builds(
     smtp_host=st.sampled_from(["smtp.example.com", "127.0.0.1", ""]) | text,
     smtp_port=st.integers(-5, 70000).map(str) | text,
     smtp_security=st.sampled_from(["starttls", "ssl", "none", "TLS"]) | text,
-    imap_host=st.sampled_from(["imap.example.com", "::1", ""]) | text,
-    imap_port=st.integers(-5, 70000).map(str) | text,
-    imap_security=st.sampled_from(["starttls", "ssl", "none"]) | text,
+    inbound_protocol=st.sampled_from(["imap", "pop3", "POP", ""]) | text,
+    inbound_host=st.sampled_from(["imap.example.com", "::1", ""]) | text,
+    inbound_port=st.integers(-5, 70000).map(str) | text,
+    inbound_security=st.sampled_from(["starttls", "ssl", "none"]) | text,
 )
 
 
@@ -207,7 +216,8 @@ def test_rules_never_raise_and_valid_means_settings(draft):
     assert all(isinstance(k, str) and isinstance(v, str) and v for k, v in errors.items())
     if not errors:
         settings = to_settings(draft)
-        assert 1 <= settings.smtp_port <= 65535 and 1 <= settings.imap_port <= 65535
+        assert 1 <= settings.outbound.port <= 65535
+        assert settings.inbound is None or 1 <= settings.inbound.server.port <= 65535
         assert "\n" not in settings.from_name and "\r" not in settings.from_name
 
 
@@ -276,7 +286,9 @@ CONTROLS = "\x1b]0;TITLE\x07\x1b[31m\x9b\x7f\r\n"
 RAW_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")  # what must never be in a message
 
 
-@pytest.mark.parametrize("field", ["type", "account", "smtp_host", "smtp_security", "reply_to", "smtp_port"])
+@pytest.mark.parametrize(
+    "field", ["type", "account", "smtp_host", "smtp_security", "reply_to", "smtp_port", "inbound_protocol"]
+)
 def test_a_message_quoting_a_value_shows_its_control_characters_as_escapes(field):
     errors = validate(smtp_imap(**{field: f"bad{CONTROLS}value"}))
     assert field in errors
@@ -294,9 +306,87 @@ control_text = st.text(st.sampled_from(CONTROLS + "\x00\x85\t") | st.characters(
 @given(st.builds(
     ProviderDraft, name=control_text, type=control_text, account=control_text, username=control_text,
     from_name=control_text, reply_to=control_text, password=control_text, smtp_host=control_text,
-    smtp_port=control_text, smtp_security=control_text, imap_host=control_text, imap_port=control_text,
-    imap_security=control_text,
+    smtp_port=control_text, smtp_security=control_text, inbound_protocol=control_text, inbound_host=control_text,
+    inbound_port=control_text, inbound_security=control_text,
 ))
 def test_no_message_ever_carries_a_control_character(draft):
     for message in validate(draft).values():
         assert not RAW_CONTROL.search(message), message
+
+
+# POP3 inbound and the sign-in method ---------------------------------------------------
+
+
+def test_a_pop3_draft_becomes_pop3_inbound_settings():
+    settings = to_settings(smtp_imap(inbound_protocol="POP3", inbound_host="pop.example.com"))
+    assert settings.inbound.protocol is Protocol.POP3
+    assert (settings.inbound.server.host, settings.inbound.server.port) == ("pop.example.com", 995)
+    assert settings.protocols == (Protocol.SMTP, Protocol.POP3)
+    assert to_settings(smtp_imap(inbound_protocol="pop", inbound_security="starttls")).inbound.server.port == 110
+    # The draft it gives back for the form says POP3 again.
+    draft = settings.to_draft()
+    assert (draft.inbound_protocol, draft.inbound_host, draft.inbound_port) == ("pop3", "pop.example.com", "995")
+
+
+def test_messages_name_the_inbound_protocol_in_use():
+    pop3 = validate(smtp_imap(inbound_protocol="pop3", inbound_host=""))
+    assert "POP3 server" in pop3["inbound_host"]
+    assert "IMAP server" in validate(smtp_imap(inbound_host=""))["inbound_host"]
+    with pytest.raises(ValidationError) as caught:
+        to_settings(smtp_imap(inbound_protocol="pop3", inbound_host=""))
+    assert str(caught.value).startswith("POP3 host: ")
+
+
+@pytest.mark.parametrize(("kind", "host"), [("gmail", "pop.gmail.com"), ("outlook", "outlook.office365.com")])
+def test_an_oauth_type_on_pop3_takes_the_preset_pop3_server(kind, host):
+    settings = to_settings(oauth(kind, inbound_protocol="pop3"))
+    assert settings.inbound == to_settings(oauth(kind, inbound_protocol="pop3", inbound_host=host)).inbound
+    assert (settings.inbound.protocol, settings.inbound.server.host) == (Protocol.POP3, host)
+    assert (settings.inbound.server.port, settings.inbound.server.security) == (995, Security.SSL)
+
+
+@pytest.mark.parametrize(
+    ("kind", "sign_in"), [("smtp-imap", SignIn.PASSWORD), ("outlook", SignIn.MICROSOFT), ("gmail", SignIn.GOOGLE)]
+)
+def test_the_sign_in_method_is_set_by_the_type(kind, sign_in):
+    draft = smtp_imap(type=kind, password="secret" if kind == "smtp-imap" else "")
+    settings = to_settings(draft)
+    assert settings.sign_in is sign_in
+    assert settings.sign_in.uses_password is (kind == "smtp-imap")
+
+
+def test_the_old_inbound_keywords_still_make_a_draft():
+    """Until the connection-layer branch speaks inbound_*, its tests build drafts with imap_*."""
+    assert ProviderDraft(imap_host="a.example.com", imap_port="1", imap_security="none") == ProviderDraft(
+        inbound_host="a.example.com", inbound_port="1", inbound_security="none"
+    )
+    assert smtp_imap().updated(imap_port="2").inbound_port == "2"
+
+
+def test_an_edit_in_one_go_lets_standard_ports_and_preset_hosts_follow_the_new_choice():
+    from tui.core.rules import with_defaults_followed
+
+    pop3 = to_settings(smtp_imap(inbound_protocol="pop3")).to_draft()
+    to_imap = with_defaults_followed(pop3, pop3.updated(inbound_protocol="imap"))
+    assert to_settings(to_imap.updated(password="x")).inbound.server.port == 993
+    chosen = pop3.updated(inbound_port="2995")
+    assert with_defaults_followed(chosen, chosen.updated(inbound_protocol="imap")).inbound_port == "2995"
+
+    gmail = to_settings(oauth("gmail")).to_draft()
+    on_pop3 = to_settings(with_defaults_followed(gmail, gmail.updated(inbound_protocol="pop3")))
+    assert (on_pop3.inbound.server.host, on_pop3.inbound.server.port) == ("pop.gmail.com", 995)
+    to_outlook = to_settings(with_defaults_followed(gmail, gmail.updated(type="outlook")))
+    assert to_outlook.outbound.host == "smtp-mail.outlook.com"
+    to_password = with_defaults_followed(gmail, gmail.updated(type="smtp-imap", password="x"))
+    assert to_settings(to_password).outbound.host == "smtp.gmail.com"  # no preset to follow: kept
+    assert with_defaults_followed(gmail, gmail.updated(inbound_protocol="nope")).inbound_host == "imap.gmail.com"
+
+
+def test_bytes_that_are_not_utf8_are_refused_by_name_never_crash():
+    """An argument or environment variable with bytes that are not UTF-8 reaches Python as
+    lone surrogates: they cannot be stored or sent, so the rules name the field."""
+    bad = b"caf\xe9".decode("utf-8", "surrogateescape")
+    errors = validate(smtp_imap(name=bad, password=bad, inbound_host=bad))
+    assert set(errors) == {"name", "password", "inbound_host"}
+    assert all("not UTF-8" in message for message in errors.values())
+    assert all(not any("\ud800" <= ch <= "\udfff" for ch in message) for message in errors.values())

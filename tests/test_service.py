@@ -18,7 +18,7 @@ def make_service(tmp_path, backend=None, **env) -> ProviderService:
 
 def draft(**changes) -> ProviderDraft:
     return ProviderDraft(name="Support", account="support@example.com", password="first",
-                         smtp_host="smtp.example.com", imap_host="imap.example.com").updated(**changes)
+                         smtp_host="smtp.example.com", inbound_host="imap.example.com").updated(**changes)
 
 
 def stored_password(service, name):
@@ -30,7 +30,7 @@ def test_create_keeps_the_password_in_the_secret_store_only(tmp_path):
     record = service.create(draft())
     assert stored_password(service, "Support") == "first"
     assert b"first" not in (tmp_path / "m.db").read_bytes()
-    assert service.draft_for("support") == draft(password="", password_stored=True, smtp_port="587", imap_port="993")
+    assert service.draft_for("support") == draft(password="", password_stored=True, smtp_port="587", inbound_port="993")
     assert record.status is Status.GREY
 
 
@@ -68,7 +68,7 @@ def test_editing_without_a_password_keeps_it_and_a_new_one_resets_status(tmp_pat
 def test_switching_to_oauth_forgets_the_password_and_delete_removes_it(tmp_path):
     service = make_service(tmp_path)
     key = service.create(draft()).secret_key
-    service.update("Support", draft(type="gmail", password="", smtp_host="", imap_host=""))
+    service.update("Support", draft(type="gmail", password="", smtp_host="", inbound_host=""))
     assert service.secrets.get_password(key) is None
     service.update("Support", draft(password="again"))
     service.delete("Support")
@@ -93,8 +93,9 @@ from tui.core.service import ImportInterrupted  # noqa: E402
 
 
 def stored_keys(service) -> set[str]:
-    """Every secret key with a password in the in-memory backend."""
-    return {username.removeprefix("provider/") for _, username in service.secrets.backend._passwords}
+    """Every secret key with a secret in the in-memory backend (read from inside it: a
+    keyring cannot list its entries)."""
+    return {username.removeprefix("provider/") for _, username in service.secrets._backend._passwords}
 
 
 def test_a_new_password_gets_a_new_secret_key_and_the_old_password_goes(tmp_path):
@@ -179,13 +180,13 @@ def test_an_interrupted_import_leaves_nothing(tmp_path):
     with pytest.raises(ImportInterrupted):
         service.import_providers(items, stop=stop_once_the_passwords_are_written)
     assert service.names() == ["Existing"]
-    assert service.require("Existing").settings.smtp_port == 587
+    assert service.require("Existing").settings.outbound.port == 587
     assert stored_keys(service) == {existing.secret_key}
     assert service.store.intents() == []
 
     service.import_providers(items)
     assert len(service.names()) == 501
-    assert service.require("Existing").settings.smtp_port == 2525
+    assert service.require("Existing").settings.outbound.port == 2525
     assert stored_password(service, "Existing") == "changed" and stored_password(service, "P7") == "pw-7"
     assert stored_keys(service) == {r.secret_key for r in service.list()}
     assert service.store.intents() == []
@@ -196,7 +197,7 @@ def test_a_check_finishing_after_an_edit_is_not_saved(tmp_path, smtp_servers, te
 
     service = make_service(tmp_path, MAILPROV_CA_FILE=str(test_certificates.ca_file))
     service.create(draft(account=USER, password=PASSWORD, smtp_host=HOST, smtp_port=str(smtp_servers.port("starttls")),
-                         receive_emails=False, imap_host=""))
+                         receive_emails=False, inbound_host=""))
     edited = []
 
     def edit_during_the_check(protocol, step) -> None:
@@ -206,7 +207,7 @@ def test_a_check_finishing_after_an_edit_is_not_saved(tmp_path, smtp_servers, te
     report = service.check("Support", on_step=edit_during_the_check)
     assert report.ok and report.outdated  # it passed, for settings that are no longer current
     record = service.require("Support")
-    assert record.status is Status.GREY and record.settings.smtp_port == 1 and record.report is None
+    assert record.status is Status.GREY and record.settings.outbound.port == 1 and record.report is None
 
     assert not service.check("Support").outdated  # nothing edited now: saved
     assert service.require("Support").status is Status.RED
@@ -219,7 +220,7 @@ def test_a_damaged_password_fails_its_provider_alone(tmp_path, closed_port):
     service = make_service(tmp_path, backend)
     for name in ("Damaged", "Fine"):
         service.create(draft(name=name, smtp_host="127.0.0.1", smtp_port=str(closed_port), receive_emails=False,
-                             imap_host=""))
+                             inbound_host=""))
     damaged_key = service.require("Damaged").secret_key
     damage_entry(tmp_path / "secrets.enc", damaged_key)
 
@@ -244,3 +245,134 @@ def test_a_write_waits_for_another_writer_then_says_busy(tmp_path, monkeypatch):
     assert service.names() == [] and stored_keys(service) == set()
     service.create(draft())  # free again
     assert service.names() == ["Support"]
+
+
+# --------------------------------------------------------------------------- secret slots
+
+from tui.core import credentials  # noqa: E402
+from tui.core.domain import SignIn  # noqa: E402
+
+
+def gmail(**changes) -> ProviderDraft:
+    return draft(name="Sales", type="gmail", account="sales@example.com", password="", smtp_host="",
+                 inbound_host="").updated(**changes)
+
+
+def test_saving_an_oauth_provider_keeps_its_token_slot(tmp_path):
+    service = make_service(tmp_path)
+    created = service.create(gmail())
+    assert created.token_key is None and service.token_cache("Sales") is None
+    signed_in = service.save_token_cache("Sales", "token-cache-1")
+    assert signed_in.token_key and service.token_cache("Sales") == "token-cache-1"
+
+    # Edits of every kind, the sign-in method unchanged: the token slot is not touched.
+    for changes in ({"from_name": "Sales team"}, {"smtp_host": "relay.example.com"},
+                    {"inbound_protocol": "pop3"}, {"receive_emails": False}):
+        edited = service.update("Sales", service.draft_for("Sales").updated(**changes))
+        assert edited.token_key == signed_in.token_key
+        assert service.token_cache("Sales") == "token-cache-1"
+    imported = to_settings(gmail(from_name="Imported"))
+    service.import_providers([(imported, "")])
+    assert service.require("Sales").token_key == signed_in.token_key
+
+    # A new sign-in replaces the cache under a new key; the old one goes.
+    again = service.save_token_cache("Sales", "token-cache-2")
+    assert again.token_key != signed_in.token_key
+    assert stored_keys(service) == {again.token_key}  # an OAuth provider keeps no password
+    assert service.store.intents() == []
+
+
+def test_switching_sign_in_method_drops_only_the_old_methods_slot(tmp_path):
+    service = make_service(tmp_path)
+    password_key = service.create(draft()).secret_key
+    assert stored_keys(service) == {password_key}
+
+    to_google = service.update("Support", gmail(name="Support"))
+    assert to_google.settings.sign_in is SignIn.GOOGLE
+    assert stored_keys(service) == set()  # the password went with the password sign-in
+    token_key = service.save_token_cache("Support", "google cache").token_key
+
+    to_microsoft = service.update("Support", gmail(name="Support", type="outlook"))
+    assert to_microsoft.token_key is None  # a Google token means nothing to Microsoft
+    assert stored_keys(service) == set() and token_key not in stored_keys(service)
+    token_key = service.save_token_cache("Support", "microsoft cache").token_key
+
+    back = service.update("Support", draft(password="again"))
+    assert back.token_key is None and service.token_cache("Support") is None
+    assert stored_keys(service) == {back.secret_key} and stored_password(service, "Support") == "again"
+    assert service.store.intents() == []
+
+
+def test_an_import_switching_sign_in_drops_the_token_and_delete_removes_every_slot(tmp_path):
+    service = make_service(tmp_path)
+    service.create(gmail())
+    token_key = service.save_token_cache("Sales", "cache").token_key
+    service.import_providers([(to_settings(gmail(type="outlook")), "")])
+    assert service.require("Sales").token_key is None and token_key not in stored_keys(service)
+
+    token_key = service.save_token_cache("Sales", "cache").token_key
+    service.delete("Sales")
+    assert stored_keys(service) == set() and service.store.intents() == []
+
+
+def test_the_sweep_keeps_a_token_a_provider_uses_and_deletes_a_lost_one(tmp_path):
+    service = make_service(tmp_path)
+    service.create(gmail())
+    token_key = service.save_token_cache("Sales", "cache").token_key
+    service.store.record_intents([token_key, "lost-token"])  # as a killed sign-in would leave them
+    service.secrets.set_password("lost-token", "never committed")
+    service.sweep()
+    assert stored_keys(service) == {token_key} and service.store.intents() == []
+    assert service.require("Sales").failure is None  # an OAuth provider is not missing a password
+
+
+def test_a_password_provider_has_no_token_slot(tmp_path):
+    service = make_service(tmp_path)
+    service.create(draft())
+    with pytest.raises(ValidationError):
+        service.save_token_cache("Support", "cache")
+    assert service.require("Support").token_key is None
+
+
+def test_the_credential_source(tmp_path):
+    backend = EncryptedFileKeyring(tmp_path / "secrets.enc", "a master key", "test")
+    service = make_service(tmp_path, backend)
+    service.create(draft(username="login"))
+    service.create(draft(name="Gone"))
+    service.create(draft(name="Damaged"))
+    service.create(gmail())
+    service.secrets.delete_password(service.require("Gone").secret_key)
+    from tests.test_secrets import damage_entry
+
+    damage_entry(tmp_path / "secrets.enc", service.require("Damaged").secret_key)
+    records = {record.name: record for record in service.list()}
+
+    found, failures = credentials.for_providers(list(records.values()), service.secrets)
+    support = found[records["Support"].id]
+    assert (support.username, support.password, support.oauth_token) == ("login", "first", None)
+    sales = found[records["Sales"].id]  # OAuth: not signed in yet, so no secret at all
+    assert (sales.username, sales.secrets) == ("sales@example.com", ())
+    assert set(failures) == {records["Gone"].id, records["Damaged"].id}
+    assert "is missing" in failures[records["Gone"].id].message
+    assert "cannot be read" in failures[records["Damaged"].id].message
+    assert all(f.kind is FailureKind.SECRET and f.fields == ("password",) for f in failures.values())
+
+    assert credentials.for_provider(records["Support"], service.secrets).password == "first"
+    with pytest.raises(credentials.SecretMissing) as missing:
+        credentials.for_provider(records["Gone"], service.secrets)
+    assert missing.value.failure.kind is FailureKind.SECRET
+    typed = credentials.for_draft(records["Support"].settings, "typed", records["Support"], service.secrets)
+    stored = credentials.for_draft(records["Support"].settings, "", records["Support"], service.secrets)
+    assert (typed.password, stored.password) == ("typed", "first")
+
+
+def test_an_oauth_provider_checks_up_to_its_login_and_says_not_signed_in(tmp_path, smtp_servers, test_certificates):
+    from tests.servers import HOST
+
+    service = make_service(tmp_path, MAILPROV_CA_FILE=str(test_certificates.ca_file))
+    service.create(gmail(smtp_host=HOST, smtp_port=str(smtp_servers.port("starttls")), receive_emails=False))
+    report = service.check("Sales")
+    steps = [step.name for step in report.outbound.steps]
+    assert "auth" in steps and all(step.ok for step in report.outbound.steps[:-1])
+    assert report.failure.kind is FailureKind.AUTH and report.failure.message.startswith("Not signed in")
+    assert service.require("Sales").status is Status.RED

@@ -16,7 +16,7 @@ from tui.core.store import HEAD_REVISION, NotFoundError, Store
 def settings_for(name="Support", **changes):
     draft = ProviderDraft(
         name=name, account="support@example.com", password="x",
-        smtp_host="smtp.example.com", imap_host="imap.example.com",
+        smtp_host="smtp.example.com", inbound_host="imap.example.com",
     ).updated(**changes)
     return to_settings(draft)
 
@@ -116,7 +116,7 @@ def test_a_database_made_at_the_first_revision_keeps_its_rows(tmp_path):
     record = store.get("legacy")
     assert record.secret_key == "k1"
     assert record.settings.username == "old@example.com"  # no username column before: the account
-    assert (record.settings.smtp_port, record.settings.from_name) == (465, "Old Desk")
+    assert (record.settings.outbound.port, record.settings.from_name) == (465, "Old Desk")
     assert record.status is Status.RED and record.failure.message == "rejected"
     assert record.failure.fields == ()
     store.close()

@@ -25,7 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.scripted_smtp import HOSTILE_TEXT, MARKUP_AUTH_REPLY, ScriptedSmtp
-from tui.cli import build_parser, print_json
+from tui.cli import build_parser
+from tui.output import print_json
 from tui.commands import print_record, print_report, record_to_json, report_to_json
 from tui.core.bootstrap import LOG_FORMAT, VisibleFormatter
 from tui.core.domain import (
@@ -264,16 +265,25 @@ def test_export_escapes_every_control_character_and_keeps_the_data(exported):
     assert_no_raw_control(text)
     tables = tomllib.loads(text)["provider"]
     assert [t["name"] for t in tables] == [r.settings.name for r in exported]
-    assert [t["smtp_host"] for t in tables] == [r.settings.smtp_host for r in exported]
+    assert [t["outbound"]["host"] for t in tables] == [r.settings.outbound.host for r in exported]
+    assert [t.get("inbound", {}).get("host") for t in tables] == [
+        r.settings.inbound.server.host if r.settings.inbound else None for r in exported
+    ]
 
 
 import_values = hostile | st.integers(-5, 70000) | st.booleans() | st.lists(hostile, max_size=2)
 import_keys = st.sampled_from(["name", "type", "account", "username", "from_name", "reply_to", "smtp_host",
                                "smtp_port", "smtp_security", "imap_host", "password_env"]) | hostile
+server_tables = st.dictionaries(st.sampled_from(["protocol", "host", "port", "security"]) | hostile, import_values,
+                                max_size=4)
+import_tables = st.builds(
+    lambda flat, inbound: {**flat, "inbound": inbound} if inbound is not None else flat,
+    st.dictionaries(import_keys, import_values, max_size=6), st.none() | server_tables | import_values,
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.dictionaries(import_keys, import_values, max_size=6), min_size=1, max_size=3))
+@given(st.lists(import_tables, min_size=1, max_size=3))
 def test_import_messages_never_carry_a_raw_control_character(tables):
     plan = parse_import(tomli_w.dumps({"provider": tables}))
     plan_actions(plan, existing_names=[], env={"PW": "secret"})

@@ -19,8 +19,8 @@ async def fill_form(pilot, draft) -> None:
     await type_into(pilot, "#password", draft.password)
     await fill(pilot, "#smtp-host", draft.smtp_host)
     await fill(pilot, "#smtp-port", draft.smtp_port)
-    await fill(pilot, "#imap-host", draft.imap_host)
-    await fill(pilot, "#imap-port", draft.imap_port)
+    await fill(pilot, "#inbound-host", draft.inbound_host)
+    await fill(pilot, "#inbound-port", draft.inbound_port)
 
 
 async def open_new_form(pilot) -> None:
@@ -144,7 +144,7 @@ async def test_a_check_outrun_by_an_edit_leaves_the_row_grey(tmp_path, closed_po
         await settle(pilot)
         assert edited
         record = app.service.get("Support")
-        assert record.status is Status.GREY and record.settings.smtp_port == 2525
+        assert record.status is Status.GREY and record.settings.outbound.port == 2525
         table = app.screen.query_one(ProviderTable)
         assert table.row_cells(0)[0] == "○ not checked"
         assert any("result was not saved" in n for n in notifications(app))

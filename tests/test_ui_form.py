@@ -2,7 +2,7 @@
 
 from textual.widgets import Button, ContentSwitcher, Input, Select, Switch
 
-from tests.ui_helpers import example_draft, fill_demo, make_app, settle, type_into, visible_text
+from tests.ui_helpers import example_draft, fill_demo, make_app, notifications, settle, type_into, visible_text
 from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.screens.form import ProviderFormScreen
 from tui.ui.screens.providers import ProvidersScreen
@@ -60,7 +60,7 @@ async def test_save_with_errors_shows_every_message_and_focuses_the_first(tmp_pa
         await type_into(pilot, "#name", "Support")
         await pilot.press("ctrl+s")
         await pilot.pause()
-        for name in ("account", "password", "smtp_host", "imap_host"):
+        for name in ("account", "password", "smtp_host", "inbound_host"):
             assert field(app, name).has_class("-invalid"), name
         assert app.focused is app.screen.query_one("#account", Input)
         assert app.service.list() == []  # nothing saved
@@ -114,7 +114,7 @@ async def test_switching_type_swaps_fields_and_keeps_what_was_typed(tmp_path):
         assert app.screen.query_one("#name", Input).value == "Sales"
 
 
-async def test_receive_off_hides_the_imap_section(tmp_path):
+async def test_receive_off_hides_the_inbound_section(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(100, 40)) as pilot:
         await open_new_form(pilot)
@@ -123,7 +123,7 @@ async def test_receive_off_hides_the_imap_section(tmp_path):
         await pilot.press("space")
         await pilot.pause()
         assert "IMAP host" not in visible_text(app)
-        assert "imap_host" not in app.screen.errors
+        assert "inbound_host" not in app.screen.errors
         assert "4 fields need attention" in visible_text(app)
 
 
@@ -183,3 +183,69 @@ async def test_editing_a_checked_provider_shows_its_last_result(tmp_path):
         pane = app.screen.query_one("#form-status", StatusPane)
         assert pane.view is not None and pane.view.name == "Billing"
         assert "Error: auth" in visible_text(app)
+
+
+def inbound(app, control: str):
+    """A control of the visible panel's inbound section ('protocol', 'host', 'port', 'security')."""
+    return app.screen.active_panel.query_one(f"#inbound-{control}")
+
+
+async def test_the_inbound_protocol_sets_the_standard_port_and_keeps_a_typed_one(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_new_form(pilot)
+        port = inbound(app, "port")
+        assert port.value == "993" and "Receiving (IMAP)" in visible_text(app)
+        inbound(app, "protocol").value = "pop3"
+        await pilot.pause()
+        assert port.value == "995"
+        text = visible_text(app)
+        assert "Receiving (POP3)" in text and "POP3 host *" in text and "IMAP host" not in text
+        inbound(app, "security").value = "starttls"
+        await pilot.pause()
+        assert port.value == "110"
+        inbound(app, "protocol").value = "imap"
+        await pilot.pause()
+        assert port.value == "143"  # the standard port follows both choices
+
+        await type_into(pilot, "#inbound-port", "1143")
+        inbound(app, "protocol").value = "pop3"
+        await pilot.pause()
+        assert port.value == "1143"  # typed by the user: kept
+        assert app.screen.draft().inbound_protocol == "pop3"
+        await pilot.press("ctrl+s")  # shows every message
+        await pilot.pause()
+        assert "Enter the POP3 server name" in error_of(app, "inbound_host")
+        assert any("POP3 host" in note for note in notifications(app))  # "check ..., POP3 host"
+
+
+async def test_a_gmail_provider_on_pop3_takes_the_preset_pop3_server(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_new_form(pilot)
+        app.screen.query_one("#type", Select).value = "gmail"
+        await pilot.pause()
+        await type_into(pilot, "#name", "Sales")
+        await type_into(pilot, "#account", "sales@example.com")
+        inbound(app, "protocol").value = "pop3"
+        await pilot.pause()
+        assert inbound(app, "host").placeholder == "pop.gmail.com (preset)"
+        assert inbound(app, "port").placeholder == "995 (standard)"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        server = app.service.require("Sales").settings.inbound
+        assert (server.protocol.value, server.server.host, server.server.port) == ("pop3", "pop.gmail.com", 995)
+
+
+async def test_editing_a_pop3_provider_shows_pop3(tmp_path):
+    app = make_app(tmp_path)
+    app.service.create(example_draft("Support", inbound_protocol="pop3", inbound_host="pop.example.com"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ProviderFormScreen)
+        assert inbound(app, "protocol").value == "pop3"
+        assert (inbound(app, "host").value, inbound(app, "port").value) == ("pop.example.com", "995")
+        assert "Receiving (POP3)" in visible_text(app)
+        assert app.screen.draft() == app.screen.saved_draft  # loading is not an unsaved change

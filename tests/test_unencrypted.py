@@ -50,8 +50,8 @@ def test_an_encrypted_check_says_so():
 
 
 def test_warnings_name_each_unencrypted_protocol_in_use():
-    both = rules.to_settings(example_draft("Plain", smtp_security="none", imap_security="none"))
-    sending_only = rules.to_settings(example_draft("Plain", imap_security="none", receive_emails=False))
+    both = rules.to_settings(example_draft("Plain", smtp_security="none", inbound_security="none"))
+    sending_only = rules.to_settings(example_draft("Plain", inbound_security="none", receive_emails=False))
     encrypted = rules.to_settings(example_draft("Safe"))
 
     assert [line.split(" ")[0] for line in rules.warnings(both)] == ["SMTP", "IMAP"]
@@ -73,7 +73,7 @@ def test_status_text_says_unencrypted_only_for_a_working_provider():
 def test_cli_warns_on_add_edit_and_check_and_json_says_unencrypted(cli, mail_servers):  # noqa: F811
     draft = mail_servers.draft(
         smtp_security="none", smtp_port=str(mail_servers.smtp_plain_port),
-        imap_security="none", imap_port=str(mail_servers.imap_starttls_port),
+        inbound_security="none", inbound_port=str(mail_servers.imap_starttls_port),
     )
     code, _, err = add_real(cli, "Plain", draft, draft.password)
     assert code == 0
@@ -131,7 +131,7 @@ async def test_the_form_warns_under_security_none_and_save_stays_enabled(tmp_pat
         await pilot.pause()
 
         warning = security_warning(app, "smtp")
-        assert warning.display and not security_warning(app, "imap").display
+        assert warning.display and not security_warning(app, "inbound").display
         assert "SMTP security is none: the password and the mail travel unencrypted" in visible_text(app)
         assert form.errors == {} and not form.query_one("#save", Button).disabled
         form.query_one("#smtp-security", Select).value = "starttls"

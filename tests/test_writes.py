@@ -186,8 +186,8 @@ def test_add_edit_rm_killed_at_any_moment_leave_old_or_new_providers(home):
             assert row is not None or name not in finished
             assert row is None or passwords[name] == f"pw-{name}"  # whole, with its own password
         elif kind == "E":
-            assert (row.settings.smtp_port, passwords[name]) in ((587, "old"), (2000 + n, f"new-{n}")), name
-            assert name not in finished or row.settings.smtp_port == 2000 + n
+            assert (row.settings.outbound.port, passwords[name]) in ((587, "old"), (2000 + n, f"new-{n}")), name
+            assert name not in finished or row.settings.outbound.port == 2000 + n
         else:
             assert row is None or (name not in finished and passwords[name] == "old"), name
     # A killed add can be run again: no half-made row blocks the name.
@@ -219,7 +219,7 @@ def test_an_interrupted_import_imports_everything_or_nothing(home):
         records, passwords, intents, file_keys = home.swept_state()
         assert_consistent(records, intents, file_keys)
         assert len(records) == len(names)
-        used = {r.settings.smtp_port for r in records}
+        used = {r.settings.outbound.port for r in records}
         assert used in ({previous}, {port}), f"a partial import: {sorted(used)[:5]}"
         now = used.pop()
         assert set(passwords.values()) == {f"pw-{now}"}
@@ -250,7 +250,7 @@ def test_parallel_edits_keep_the_settings_and_password_of_one_edit(home):
 
     records, passwords, intents, file_keys = home.state()
     (record,) = records
-    number = record.settings.smtp_port - 2000
+    number = record.settings.outbound.port - 2000
     assert record.settings.from_name == f"Desk {number}"
     assert passwords["Shared"] == f"password-{number}"  # the password of that same edit
     assert_consistent(records, intents, file_keys)  # and the 20 replaced passwords are gone
@@ -317,7 +317,7 @@ def test_an_edit_during_a_check_keeps_the_provider_grey(home, smtp_servers, test
         assert report["status"] == "green" and report["saved"] is False  # it passed, for the old port
         assert check.returncode == 1, err
         shown = json.loads(home.run("provider", "show", "Slow", "--json").stdout)
-        assert (shown["status"], shown["smtp"]["port"], shown["last_report"]) == ("grey", 1, None)
+        assert (shown["status"], shown["outbound"]["port"], shown["last_report"]) == ("grey", 1, None)
 
         # The same check with nobody editing is saved green: the setup can pass.
         home.run("provider", "edit", "Slow", "--smtp-port", str(proxy.port))

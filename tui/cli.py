@@ -1,16 +1,6 @@
 """The command line: `mailprov` with no command opens the terminal UI; subcommands script the
-same core.
-
-Exit codes, so that monitoring can tell the cases apart:
-  0    ok
-  1    a check failed (or `doctor` found a problem)
-  2    bad input: a flag, a name, an import file (one line naming the field; nothing written)
-  3    the environment failed: the database, the secret store, the log file or a setting
-       from the environment (one line naming which, and what to do)
-  130  interrupted (Ctrl+C)
-  141  standard output was closed early (`mailprov provider list | head`), as for other
-       Unix tools killed by SIGPIPE; nothing is printed
-Problems are one line on stderr, never a traceback, except for bugs.
+same core (tui/commands.py). Exit codes are in tui/output.py. Problems are one line on
+stderr, never a traceback, except for bugs.
 """
 
 from __future__ import annotations
@@ -19,35 +9,12 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tui.core.text import escaped_in_quotes, visible
+from tui.core.fields import FIELDS, FieldKind
+from tui.core.text import visible
+from tui.output import EXIT_BROKEN_PIPE, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_OK, say
 
 if TYPE_CHECKING:
     import argparse
-
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_ENVIRONMENT = 0, 1, 2, 3
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a process stopped by Ctrl+C
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
-
-# Flags that map one-to-one onto draft fields: (flag, field, help).
-FIELD_FLAGS = [
-    ("--name", "name", "unique name, 1-80 characters"),
-    ("--type", "type", "smtp-imap, outlook or gmail"),
-    ("--account", "account", "the mailbox address"),
-    ("--username", "username", "login name, when it differs from the account"),
-    ("--from-name", "from_name", "display name on outgoing mail"),
-    ("--reply-to", "reply_to", "Reply-To addresses separated by ';'"),
-    ("--smtp-host", "smtp_host", "outgoing server host"),
-    ("--smtp-port", "smtp_port", "outgoing server port (default follows security)"),
-    ("--smtp-security", "smtp_security", "starttls (TLS), ssl or none"),
-    ("--imap-host", "imap_host", "incoming server host"),
-    ("--imap-port", "imap_port", "incoming server port (default follows security)"),
-    ("--imap-security", "imap_security", "starttls (TLS), ssl or none"),
-]
-FLAG_FOR_FIELD = {field: flag for flag, field, _ in FIELD_FLAGS} | {
-    "receive_emails": "--receive",
-    "active_reference": "--active-reference",
-    "password": "--password-stdin",
-}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,20 +85,19 @@ class _SubcommandsWithDb:
 
 
 def _add_field_flags(parser: argparse.ArgumentParser, require_identity: bool) -> None:
+    """One flag per field of tui.core.fields (with its aliases, like --imap-host)."""
     from argparse import BooleanOptionalAction
 
-    for flag, field, help_text in FIELD_FLAGS:
-        if flag == "--name" and not require_identity:
+    for spec in FIELDS:
+        if spec.name == "name" and not require_identity:
             continue  # `edit` renames with --rename
-        required = require_identity and field in ("name", "type", "account")
-        parser.add_argument(flag, dest=field, metavar="VALUE", help=help_text, required=required)
-    parser.add_argument("--receive", dest="receive_emails", action=BooleanOptionalAction,
-                        help="fetch mail sent to the account (needs the IMAP settings)")
-    parser.add_argument("--active-reference", dest="active_reference",
-                        action=BooleanOptionalAction,
-                        help="thread replies with Message-ID / In-Reply-To / References")
-    parser.add_argument("--password-stdin", action="store_true",
-                        help="read the password from standard input (prompted on a terminal)")
+        if spec.kind is FieldKind.SECRET:
+            parser.add_argument(*spec.flags, dest="password_stdin", action="store_true", help=spec.help)
+        elif spec.kind is FieldKind.SWITCH:
+            parser.add_argument(*spec.flags, dest=spec.name, action=BooleanOptionalAction, help=spec.help)
+        else:
+            required = require_identity and spec.name in ("name", "type", "account")
+            parser.add_argument(*spec.flags, dest=spec.name, metavar="VALUE", help=spec.help, required=required)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -197,18 +163,3 @@ def open_ui(db: str | None) -> int:
 def _fail(message: str, code: int) -> int:
     say(f"mailprov: {message}", file=sys.stderr)
     return code
-
-
-def say(line: str = "", *, file=None) -> None:
-    """Print one line of output. Names, accounts and server replies in it are data: their
-    control characters are written as visible escapes (`\\x1b`), so they cannot retitle or
-    recolour the terminal, and a line break inside a value cannot split the line."""
-    print(visible(line), file=file)
-
-
-def print_json(data) -> None:
-    """JSON for monitoring: non-ASCII text stays readable, and every control character is a
-    \\u escape (json.dumps escapes C0 itself; DEL and C1 are escaped here)."""
-    import json
-
-    print(escaped_in_quotes(json.dumps(data, indent=2, ensure_ascii=False, default=str)))

@@ -9,21 +9,14 @@ import signal
 import sys
 from pathlib import Path
 
-from tui.cli import (
-    EXIT_BAD_INPUT,
-    EXIT_CHECK_FAILED,
-    EXIT_ENVIRONMENT,
-    EXIT_OK,
-    FLAG_FOR_FIELD,
-    print_json,
-    say,
-)
 from tui.core import rules
-from tui.core.domain import FIELD_LABELS, ProviderDraft, ValidationError
+from tui.core.domain import ProviderDraft, ValidationError
+from tui.core.fields import field_ref
 from tui.core.report import CheckReport, FailureKind
 from tui.core.settings import Settings
 from tui.core.store import NotFoundError, ProviderRecord
 from tui.core.text import visible
+from tui.output import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_ENVIRONMENT, EXIT_OK, print_json, say
 
 EDITABLE_FIELDS = [name for name in ProviderDraft.field_names() if name not in ("password", "password_stored")]
 
@@ -52,7 +45,7 @@ def run_command(args, settings: Settings) -> int:
         return handler(args, service)
     except ValidationError as exc:
         for field_name, message in exc.errors.items():
-            _error(f"{_field_ref(field_name)}: {message}")
+            _error(f"{field_ref(field_name, exc.inbound)}: {message}")
         return EXIT_BAD_INPUT
     except (NotFoundError, UsageProblem) as exc:
         _error(str(exc))
@@ -93,13 +86,6 @@ def _warn(lines: list[str]) -> None:
         say(f"mailprov: warning: {line}", file=sys.stderr)
 
 
-def _field_ref(field_name: str) -> str:
-    """'--smtp-port (SMTP port)': the flag to change and the field's name."""
-    label = FIELD_LABELS.get(field_name, field_name)
-    flag = FLAG_FOR_FIELD.get(field_name)
-    return f"{flag} ({label})" if flag else label
-
-
 # provider add / edit / rm ------------------------------------------------------------
 
 
@@ -129,10 +115,12 @@ def provider_rm(args, service) -> int:
 
 
 def _apply_flags(draft: ProviderDraft, args) -> ProviderDraft:
+    """The draft with the flags' values; standard ports and preset hosts follow a new choice."""
     changes = {name: getattr(args, name) for name in EDITABLE_FIELDS if getattr(args, name, None) is not None}
     if args.password_stdin:
         changes["password"] = _read_password()
-    return draft.updated(**changes)
+    # Then the flags again: a port or host given on the command line is what was asked for.
+    return rules.with_defaults_followed(draft, draft.updated(**changes)).updated(**changes)
 
 
 def _read_password() -> str:
@@ -161,7 +149,7 @@ def provider_list(args, service) -> int:
     for r in records:
         checked = r.last_checked_at.strftime("%Y-%m-%d %H:%M UTC") if r.last_checked_at else "never"
         rows.append((r.status_text, r.name, r.settings.type.label, r.settings.account,
-                     "yes" if r.settings.receive_emails else "no", checked))
+                     r.settings.inbound.protocol.label if r.settings.inbound else "no", checked))
     _print_table(rows)
     return EXIT_OK
 
@@ -185,19 +173,15 @@ def print_record(record: ProviderRecord) -> None:
 
 
 def record_to_json(record: ProviderRecord) -> dict:
+    """The provider in the export's nested shape (tui.core.exchange.settings_tree), with its
+    sign-in method and status."""
+    from tui.core.exchange import settings_tree
+
     s = record.settings
     failure = record.failure
     return {
-        "name": s.name,
-        "type": s.type.value,
-        "account": s.account,
-        "username": s.username,
-        "from_name": s.from_name,
-        "receive_emails": s.receive_emails,
-        "active_reference": s.active_reference,
-        "reply_to": list(s.reply_to),
-        "smtp": {"host": s.smtp_host, "port": s.smtp_port, "security": s.smtp_security.value},
-        "imap": {"host": s.imap_host, "port": s.imap_port, "security": s.imap_security.value},
+        **settings_tree(s, full=True),
+        "sign_in": s.sign_in.value,
         "status": record.status.value,
         "status_text": record.status_text,
         "encrypted": s.encrypted,
@@ -291,7 +275,8 @@ def print_report(report: CheckReport) -> None:
             say(f"    {result.summary}")
     failure = report.failure
     if failure:
-        fields = ", ".join(_field_ref(name) for name in failure.fields)
+        inbound = report.inbound.protocol if report.inbound else None
+        fields = ", ".join(field_ref(name, inbound) for name in failure.fields)
         say(f"  ✖ {failure.kind.value}: {failure.message}")
         say(f"    fix: {failure.remedy}" + (f" ({fields})" if fields else ""))
         if failure.transient:

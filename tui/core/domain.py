@@ -7,15 +7,19 @@ the CLI and the TUI, go through the same draft -> rules -> settings path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import InitVar, dataclass, fields, replace
 from enum import StrEnum
 
+from tui.core.fields import FIELD_LABELS, field_label
 from tui.core.protocols import INBOUND_PROTOCOLS, Protocol, Security, default_port
 
-__all__ = ["INBOUND_PROTOCOLS", "Protocol", "Security", "default_port"]  # re-exported for the faces
+# Re-exported for the faces.
+__all__ = ["FIELD_LABELS", "INBOUND_PROTOCOLS", "Protocol", "Security", "default_port", "field_label"]
 
 # What a repr shows in place of a secret that is set.
 HIDDEN = "<hidden>"
+# The name a provider goes by in a check of a form that has no name yet.
+UNSAVED_NAME = "(unsaved)"
 
 
 def repr_hiding(obj: object, *secret_fields: str) -> str:
@@ -44,31 +48,61 @@ class ProviderType(StrEnum):
         """How a provider of this type signs in (today the type decides it)."""
         return SIGN_IN_OF_TYPE[self]
 
+    # Until the checks speak `settings.sign_in`: the sign-in method's answers, by type.
     @property
     def uses_password(self) -> bool:
-        return self.sign_in is SignIn.PASSWORD
+        return self.sign_in.uses_password
 
     @property
     def uses_oauth(self) -> bool:
-        return not self.uses_password
+        return self.sign_in.uses_oauth
+
+
+class SecretSlot(StrEnum):
+    """The secrets a provider may keep in the secret store, each under its own key."""
+
+    PASSWORD = "password"  # the mailbox password (the row's `secret_key`)
+    OAUTH_TOKEN = "oauth-token"  # an OAuth sign-in's token cache (the row's `token_key`)
 
 
 class SignIn(StrEnum):
-    """How a provider proves who it is: a password, or an OAuth sign-in with a company's account."""
+    """How a provider proves who it is: a password, or an OAuth sign-in with a company's account.
+
+    To add a sign-in method: a member here (and the slot its secret lives in), the type that
+    uses it in SIGN_IN_OF_TYPE, and what `tui.core.credentials` gives a check for it."""
 
     PASSWORD = "password"
     MICROSOFT = "microsoft"
     GOOGLE = "google"
 
     @property
+    def uses_password(self) -> bool:
+        return self is SignIn.PASSWORD
+
+    @property
     def uses_oauth(self) -> bool:
-        return self is not SignIn.PASSWORD
+        return not self.uses_password
+
+    @property
+    def slot(self) -> SecretSlot:
+        """The secret this sign-in keeps: a password, or the OAuth token cache."""
+        return SecretSlot.PASSWORD if self.uses_password else SecretSlot.OAUTH_TOKEN
+
+    @property
+    def label(self) -> str:
+        return SIGN_IN_LABELS[self]
 
 
 SIGN_IN_OF_TYPE = {
     ProviderType.SMTP_IMAP: SignIn.PASSWORD,
     ProviderType.OUTLOOK: SignIn.MICROSOFT,
     ProviderType.GMAIL: SignIn.GOOGLE,
+}
+
+SIGN_IN_LABELS = {
+    SignIn.PASSWORD: "password",
+    SignIn.MICROSOFT: "Microsoft sign-in",
+    SignIn.GOOGLE: "Google sign-in",
 }
 
 TYPE_LABELS = {
@@ -162,23 +196,6 @@ PRESETS: dict[ProviderType, ServerPreset] = {
 }
 
 
-FIELD_LABELS = {
-    "name": "Name",
-    "type": "Type",
-    "account": "Account",
-    "username": "Username",
-    "from_name": "From Name",
-    "receive_emails": "Receive emails",
-    "active_reference": "Active reference",
-    "reply_to": "Reply to",
-    "password": "Password",
-    "smtp_host": "SMTP host",
-    "smtp_port": "SMTP port",
-    "smtp_security": "SMTP security",
-    "imap_host": "IMAP host",
-    "imap_port": "IMAP port",
-    "imap_security": "IMAP security",
-}
 
 
 @dataclass
@@ -199,10 +216,22 @@ class ProviderDraft:
     password_stored: bool = False
     smtp_host: str = ""
     smtp_port: str = ""
-    smtp_security: str = Security.STARTTLS.value
-    imap_host: str = ""
-    imap_port: str = ""
-    imap_security: str = Security.SSL.value
+    smtp_security: str = Protocol.SMTP.spec.default_security.value
+    inbound_protocol: str = Protocol.IMAP.value
+    inbound_host: str = ""
+    inbound_port: str = ""
+    inbound_security: str = Protocol.IMAP.spec.default_security.value
+    # The previous names of the inbound fields, accepted as keywords until every caller
+    # (the check tests of the connection-layer branch) speaks inbound_*; not stored.
+    imap_host: InitVar[str | None] = None
+    imap_port: InitVar[str | None] = None
+    imap_security: InitVar[str | None] = None
+
+    def __post_init__(self, imap_host: str | None, imap_port: str | None, imap_security: str | None) -> None:
+        for field_name, value in (("inbound_host", imap_host), ("inbound_port", imap_port),
+                                  ("inbound_security", imap_security)):
+            if value is not None:
+                setattr(self, field_name, value)
 
     def updated(self, **changes: object) -> ProviderDraft:
         return replace(self, **changes)
@@ -278,13 +307,16 @@ class ProviderSettings:
 
     @property
     def imap_port(self) -> int:
-        return self.inbound.server.port if self.inbound else default_port(Protocol.IMAP, Security.SSL)
+        return self.inbound.server.port if self.inbound else Protocol.IMAP.spec.default_port(self.imap_security)
 
     @property
     def imap_security(self) -> Security:
-        return self.inbound.server.security if self.inbound else Security.SSL
+        return self.inbound.server.security if self.inbound else Protocol.IMAP.spec.default_security
 
     def to_draft(self, password_stored: bool = False) -> ProviderDraft:
+        inbound = self.inbound
+        # Receiving off: the inbound fields are empty, ready for IMAP if it is turned on.
+        protocol = inbound.protocol if inbound else Protocol.IMAP
         return ProviderDraft(
             name=self.name,
             type=self.type.value,
@@ -295,19 +327,25 @@ class ProviderSettings:
             active_reference=self.active_reference,
             reply_to="; ".join(self.reply_to),
             password_stored=password_stored,
-            smtp_host=self.smtp_host,
-            smtp_port=str(self.smtp_port),
-            smtp_security=self.smtp_security.value,
-            imap_host=self.imap_host,
-            imap_port=str(self.imap_port) if self.inbound else "",
-            imap_security=self.imap_security.value,
+            smtp_host=self.outbound.host,
+            smtp_port=str(self.outbound.port),
+            smtp_security=self.outbound.security.value,
+            inbound_protocol=protocol.value,
+            inbound_host=inbound.server.host if inbound else "",
+            inbound_port=str(inbound.server.port) if inbound else "",
+            inbound_security=(inbound.server.security if inbound else protocol.spec.default_security).value,
         )
 
 
 class ValidationError(ValueError):
-    """Raised with every field's message at once: {field: message}."""
+    """Raised with every field's message at once: {field: message}. `inbound` is the draft's
+    inbound protocol, so the inbound fields are named as the user knows them ("POP3 host")."""
 
-    def __init__(self, errors: dict[str, str]):
+    def __init__(self, errors: dict[str, str], inbound: Protocol | None = None):
         self.errors = dict(errors)
-        super().__init__("; ".join(f"{FIELD_LABELS.get(k, k)}: {v}" for k, v in errors.items()))
+        self.inbound = inbound
+        super().__init__("; ".join(f"{self.label(k)}: {v}" for k, v in errors.items()))
+
+    def label(self, field_name: str) -> str:
+        return field_label(field_name, self.inbound)
 

@@ -1,5 +1,10 @@
 """Export providers to TOML and import them back: no secrets out, all-or-nothing in.
 
+An entry has the shape of `provider show --json`: the keys of `tui.core.fields`, with the
+servers nested (`outbound = {host, port, security}`, `inbound = {protocol, host, port,
+security}`, no inbound table when Receive emails is off). The flat keys the previous release
+wrote (`smtp_host`, `imap_host`, ...) are still read, so its export files import as they are.
+
 An imported SMTP-IMAP provider takes its password from an environment variable named by
 `password_env = "VAR"`, so files can live in version control without a secret in them.
 """
@@ -11,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tui.core import rules
-from tui.core.domain import FIELD_LABELS, ProviderDraft, ProviderSettings, ValidationError, repr_hiding
+from tui.core.domain import ProviderDraft, ProviderSettings, ValidationError, repr_hiding
+from tui.core.fields import EXPORTED, FieldKind, FieldSpec, field_label
+from tui.core.protocols import Protocol
 from tui.core.store import ProviderRecord
 from tui.core.text import escaped_in_quotes, visible
 
@@ -19,42 +26,61 @@ EXPORT_HEADER = (
     "# mailprov providers. No secrets are exported: to import a provider that logs in with a\n"
     '# password, add password_env = "VARIABLE" and set that variable when you import.\n\n'
 )
-_BOOL_FIELDS = ("receive_emails", "active_reference")
-_TEXT_FIELDS = (
-    "name", "type", "account", "username", "from_name",
-    "smtp_host", "smtp_port", "smtp_security", "imap_host", "imap_port", "imap_security",
-)
 NO_PASSWORD_HINT = 'add password_env = "VARIABLE", naming an environment variable that holds the password'
-KNOWN_KEYS = frozenset(_TEXT_FIELDS + _BOOL_FIELDS + ("reply_to", "password_env"))
+PASSWORD_ENV = "password_env"
+# The keys of an entry: each field's top key (a nested table's name, like "inbound"), the
+# previous release's flat keys ("imap_host"), and password_env.
+TOP_KEYS = frozenset(spec.export_path[0] for spec in EXPORTED)
+OLD_KEYS = {old: spec for spec in EXPORTED for old in spec.old_names}
+KNOWN_KEYS = TOP_KEYS | frozenset(OLD_KEYS) | {PASSWORD_ENV}
+# The nested tables and the keys each may hold: {"outbound": {"host", "port", "security"}, ...}
+TABLE_KEYS = {
+    table: frozenset(spec.export_path[1] for spec in EXPORTED if spec.export_path[0] == table)
+    for table in TOP_KEYS
+    if any(len(spec.export_path) > 1 and spec.export_path[0] == table for spec in EXPORTED)
+}
 
 
 def export_toml(records: list[ProviderRecord]) -> str:
     import tomli_w
 
-    entries = [_settings_to_table(record.settings) for record in records]
+    entries = [settings_tree(record.settings) for record in records]
     return EXPORT_HEADER + escaped_in_quotes(tomli_w.dumps({"provider": entries}))
 
 
-def _settings_to_table(settings: ProviderSettings) -> dict[str, Any]:
-    table: dict[str, Any] = {"name": settings.name, "type": settings.type.value, "account": settings.account}
-    if settings.username != settings.account:
-        table["username"] = settings.username
-    table.update(
-        from_name=settings.from_name,
-        receive_emails=settings.receive_emails,
-        active_reference=settings.active_reference,
-        reply_to=list(settings.reply_to),
-        smtp_host=settings.smtp_host,
-        smtp_port=settings.smtp_port,
-        smtp_security=settings.smtp_security.value,
-    )
-    if settings.receive_emails or settings.imap_host:
-        table.update(
-            imap_host=settings.imap_host,
-            imap_port=settings.imap_port,
-            imap_security=settings.imap_security.value,
-        )
-    return table
+def settings_tree(settings: ProviderSettings, *, full: bool = False) -> dict[str, Any]:
+    """The provider as its export keys, nested: `outbound = {host, port, security}`,
+    `inbound = {protocol, host, port, security}`. The TOML export and `--json` share it.
+
+    For TOML (`full` false) what an import would fill in by itself is left out: the
+    username when it is the account, the inbound table when Receive emails is off. With
+    `full` (JSON) the username is always the login and `inbound` is null when off."""
+    draft = settings.to_draft()
+    tree: dict[str, Any] = {}
+    for spec in EXPORTED:
+        path = spec.export_path
+        if path[0] == "inbound" and settings.inbound is None:
+            continue
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = _export_value(spec, getattr(draft, spec.name))
+    if full:
+        tree["username"] = settings.username
+        tree.setdefault("inbound", None)
+    elif not tree.get("username"):
+        del tree["username"]
+    return tree
+
+
+def _export_value(spec: FieldSpec, text: Any) -> Any:
+    """A draft's value as TOML and JSON hold it: ports are numbers, switches true/false,
+    addresses a list."""
+    if spec.kind is FieldKind.PORT:
+        return int(text)
+    if spec.kind is FieldKind.ADDRESSES:
+        return [address.strip() for address in text.split(";") if address.strip()]
+    return text
 
 
 @dataclass
@@ -69,13 +95,15 @@ class ImportPlan:
     entries: list[ImportEntry] = field(default_factory=list)
     errors: list[tuple[str, str, str]] = field(default_factory=list)  # (entry, field, message)
     unreadable: str | None = None  # why the file could not be read as TOML at all
+    inbound: dict[str, Protocol] = field(default_factory=dict)  # entry -> its inbound protocol, for labels
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
     def error_lines(self) -> list[str]:
-        return [f"{entry}: {FIELD_LABELS.get(name, name)}: {message}" for entry, name, message in self.errors]
+        return [f"{entry}: {field_label(name, self.inbound.get(entry))}: {message}"
+                for entry, name, message in self.errors]
 
 
 def parse_import(text: str) -> ImportPlan:
@@ -110,31 +138,62 @@ def _parse_entry(index: int, table: Any, plan: ImportPlan) -> None:
         return
     name = table.get("name")
     label = f"provider {index} ('{visible(name)}')" if isinstance(name, str) and name else f"provider {index}"
-    errors: list[tuple[str, str]] = []
-    for key in sorted(set(table) - KNOWN_KEYS):
-        errors.append((visible(key), f"unknown field '{visible(key)}'"))
+    errors = _unknown_keys(table)
     values: dict[str, Any] = {}
-    for key in KNOWN_KEYS - {"password_env"}:
-        if key not in table:
-            continue
-        value, error = _convert(key, table[key])
-        if error:
-            errors.append((key, error))
-        else:
-            values[key] = value
-    password_env = table.get("password_env")
+    for spec in EXPORTED:
+        found = _given(spec, table)
+        if len(found) > 1:
+            errors.append((spec.name, f"given twice, as {' and '.join(key for key, _ in found)}: keep one"))
+        elif found:
+            value, error = _convert(spec, found[0][1])
+            if error:
+                errors.append((spec.name, error))
+            else:
+                values[spec.name] = value
+    password_env = table.get(PASSWORD_ENV)
     if password_env is not None and (not isinstance(password_env, str) or not password_env.strip()):
-        errors.append(("password_env", "must be the name of an environment variable"))
+        errors.append((PASSWORD_ENV, "must be the name of an environment variable"))
         password_env = None
+    plan.inbound[label] = rules.parse_inbound_protocol(values.get("inbound_protocol", "")) or Protocol.IMAP
     plan.errors.extend((label, key, message) for key, message in errors)
     if not errors:
         plan.entries.append(ImportEntry(label, ProviderDraft(**values), password_env))
 
 
-def _convert(key: str, value: Any) -> tuple[Any, str | None]:
-    if key in _BOOL_FIELDS:
+def _unknown_keys(table: dict) -> list[tuple[str, str]]:
+    """Keys no field has, at the top or inside a nested table; a nested table given as
+    something else than a table."""
+    errors = [(visible(key), f"unknown field '{visible(key)}'") for key in sorted(set(table) - KNOWN_KEYS)]
+    for name, keys in TABLE_KEYS.items():
+        if name not in table:
+            continue
+        value = table[name]
+        if not isinstance(value, dict):
+            example = ", ".join(f"{key} = ..." for key in sorted(keys))
+            errors.append((name, f"must be a table: {name} = {{ {example} }}"))
+            continue
+        for key in sorted(set(value) - keys):
+            path = f"{name}.{visible(key)}"
+            errors.append((path, f"unknown field '{path}'"))
+    return errors
+
+
+def _given(spec: FieldSpec, table: dict) -> list[tuple[str, Any]]:
+    """Where the entry gives this field: its nested key, and the previous release's flat key."""
+    found = []
+    node: Any = table
+    for part in spec.export_path:
+        node = node.get(part) if isinstance(node, dict) else None
+    if node is not None:
+        found.append((spec.export_key, node))
+    found += [(old, table[old]) for old in spec.old_names if old in table and old != spec.export_key]
+    return found
+
+
+def _convert(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
+    if spec.kind is FieldKind.SWITCH:
         return (value, None) if isinstance(value, bool) else (None, "must be true or false")
-    if key == "reply_to":
+    if spec.kind is FieldKind.ADDRESSES:
         return _as_address_list(value)
     return _as_text(value)
 

@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from tui.core.domain import (
+    INBOUND_PROTOCOLS,
     PRESETS,
     InboundSettings,
     Protocol,
@@ -21,7 +22,6 @@ from tui.core.domain import (
     Security,
     ServerSettings,
     ValidationError,
-    default_port,
 )
 from tui.core.hosts import is_ip_literal
 from tui.core.text import visible
@@ -55,6 +55,7 @@ _SECURITY_ALIASES = {
     "plain": Security.NONE,
     "": None,
 }
+_PROTOCOL_ALIASES = {protocol.value: protocol for protocol in INBOUND_PROTOCOLS} | {"pop": Protocol.POP3}
 _LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # A last label that is a number (decimal, or 0x hex) makes the resolver read the whole name
 # as an IPv4 address in one of inet_aton's forms: "1.2.3" is 1.2.0.3, "0x7f.1" is 127.0.0.1.
@@ -68,6 +69,17 @@ def parse_type(text: str) -> ProviderType | None:
 
 def parse_security(text: str) -> Security | None:
     return _SECURITY_ALIASES.get(str(text).strip().lower())
+
+
+def parse_inbound_protocol(text: str) -> Protocol | None:
+    """IMAP or POP3; empty means IMAP, the usual one."""
+    return _PROTOCOL_ALIASES.get(str(text).strip().lower() or Protocol.IMAP.value)
+
+
+def has_surrogates(text: str) -> bool:
+    """Lone surrogates: what Python makes of bytes that are not UTF-8 in an argument or an
+    environment variable. Such text cannot be stored, sent or printed as it is."""
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
 def has_control_chars(text: str) -> bool:
@@ -227,7 +239,7 @@ def to_settings(draft: ProviderDraft, existing_names: Iterable[str] = ()) -> Pro
     """The normalised settings of a valid draft; raises ValidationError otherwise."""
     errors, settings = _evaluate(draft, existing_names)
     if errors:
-        raise ValidationError(errors)
+        raise ValidationError(errors, inbound=parse_inbound_protocol(draft.inbound_protocol))
     return settings
 
 
@@ -237,6 +249,13 @@ def _evaluate(draft: ProviderDraft, existing_names: Iterable[str]):
     def note(field_name: str, message: str | None) -> None:
         if message and field_name not in errors:
             errors[field_name] = message
+
+    not_text = [name for name, value in vars(draft).items() if isinstance(value, str) and has_surrogates(value)]
+    for field_name in not_text:
+        note(field_name, "This is not valid text: it has bytes that are not UTF-8 (check the encoding of "
+                         "the terminal, the file or the environment variable it came from).")
+    if not_text:  # the other checks read the rest, the bad bytes as '?'
+        draft = draft.updated(**{name: getattr(draft, name).encode("utf-8", "replace").decode() for name in not_text})
 
     note("name", check_name(draft.name, existing_names))
     provider_type = parse_type(draft.type)
@@ -248,18 +267,24 @@ def _evaluate(draft: ProviderDraft, existing_names: Iterable[str]):
     note("from_name", check_from_name(draft.from_name))
     reply_to, reply_error = parse_reply_to(draft.reply_to)
     note("reply_to", reply_error)
-    if provider_type is ProviderType.SMTP_IMAP and not draft.password and not draft.password_stored:
+    sign_in = provider_type.sign_in if provider_type is not None else None
+    if sign_in is not None and sign_in.uses_password and not draft.password and not draft.password_stored:
         note("password", "Enter the mailbox password.")
-    if provider_type is not None and provider_type.uses_oauth and draft.password:
-        note("password", f"{provider_type.label} signs in with OAuth; no password is kept.")
+    if sign_in is not None and sign_in.uses_oauth and draft.password:
+        note("password", f"{provider_type.label} signs in with {sign_in.label}; no password is kept.")
     if draft.password:
         note("password", check_password(draft.password))
 
-    servers = {}
-    for protocol in (Protocol.SMTP, Protocol.IMAP):
-        required = protocol is Protocol.SMTP or draft.receive_emails
-        servers[protocol], server_errors = _evaluate_server(draft, protocol, provider_type, required)
-        errors.update({k: v for k, v in server_errors.items() if k not in errors})
+    outbound, outbound_errors = _evaluate_server(draft, "smtp", Protocol.SMTP, provider_type, required=True)
+    inbound_protocol = parse_inbound_protocol(draft.inbound_protocol)
+    if inbound_protocol is None:
+        choices = " or ".join(protocol.value for protocol in INBOUND_PROTOCOLS)
+        note("inbound_protocol", f"Pick {choices}, not '{draft.inbound_protocol}'.")
+    inbound, inbound_errors = _evaluate_server(
+        draft, "inbound", inbound_protocol or Protocol.IMAP, provider_type, required=draft.receive_emails
+    )
+    for field_name, message in {**outbound_errors, **inbound_errors}.items():
+        note(field_name, message)
 
     if errors:
         # Messages quote what was typed: its control characters are shown, never obeyed,
@@ -268,48 +293,83 @@ def _evaluate(draft: ProviderDraft, existing_names: Iterable[str]):
     settings = ProviderSettings(
         name=draft.name.strip(),
         type=provider_type,
+        sign_in=sign_in,
         account=account,
         username=draft.username.strip() or account,
         from_name=draft.from_name.strip(),
-        sign_in=provider_type.sign_in,
         active_reference=bool(draft.active_reference),
         reply_to=reply_to,
-        outbound=servers[Protocol.SMTP],
-        inbound=InboundSettings(Protocol.IMAP, servers[Protocol.IMAP]) if draft.receive_emails else None,
+        outbound=outbound,
+        inbound=InboundSettings(inbound_protocol, inbound) if draft.receive_emails else None,
     )
     return errors, settings
 
 
-def _evaluate_server(draft, protocol: Protocol, provider_type: ProviderType | None, required: bool):
-    """One protocol's host/port/security: (server settings, errors)."""
-    label = protocol.label
+def _evaluate_server(draft, prefix: str, protocol: Protocol, provider_type: ProviderType | None, required: bool):
+    """One server's host/port/security, read from the draft fields `{prefix}_host` etc.:
+    (server settings, errors). Messages name the protocol ("Enter the POP3 server name")."""
     preset = _preset_server(provider_type, protocol)
-    host_text = getattr(draft, f"{protocol}_host").strip()
-    security_text = getattr(draft, f"{protocol}_security")
-    port_text = getattr(draft, f"{protocol}_port")
+    host_text = getattr(draft, f"{prefix}_host").strip()
+    security_text = getattr(draft, f"{prefix}_security")
+    port_text = getattr(draft, f"{prefix}_port")
     errors: dict[str, str] = {}
 
     security = parse_security(security_text)
     if security is None and str(security_text).strip():
-        errors[f"{protocol}_security"] = f"Pick TLS (starttls), SSL or none, not '{security_text}'."
+        errors[f"{prefix}_security"] = f"Pick TLS (starttls), SSL or none, not '{security_text}'."
     if security is None:
-        security = _default_security(protocol, preset)
+        security = preset.security if preset is not None else protocol.spec.default_security
 
     if not host_text and preset is not None:
         host_text = preset.host
     if host_text or required:
-        host_error = check_host(host_text, f"{label} server")
+        host_error = check_host(host_text, f"{protocol.label} server")
         if host_error:
-            errors[f"{protocol}_host"] = host_error
+            errors[f"{prefix}_host"] = host_error
 
     port, port_error = parse_port(port_text)
     if port_error:
-        errors[f"{protocol}_port"] = port_error
+        errors[f"{prefix}_port"] = port_error
     if port is None:
-        port = default_port(protocol, security)
+        port = protocol.spec.default_port(security)
 
     host = host_text.strip().removeprefix("[").removesuffix("]").lower()
     return ServerSettings(host, port, security), errors
+
+
+def with_defaults_followed(before: ProviderDraft, after: ProviderDraft) -> ProviderDraft:
+    """`after` (an edit of `before` made in one go, as on the command line) with the values
+    that only followed a choice made to follow the new choice, as the form does as you pick:
+    a port that was the standard one of its protocol and security, and a host that was the
+    type's preset server, are emptied (meaning the new standard port, the new preset) when
+    the protocol, security or type changed and they did not. What someone chose stays."""
+    changes = {}
+    for prefix, protocol_field in (("smtp", None), ("inbound", "inbound_protocol")):
+        old = _server_choice(before, prefix, protocol_field)
+        new = _server_choice(after, prefix, protocol_field)
+        if old is None or new is None or old == new:
+            continue
+        (old_type, old_protocol, old_security), (new_type, new_protocol, _) = old, new
+        port, host = f"{prefix}_port", f"{prefix}_host"
+        if getattr(after, port).strip() == getattr(before, port).strip() == str(
+            old_protocol.spec.default_port(old_security)
+        ):
+            changes[port] = ""
+        old_preset, new_preset = _preset_server(old_type, old_protocol), _preset_server(new_type, new_protocol)
+        same_host = getattr(after, host).strip() == getattr(before, host).strip()
+        if same_host and old_preset and new_preset and getattr(after, host).strip() == old_preset.host:
+            changes[host] = ""
+    return after.updated(**changes) if changes else after
+
+
+def _server_choice(draft: ProviderDraft, prefix: str, protocol_field: str | None):
+    """What a server's defaults follow: (type, protocol, security); None while one is invalid."""
+    provider_type = parse_type(draft.type)
+    protocol = parse_inbound_protocol(getattr(draft, protocol_field)) if protocol_field else Protocol.SMTP
+    security = parse_security(getattr(draft, f"{prefix}_security"))
+    if provider_type is None or protocol is None or security is None:
+        return None
+    return provider_type, protocol, security
 
 
 def _preset_server(provider_type: ProviderType | None, protocol: Protocol) -> ServerSettings | None:
@@ -317,16 +377,12 @@ def _preset_server(provider_type: ProviderType | None, protocol: Protocol) -> Se
     return preset.server(protocol) if preset is not None else None
 
 
-def _default_security(protocol: Protocol, preset: ServerSettings | None) -> Security:
-    return preset.security if preset is not None else protocol.spec.default_security
-
-
 # Warnings: allowed, but the user must know ------------------------------------------
 
 
-def unencrypted_warning(protocol: str, starttls_offered: bool = False) -> str:
+def unencrypted_warning(protocol: Protocol | str, starttls_offered: bool = False) -> str:
     """What to say when a protocol's security is none (saving it is allowed)."""
-    text = f"{protocol.upper()} security is none: the password and the mail travel unencrypted."
+    text = f"{Protocol(protocol).label} security is none: the password and the mail travel unencrypted."
     if starttls_offered:
         return f"{text} The server offers STARTTLS: pick TLS to encrypt them."
     return f"{text} Pick TLS or SSL if the server offers it."

@@ -5,17 +5,23 @@ a provider is never half-written (row without its password, or the other way rou
 Every method blocks (database, keyring, network): the TUI calls them from workers.
 
 How writes survive a kill at any instant, with any keyring backend (which cannot list its
-secrets): a password is stored under a new secret key each time it changes, and
+secrets): a provider keeps each secret in a slot of its own (the password; the OAuth token
+cache), each under a key of its own; a secret is stored under a new key each time it
+changes, and
 1. the new key is recorded in `secret_intent` (committed);
-2. the password is written to the secret store;
+2. the secret is written to the secret store;
 3. one SQL transaction switches the row to the new key, settles that key's intent and
-   records the old key (for a delete: removes the row and records its key);
-4. the old password is deleted, then its intent.
-A kill before 3 leaves the old row and an unused password; after 3, the new row and an old
-password. Either way an intent names the leftover, and `sweep()` (at start-up, cheap when
-there is none) deletes the passwords of intents no row uses. Every provider write, and the
+   records the old key (for a delete: removes the row and records its keys);
+4. the old secret is deleted, then its intent.
+A kill before 3 leaves the old row and an unused secret; after 3, the new row and an old
+secret. Either way an intent names the leftover, and `sweep()` (at start-up, cheap when
+there is none) deletes the secrets of intents no row uses. Every provider write, and the
 sweep, holds an exclusive lock on a file next to the database, so two processes' writes
-never interleave and a sweep never takes a password another process is about to commit.
+never interleave and a sweep never takes a secret another process is about to commit.
+
+A save changes only the slots its sign-in method owns: editing an Outlook or Gmail provider
+never touches its token cache; a switch to another sign-in method empties the slot of the
+old one (a password provider moving to OAuth loses its password, and nothing else).
 """
 
 from __future__ import annotations
@@ -27,17 +33,16 @@ from dataclasses import replace
 from pathlib import Path
 
 from tui.core import rules
-from tui.core.domain import ProviderDraft, ProviderSettings, ValidationError
+from tui.core.domain import UNSAVED_NAME, ProviderDraft, ProviderSettings, ValidationError
 from tui.core.filelock import LockBusy, LockError, exclusive_lock
-from tui.core.report import CheckReport, Failure, FailureKind, ProtocolResult, Step, utcnow
+from tui.core.report import CheckReport, Failure, ProtocolResult, Step, utcnow
 from tui.core.secrets import SecretDamagedError, SecretStoreError
-from tui.core.settings import Settings
+from tui.core.settings import Settings, sqlite_file
 from tui.core.store import ProviderRecord, Store, new_secret_key
 
 log = logging.getLogger(__name__)
 
 StepCallback = Callable[[str, Step], None]
-UNSAVED_NAME = "(unsaved)"
 # How long a write waits while another process writes (an import of 10,000 takes seconds).
 WRITE_WAIT_SECONDS = 60.0
 # An import asks whether to stop between this many entries while it validates them.
@@ -72,7 +77,7 @@ class ProviderService:
     def draft_for(self, name: str) -> ProviderDraft:
         """The provider as an editable draft; the password stays in keyring."""
         record = self.store.require(name)
-        stored = record.settings.type.uses_password and self._has_password(record)
+        stored = record.settings.sign_in.uses_password and self._has_password(record)
         return record.settings.to_draft(password_stored=stored)
 
     def validate(self, draft: ProviderDraft, editing: str | None = None) -> dict[str, str]:
@@ -85,48 +90,73 @@ class ProviderService:
             settings = rules.to_settings(draft, self._other_names(None))
             key = new_secret_key()
             passwords = _new_password(settings, draft.password, key)
-            self._save_passwords(passwords)
+            self._save_secrets(passwords)
             try:
                 record = self.store.add(settings, secret_key=key)
             except BaseException:
-                self._discard_passwords(list(passwords))
+                self._discard_secrets(list(passwords))
                 raise
         log.info("provider %r created", record.name)
         return record
 
     def update(self, name: str, draft: ProviderDraft) -> ProviderRecord:
-        """New settings; a new password (or a switch to OAuth) moves the row to a new secret key."""
+        """New settings; a new password (or a switch to OAuth) moves the row to a new secret
+        key; a switch to another sign-in method empties the token slot."""
         with self._writing():
             current = self.store.require(name)
             settings = rules.to_settings(draft, self._other_names(name))
             new_key = _key_change(current, settings, draft.password)
+            drop_token = _drops_token(current, settings)
             passwords = _new_password(settings, draft.password, new_key) if new_key else {}
-            self._save_passwords(passwords)
+            self._save_secrets(passwords)
             try:
-                record = self.store.update(name, settings, secret_key=new_key)
+                record = self.store.update(name, settings, secret_key=new_key, drop_token=drop_token)
             except BaseException:
-                self._discard_passwords(list(passwords))
+                self._discard_secrets(list(passwords))
                 raise
-            if new_key:
-                self._discard_passwords([current.secret_key])
+            self._discard_secrets(_released_keys(current, record))
         log.info("provider %r updated", record.name)
         return record
 
     def delete(self, name: str) -> ProviderRecord:
-        """Remove the provider and its password. When the password cannot be deleted, the
+        """Remove the provider and its secrets. When a secret cannot be deleted, the
         provider is put back and the error raised: nothing is half-removed."""
         with self._writing():
-            record = self.store.delete(name)  # records its key: a kill from here on is swept
+            record = self.store.delete(name)  # records its keys: a kill from here on is swept
             try:
-                self.secrets.delete_password(record.secret_key)
+                self.secrets.delete_many(record.secret_keys)
             except SecretStoreError as exc:
                 self.store.restore(record)
                 raise SecretStoreError(
                     f"'{record.name}' was not removed: its stored password could not be deleted. {exc}"
                 ) from None
-            self.store.settle_intents([record.secret_key])
+            self.store.settle_intents(record.secret_keys)
         log.info("provider %r deleted", record.name)
         return record
+
+    def save_token_cache(self, name: str, token_cache: str) -> ProviderRecord:
+        """Keep an OAuth sign-in's token cache in the provider's token slot, under a new key
+        (the same write order as a password); the old cache is deleted after the commit.
+        For the sign-in of the next version; a password provider has no token slot."""
+        with self._writing():
+            current = self.store.require(name)
+            if not current.settings.sign_in.uses_oauth:
+                raise ValidationError({"type": f"{current.settings.type.label} signs in with a password, not OAuth."})
+            key = new_secret_key()
+            self._save_secrets({key: token_cache})
+            try:
+                record = self.store.set_token_key(name, key)
+            except BaseException:
+                self._discard_secrets([key])
+                raise
+            self._discard_secrets(_released_keys(current, record))
+        log.info("provider %r: sign-in saved", record.name)
+        return record
+
+    def token_cache(self, name: str) -> str | None:
+        """The provider's stored OAuth token cache; None when nobody signed in."""
+        record = self.store.require(name)
+        return self.secrets.get_password(record.token_key) if record.token_key else None
 
     def import_providers(
         self, items: list[tuple[ProviderSettings, str]], stop: Callable[[], bool] = lambda: False
@@ -149,22 +179,23 @@ class ProviderService:
                 if existing is None:
                     creates.append((settings, key))
                 else:
-                    updates.append((existing.name, settings, key))
-                    if key:
-                        old_keys.append(existing.secret_key)
+                    drop_token = _drops_token(existing, settings)
+                    updates.append((existing.name, settings, key, drop_token))
+                    old_keys += [existing.secret_key] if key else []
+                    old_keys += [existing.token_key] if drop_token and existing.token_key else []
             _stop_if_asked(stop)
-            self._save_passwords(passwords)
+            self._save_secrets(passwords)
             try:
                 _stop_if_asked(stop)
                 self.store.write_many(creates, updates)
             except BaseException:
-                self._discard_passwords(list(passwords))
+                self._discard_secrets(list(passwords))
                 raise
-            self._discard_passwords(old_keys)
+            self._discard_secrets(old_keys)
         log.info("imported %d provider(s): %d created, %d updated", len(items), len(creates), len(updates))
 
     def sweep(self) -> None:
-        """Finish what a killed process left: delete the passwords of intents no provider
+        """Finish what a killed process left: delete the secrets of intents no provider
         uses, and mark providers whose password is missing. Never raises for a busy lock
         or a failing secret store (the intents stay for the next time)."""
         if not self.store.has_intents():
@@ -179,18 +210,21 @@ class ProviderService:
 
     def _sweep_intents(self) -> None:
         keys = self.store.intents()
-        users = self.store.by_secret_key(keys)
-        unused = [key for key in keys if key not in users]
+        in_use = self.store.keys_in_use(keys)
+        unused = [key for key in keys if key not in in_use]
         self.secrets.delete_many(unused)
-        with_password = [record for record in users.values() if record.settings.type.uses_password]
+        users = self.store.by_secret_key([key for key in keys if key in in_use])
+        with_password = [record for record in users.values() if record.settings.sign_in.uses_password]
         found, damaged = self.secrets.get_many([record.secret_key for record in with_password])
         for record in with_password:
             if record.secret_key not in found:
-                failure = _password_failure(record.name, damaged=record.secret_key in damaged)
+                from tui.core.credentials import password_failure
+
+                failure = password_failure(record.name, damaged=record.secret_key in damaged)
                 self.store.mark_password_problem(record.secret_key, failure)
                 log.warning("provider %r: %s", record.name, failure.message)
         self.store.settle_intents(keys)
-        log.info("sweep: %d unused password(s) deleted, %d provider(s) verified", len(unused), len(with_password))
+        log.info("sweep: %d unused secret(s) deleted, %d provider(s) verified", len(unused), len(with_password))
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -198,26 +232,26 @@ class ProviderService:
         with exclusive_lock(self.lock_path, timeout=WRITE_WAIT_SECONDS):
             yield
 
-    def _save_passwords(self, passwords: dict[str, str]) -> None:
-        """Record the new keys, then write their passwords (one batch)."""
-        if not passwords:
+    def _save_secrets(self, secrets: dict[str, str]) -> None:
+        """Record the new keys, then write their secrets (one batch)."""
+        if not secrets:
             return
-        self.store.record_intents(list(passwords))
+        self.store.record_intents(list(secrets))
         try:
-            self.secrets.set_many(passwords)
+            self.secrets.set_many(secrets)
         except BaseException:
-            self._discard_passwords(list(passwords))
+            self._discard_secrets(list(secrets))
             raise
 
-    def _discard_passwords(self, keys: list[str]) -> None:
-        """Delete passwords no provider uses, then their intents. When the secret store
+    def _discard_secrets(self, keys: list[str]) -> None:
+        """Delete secrets no provider uses, then their intents. When the secret store
         fails, the intents stay and the next sweep deletes them."""
         if not keys:
             return
         try:
             self.secrets.delete_many(keys)
         except SecretStoreError as exc:
-            log.warning("%d unused password(s) left for the next sweep: %s", len(keys), exc)
+            log.warning("%d unused secret(s) left for the next sweep: %s", len(keys), exc)
             return
         self.store.settle_intents(keys)
 
@@ -226,12 +260,14 @@ class ProviderService:
     def check(self, name: str, on_step: StepCallback | None = None) -> CheckReport:
         """Run the activation ladders for a saved provider and save its new status (unless
         it was edited meanwhile: then the report comes back `outdated` and is not saved)."""
+        from tui.core import credentials
         from tui.core.checks import check_provider
 
         record = self.store.require(name)
-        (credential,), problems = self._credentials([record])
-        if problems:
-            return self._save(record, _report_of(record, problems[record.id]))
+        try:
+            credential = credentials.for_provider(record, self.secrets)
+        except credentials.SecretMissing as missing:
+            return self._save(record, _report_of(record, missing.failure))
         report = check_provider(
             record.settings,
             credential,
@@ -245,17 +281,16 @@ class ProviderService:
         self, draft: ProviderDraft, on_step: StepCallback | None = None, editing: str | None = None
     ) -> CheckReport:
         """Test settings as typed, before (or without) saving. Nothing is stored."""
-        from tui.core.checks import Credential, check_provider
+        from tui.core import credentials
+        from tui.core.checks import check_provider
 
         named = draft if draft.name.strip() else draft.updated(name=UNSAVED_NAME)
         errors = {k: v for k, v in rules.validate(named).items() if k != "name"}
         if errors:
-            raise ValidationError(errors)
+            raise ValidationError(errors, inbound=rules.parse_inbound_protocol(draft.inbound_protocol))
         settings = rules.to_settings(named)
-        password = draft.password
-        if not password and editing and settings.type.uses_password:
-            password = self.secrets.get_password(self.store.require(editing).secret_key)
-        credential = Credential(settings.username, password=password) if password else None
+        saved = self.store.require(editing) if editing and not draft.password else None
+        credential = credentials.for_draft(settings, draft.password, saved, self.secrets)
         return check_provider(
             settings,
             credential,
@@ -272,18 +307,19 @@ class ProviderService:
         """Check many providers concurrently (bounded); each status is saved as it arrives.
         A provider whose password is missing or unreadable fails alone, without a network
         check; the others are checked."""
+        from tui.core import credentials
         from tui.core.checks import check_many
 
         records = self.store.list() if names is None else [self.store.require(n) for n in names]
-        credentials, problems = self._credentials(records)
+        found, problems = credentials.for_providers(records, self.secrets)
         reports: dict[int, CheckReport] = {}
         jobs, checked = [], []
-        for record, credential in zip(records, credentials):
+        for record in records:
             if record.id in problems:
                 report = _report_of(record, problems[record.id])
                 reports[record.id] = self._save_then_tell(record, report, on_report)
             else:
-                jobs.append((record.settings, credential))
+                jobs.append((record.settings, found[record.id]))
                 checked.append(record)
         by_name = {record.name: record for record in checked}
 
@@ -321,25 +357,6 @@ class ProviderService:
 
     # Helpers -------------------------------------------------------------------------
 
-    def _credentials(self, records: list[ProviderRecord]) -> tuple[list, dict[int, Failure]]:
-        """(a Credential or None per record, {record id: `secret` failure}). The passwords
-        are read in one batch; a missing or damaged one is that provider's failure alone."""
-        from tui.core.checks import Credential
-
-        with_password = [r for r in records if r.settings.type.uses_password]
-        found, damaged = self.secrets.get_many([r.secret_key for r in with_password])
-        credentials, problems = [], {}
-        for record in records:
-            credential = None  # OAuth sign-in is not available yet: the check says so
-            if record.settings.type.uses_password:
-                password = found.get(record.secret_key)
-                if password is None:
-                    problems[record.id] = _password_failure(record.name, record.secret_key in damaged)
-                else:
-                    credential = Credential(record.settings.username, password=password)
-            credentials.append(credential)
-        return credentials, problems
-
     def _has_password(self, record: ProviderRecord) -> bool:
         try:
             return self.secrets.get_password(record.secret_key) is not None
@@ -353,27 +370,36 @@ class ProviderService:
 
 def _write_lock_path(db_url: str, data_dir: Path) -> Path:
     """The lock file next to a SQLite database file; in the data folder for other URLs."""
-    from sqlalchemy.engine import make_url
-
-    url = make_url(db_url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        return Path(url.database + ".lock")
+    database = sqlite_file(db_url)
+    if database is not None:
+        return database.with_name(database.name + ".lock")
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     return data_dir / "mailprov-writes.lock"
 
 
 def _new_password(settings: ProviderSettings, password: str, key: str) -> dict[str, str]:
-    return {key: password} if settings.type.uses_password and password else {}
+    return {key: password} if settings.sign_in.uses_password and password else {}
 
 
 def _key_change(current: ProviderRecord, settings: ProviderSettings, password: str) -> str | None:
-    """A new secret key when the password changes, or when the provider stops using one
-    (OAuth keeps no password); None when the row keeps its key."""
-    if settings.type.uses_password and password:
+    """A new key for the password slot when the password changes, or when the provider
+    stops signing in with one (its password goes); None when the row keeps its key."""
+    if settings.sign_in.uses_password and password:
         return new_secret_key()
-    if not settings.type.uses_password and current.settings.type.uses_password:
+    if not settings.sign_in.uses_password and current.settings.sign_in.uses_password:
         return new_secret_key()
     return None
+
+
+def _drops_token(current: ProviderRecord, settings: ProviderSettings) -> bool:
+    """A token cache belongs to its sign-in method: it goes when the provider switches to
+    another one (a Microsoft token means nothing to Google, nor to a password login)."""
+    return current.token_key is not None and settings.sign_in is not current.settings.sign_in
+
+
+def _released_keys(before: ProviderRecord, after: ProviderRecord) -> list[str]:
+    """The slot keys a write stopped using: their secrets are deleted next."""
+    return [key for key in before.secret_keys if key not in after.secret_keys]
 
 
 def _stop_if_asked(stop: Callable[[], bool]) -> None:
@@ -381,22 +407,11 @@ def _stop_if_asked(stop: Callable[[], bool]) -> None:
         raise ImportInterrupted("import interrupted: nothing imported")
 
 
-def _password_failure(name: str, damaged: bool) -> Failure:
-    why = "cannot be read (its entry in the secret store is damaged)" if damaged else "is missing"
-    return Failure(
-        FailureKind.SECRET,
-        f"The stored password of provider '{name}' {why}.",
-        "Enter the password again: edit the provider in the app, or run "
-        "`mailprov provider edit NAME --password-stdin`.",
-        ("password",),
-    )
-
-
 def _report_of(record: ProviderRecord, failure: Failure) -> CheckReport:
     """The report of a check that could not start: the password it needs is not there."""
-    settings = record.settings
-    outbound = ProtocolResult("smtp", settings.smtp_host, settings.smtp_port, failure=failure)
-    return CheckReport(provider=settings.name, started_at=utcnow(), outbound=outbound)
+    server = record.settings.outbound
+    outbound = ProtocolResult("smtp", server.host, server.port, failure=failure)
+    return CheckReport(provider=record.name, started_at=utcnow(), outbound=outbound)
 
 
 def _log_report(report: CheckReport) -> None:

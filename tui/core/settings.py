@@ -43,10 +43,7 @@ class Settings:
     @property
     def db_path(self) -> Path | None:
         """The SQLite file, when the database is one."""
-        prefix = "sqlite:///"
-        if self.db_url.startswith(prefix) and self.db_url != "sqlite:///:memory:":
-            return Path(self.db_url[len(prefix) :])
-        return None
+        return sqlite_file(self.db_url)
 
     @property
     def db_label(self) -> str:
@@ -133,12 +130,27 @@ def _quoted(text: str) -> str:
     return f"'{visible(text[:80])}'"
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (read by SQLAlchemy's own parser); None for other databases,
+    in-memory ones, and URLs that cannot be parsed (opening them says what is wrong)."""
+    if not url.startswith("sqlite"):
+        return None  # not SQLite: no need to load SQLAlchemy to know it
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        database = make_url(url).database
+    except ArgumentError:
+        return None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
 def db_label(url: str) -> str:
     """The database as shown to people: the SQLite file, or the URL with its password masked."""
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and url != "sqlite:///:memory:":
-        return url[len(prefix) :]
-    return mask_db_url(url)
+    path = sqlite_file(url)
+    return str(path) if path is not None else mask_db_url(url)
 
 
 def mask_db_url(url: str) -> str:

@@ -1,12 +1,13 @@
 """Providers in SQLite through SQLModel. The TUI, the CLI and a background worker share the
 file, so every connection runs in WAL mode with a busy timeout. Migrations run on open.
 
-Nothing secret is stored here: the password lives in keyring under the row's `secret_key`.
-A secret key is never reused for another password: a new password gets a new key. The
-`secret_intent` table lists the keys whose password may exist without a row using it (or,
-after an upgrade, a row whose password may be missing); the service writes in this order:
-record the intent, write the secret, commit the row (which settles the intent), and sweeps
-what a killed process left (see tui.core.service).
+Nothing secret is stored here. A provider has a slot per kind of secret, each a key into
+the secret store: the password under the row's `secret_key`, the OAuth token cache under its
+`token_key` (NULL until someone signs in). A key is never reused for another secret: a new
+secret gets a new key. The `secret_intent` table lists the keys whose secret may exist
+without a row using it (or, after an upgrade, a row whose password may be missing); the
+service writes in this order: record the intent, write the secret, commit the row (which
+settles the intent), and sweeps what a killed process left (see tui.core.service).
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import delete, event, insert, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import delete, event, insert, inspect, or_, text
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
@@ -29,8 +29,10 @@ from tui.core.domain import (
     Protocol,
     ProviderSettings,
     ProviderType,
+    SecretSlot,
     Security,
     ServerSettings,
+    SignIn,
     Status,
     ValidationError,
     status_text,
@@ -39,7 +41,7 @@ from tui.core.report import CheckReport, Failure, as_utc, is_password_missing, u
 
 # The newest migration in tui/core/migrations/versions. A test keeps the two in step; knowing
 # it here lets an up-to-date database open without importing Alembic (faster start-up).
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 BUSY_TIMEOUT_MS = 5000
 
 
@@ -47,22 +49,25 @@ class ProviderRow(SQLModel, table=True):
     __tablename__ = "provider"
 
     id: int | None = Field(default=None, primary_key=True)
-    secret_key: str = Field(unique=True)
+    secret_key: str = Field(unique=True)  # the password slot (a key with no password for OAuth)
+    token_key: str | None = Field(default=None, unique=True)  # the OAuth token cache slot
     name: str
     name_key: str = Field(unique=True)  # name.casefold(): names are unique case-insensitively
     type: str
+    sign_in: str = SignIn.PASSWORD.value
     account: str
     username: str | None = None  # None: log in with the account address
     from_name: str = ""
-    receive_emails: bool = True
     active_reference: bool = True
     reply_to: str = "[]"  # JSON list of addresses
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_security: str = "starttls"
-    imap_host: str = ""
-    imap_port: int = 993
-    imap_security: str = "ssl"
+    # All four NULL: Receive emails is off.
+    inbound_protocol: str | None = None
+    inbound_host: str | None = None
+    inbound_port: int | None = None
+    inbound_security: str | None = None
     status: str = Status.GREY.value
     last_checked_at: datetime | None = None
     last_ok_at: datetime | None = None
@@ -91,7 +96,7 @@ def new_secret_key() -> str:
 @dataclass(frozen=True)
 class ProviderRecord:
     id: int
-    secret_key: str
+    secret_key: str  # the password slot's key
     settings: ProviderSettings
     status: Status
     last_checked_at: datetime | None
@@ -100,10 +105,20 @@ class ProviderRecord:
     report: CheckReport | None
     created_at: datetime
     updated_at: datetime
+    token_key: str | None = None  # the OAuth token cache slot's key, once signed in
 
     @property
     def name(self) -> str:
         return self.settings.name
+
+    def slot_key(self, slot: SecretSlot) -> str | None:
+        """The key of one of the provider's secret slots (None: that slot is empty)."""
+        return self.secret_key if slot is SecretSlot.PASSWORD else self.token_key
+
+    @property
+    def secret_keys(self) -> list[str]:
+        """The keys of every slot in use: what deleting the provider deletes."""
+        return [key for key in (self.secret_key, self.token_key) if key]
 
     @property
     def status_text(self) -> str:
@@ -197,13 +212,26 @@ class Store:
         return record
 
     def by_secret_key(self, keys: list[str]) -> dict[str, ProviderRecord]:
-        """The providers using these secret keys, by key."""
+        """The providers whose password slot uses one of these keys, by key."""
         found: dict[str, ProviderRecord] = {}
         with Session(self.engine) as session:
             for chunk in _chunks(keys):
                 rows = session.exec(select(ProviderRow).where(ProviderRow.secret_key.in_(chunk))).all()
                 found.update((row.secret_key, _to_record(row)) for row in rows)
         return found
+
+    def keys_in_use(self, keys: list[str]) -> set[str]:
+        """Those of `keys` that some provider uses, in any of its secret slots."""
+        used: set[str] = set()
+        with Session(self.engine) as session:
+            for chunk in _chunks(keys):
+                rows = session.exec(
+                    select(ProviderRow.secret_key, ProviderRow.token_key).where(
+                        or_(ProviderRow.secret_key.in_(chunk), ProviderRow.token_key.in_(chunk))
+                    )
+                ).all()
+                used.update(key for row in rows for key in row if key in chunk)
+        return used
 
     # Writing -------------------------------------------------------------------------
     # Each method is one SQL transaction. A row that starts using a secret key settles that
@@ -215,27 +243,31 @@ class Store:
             _settle(session, [row.secret_key])
             return self._commit(row, session)
 
-    def update(self, name: str, settings: ProviderSettings, secret_key: str | None = None) -> ProviderRecord:
+    def update(
+        self, name: str, settings: ProviderSettings, secret_key: str | None = None, drop_token: bool = False
+    ) -> ProviderRecord:
         """New settings; with `secret_key`, the row moves to that key (a new password): the
-        old key is recorded as an intent, to be deleted, and the status goes back to grey."""
+        old key is recorded as an intent, to be deleted, and the status goes back to grey.
+        With `drop_token`, the token slot is emptied the same way (its sign-in is gone)."""
         with Session(self.engine) as session:
             row = _find_or_raise(session, name)
-            _update_row(session, row, settings, secret_key)
+            _update_row(session, row, settings, secret_key, drop_token)
             return self._commit(row, session)
 
     def write_many(
         self,
         creates: list[tuple[ProviderSettings, str]],
-        updates: list[tuple[str, ProviderSettings, str | None]],
+        updates: list[tuple[str, ProviderSettings, str | None, bool]],
     ) -> None:
-        """Create and update many providers in one transaction (an import): all or nothing."""
+        """Create and update many providers in one transaction (an import): all or nothing.
+        An update is (name, settings, new secret key or None, drop the token slot)."""
         with Session(self.engine, expire_on_commit=False) as session:
             rows = {row.name_key: row for row in session.exec(select(ProviderRow)).all()} if updates else {}
-            for name, settings, secret_key in updates:
+            for name, settings, secret_key, drop_token in updates:
                 row = rows.get(name.strip().casefold())
                 if row is None:
                     raise NotFoundError(name)
-                _update_row(session, row, settings, secret_key)
+                _update_row(session, row, settings, secret_key, drop_token)
             now = utcnow()
             new_rows = [_new_row_columns(settings, key, now) for settings, key in creates]
             _settle(session, [key for _, key in creates])
@@ -248,23 +280,37 @@ class Store:
                 raise ValidationError({"name": "Another provider took one of these names meanwhile."}) from None
 
     def delete(self, name: str) -> ProviderRecord:
-        """Remove the row and record its secret key, whose password is to be deleted next."""
+        """Remove the row and record the keys of its slots, whose secrets are deleted next."""
         with Session(self.engine) as session:
             row = _find_or_raise(session, name)
             record = _to_record(row)
             session.delete(row)
-            _record_intents(session, [row.secret_key])
+            _record_intents(session, record.secret_keys)
             session.commit()
             return record
 
     def restore(self, record: ProviderRecord) -> ProviderRecord:
-        """Put back a row `delete()` removed (its password could not be deleted)."""
+        """Put back a row `delete()` removed (its secrets could not be deleted)."""
         with Session(self.engine) as session:
             row = _new_row(record.settings, record.secret_key)
             row.id = record.id
+            row.token_key = record.token_key
             _set_status(row, record)
             row.created_at, row.updated_at = record.created_at, record.updated_at
-            _settle(session, [record.secret_key])
+            _settle(session, record.secret_keys)
+            return self._commit(row, session)
+
+    def set_token_key(self, name: str, token_key: str) -> ProviderRecord:
+        """Move the OAuth token slot to a new key (a new sign-in): the old key, if any, is
+        recorded as an intent, to be deleted, and the status goes back to grey."""
+        with Session(self.engine) as session:
+            row = _find_or_raise(session, name)
+            if row.token_key:
+                _record_intents(session, [row.token_key])
+            _settle(session, [token_key])
+            row.token_key = token_key
+            _reset_status(row)  # a new sign-in has not been checked
+            row.updated_at = utcnow()
             return self._commit(row, session)
 
     # Secret intents --------------------------------------------------------------------
@@ -358,27 +404,16 @@ class DatabaseUnavailable(Exception):
 
 def _create_engine(url: str):
     """The engine for `url`; a new SQLite file is created first, private to the user."""
-    sqlite_file = _sqlite_file(url)
-    if sqlite_file is not None:
-        _create_private_file(sqlite_file)
+    from tui.core.settings import sqlite_file
+
+    path = sqlite_file(url)
+    if path is not None:
+        _create_private_file(path)
     connect_args = {"timeout": BUSY_TIMEOUT_MS / 1000} if url.startswith("sqlite") else {}
     engine = create_engine(url, connect_args=connect_args)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
-
-
-def _sqlite_file(url: str) -> Path | None:
-    """The file of a SQLite URL; None for other databases and in-memory ones."""
-    if not url.startswith("sqlite"):
-        return None
-    try:
-        database = make_url(url).database
-    except ArgumentError:
-        return None  # create_engine says what is wrong with it
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return Path(database)
 
 
 def _create_private_file(path: Path) -> None:
@@ -482,7 +517,9 @@ def _new_row(settings: ProviderSettings, secret_key: str) -> ProviderRow:
     return row
 
 
-def _update_row(session: Session, row: ProviderRow, settings: ProviderSettings, secret_key: str | None) -> None:
+def _update_row(
+    session: Session, row: ProviderRow, settings: ProviderSettings, secret_key: str | None, drop_token: bool = False
+) -> None:
     before = _to_settings(row).connection_key()
     _apply_settings(row, settings)
     if settings.connection_key() != before:
@@ -492,12 +529,16 @@ def _update_row(session: Session, row: ProviderRow, settings: ProviderSettings, 
         _settle(session, [secret_key])
         row.secret_key = secret_key
         _reset_status(row)  # a new password has not been checked
+    if drop_token and row.token_key:
+        _record_intents(session, [row.token_key])
+        row.token_key = None
+        _reset_status(row)
     row.updated_at = utcnow()
     session.add(row)
 
 
 def _still_as_checked(row: ProviderRow, checked: ProviderRecord) -> bool:
-    return row.secret_key == checked.secret_key and (
+    return (row.secret_key, row.token_key) == (checked.secret_key, checked.token_key) and (
         _to_settings(row).connection_key() == checked.settings.connection_key()
     )
 
@@ -518,6 +559,8 @@ def _set_status(row: ProviderRow, record: ProviderRecord) -> None:
 
 def _find(session: Session, name: str) -> ProviderRow | None:
     key = name.strip().casefold()
+    if any("\ud800" <= ch <= "\udfff" for ch in key):
+        return None  # bytes that were not UTF-8: no stored name has them
     return session.exec(select(ProviderRow).where(ProviderRow.name_key == key)).first()
 
 
@@ -534,22 +577,25 @@ def _apply_settings(row: ProviderRow, settings: ProviderSettings) -> None:
 
 
 def _settings_columns(settings: ProviderSettings) -> dict[str, object]:
-    columns = {
+    outbound, inbound = settings.outbound, settings.inbound
+    return {
         "name": settings.name,
         "name_key": settings.name.casefold(),
         "type": settings.type.value,
+        "sign_in": settings.sign_in.value,
         "account": settings.account,
         "username": None if settings.username == settings.account else settings.username,
         "from_name": settings.from_name,
-        "receive_emails": settings.receive_emails,
         "active_reference": settings.active_reference,
         "reply_to": json.dumps(list(settings.reply_to)),
+        "smtp_host": outbound.host,
+        "smtp_port": outbound.port,
+        "smtp_security": outbound.security.value,
+        "inbound_protocol": inbound.protocol.value if inbound else None,
+        "inbound_host": inbound.server.host if inbound else None,
+        "inbound_port": inbound.server.port if inbound else None,
+        "inbound_security": inbound.server.security.value if inbound else None,
     }
-    for protocol in ("smtp", "imap"):  # the columns' names; migration 0004 reshapes them
-        for part in ("host", "port", "security"):
-            value = getattr(settings, f"{protocol}_{part}")
-            columns[f"{protocol}_{part}"] = value.value if part == "security" else value
-    return columns
 
 
 def _new_row_columns(settings: ProviderSettings, secret_key: str, now: datetime) -> dict[str, object]:
@@ -565,19 +611,21 @@ def _reset_status(row: ProviderRow) -> None:
 
 
 def _to_settings(row: ProviderRow) -> ProviderSettings:
+    inbound = None
+    if row.inbound_protocol:
+        server = ServerSettings(row.inbound_host or "", int(row.inbound_port), Security(row.inbound_security))
+        inbound = InboundSettings(Protocol(row.inbound_protocol), server)
     return ProviderSettings(
         name=row.name,
         type=ProviderType(row.type),
+        sign_in=SignIn(row.sign_in),
         account=row.account,
         username=row.username or row.account,
         from_name=row.from_name or "",
-        sign_in=ProviderType(row.type).sign_in,
         active_reference=bool(row.active_reference),
         reply_to=tuple(json.loads(row.reply_to or "[]")),
         outbound=ServerSettings(row.smtp_host, int(row.smtp_port), Security(row.smtp_security)),
-        inbound=InboundSettings(
-            Protocol.IMAP, ServerSettings(row.imap_host, int(row.imap_port), Security(row.imap_security))
-        ) if row.receive_emails else None,
+        inbound=inbound,
     )
 
 
@@ -604,6 +652,7 @@ def _to_record(row: ProviderRow) -> ProviderRecord:
         report=report,
         created_at=_aware(row.created_at),
         updated_at=_aware(row.updated_at),
+        token_key=row.token_key,
     )
 
 

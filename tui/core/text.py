@@ -12,7 +12,8 @@ import re
 # C0 controls except tab, then DEL and the C1 controls (U+0080-U+009F: U+009B is a CSI on
 # many terminals, as dangerous as ESC [).
 CONTROL_CHARS = r"\x00-\x08\x0a-\x1f\x7f-\x9f"  # as a regex character range
-_CONTROL = re.compile(f"[{CONTROL_CHARS}]")
+# Also lone surrogates (bytes that were not UTF-8, in an argument): they cannot be printed.
+_CONTROL = re.compile(f"[{CONTROL_CHARS}\ud800-\udfff]")
 # For text fields that take no control character at all (Textual's Input(restrict=...)).
 NO_CONTROL_CHARS = f"[^{CONTROL_CHARS}]*"
 
@@ -24,7 +25,8 @@ def visible(text: str) -> str:
 
 
 def _escape(match: re.Match[str]) -> str:
-    return f"\\x{ord(match.group()):02x}"
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 # JSON and TOML writers escape C0 themselves but write DEL and C1 as they are.

@@ -23,7 +23,7 @@ def example_draft(name: str, **changes) -> ProviderDraft:
         account=f"{slug}@example.com",
         password=DEMO_PASSWORD,
         smtp_host="smtp.example.com",
-        imap_host="imap.example.com",
+        inbound_host="imap.example.com",
     ).updated(**changes)
 
 
@@ -83,7 +83,7 @@ def fill_demo(service, now: datetime = DEMO_NOW) -> None:
     """Three providers, one of each status: active, error, not checked."""
     service.create(example_draft("Support"))
     service.create(example_draft("Billing"))
-    service.create(example_draft("Sales", type="gmail", password="", smtp_host="", imap_host=""))
+    service.create(example_draft("Sales", type="gmail", password="", smtp_host="", inbound_host=""))
     service.store.save_report("Support", passed_report("Support", now - timedelta(minutes=3)))
     service.store.save_report("Billing", failed_report("Billing", now - timedelta(hours=2)))
     assert [r.status for r in service.list()] == [Status.RED, Status.GREY, Status.GREEN]

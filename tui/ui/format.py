@@ -1,11 +1,9 @@
-"""Small text helpers shared by the screens: relative times, status styling, and
+"""Small text helpers shared by the screens: relative times, the status colours, and
 notifications that show names and server replies as they are."""
 
 from __future__ import annotations
 
 from datetime import datetime
-
-from rich.text import Text
 
 from tui.core.domain import Status
 from tui.core.report import as_utc
@@ -34,12 +32,6 @@ def ago(moment: datetime | None, now: datetime) -> str:
     if days < 30:
         return f"{days} day ago" if days == 1 else f"{days} days ago"
     return as_utc(moment).strftime("%Y-%m-%d")
-
-
-def status_text(status: Status, theme_variables: dict[str, str]) -> Text:
-    """The status as glyph + word, coloured from the current theme."""
-    colour = theme_variables.get(STATUS_THEME_VARIABLE[status], "")
-    return Text(status.text, style=colour)
 
 
 def notify_text(widget, message: str, *, title: str = "", severity: str = "information",

@@ -7,7 +7,7 @@ from functools import cached_property
 from datetime import datetime
 from typing import Any
 
-from tui.core.domain import ProviderType, Status, status_text
+from tui.core.domain import UNSAVED_NAME, ProviderType, Status, status_text
 from tui.core.report import CheckReport, Failure, is_password_missing
 from tui.core.rules import parse_type
 
@@ -52,7 +52,7 @@ class ProviderView:
     def for_report(cls, draft: Any, report: CheckReport) -> ProviderView:
         """A provider as typed in the form (saved or not), after a check."""
         return cls(
-            name=draft.name.strip() or "(unsaved)",
+            name=draft.name.strip() or UNSAVED_NAME,
             type=parse_type(draft.type) or ProviderType.SMTP_IMAP,
             account=draft.account,
             receive_emails=draft.receive_emails,

@@ -13,7 +13,8 @@ from textual.widget import Widget
 from textual.widgets import Button, ContentSwitcher, Footer, Header, Input, Select, Static, Switch
 
 from tui.core import rules
-from tui.core.domain import FIELD_LABELS, ProviderDraft, ProviderType, ValidationError
+from tui.core.domain import ProviderDraft, ProviderType, ValidationError
+from tui.core.fields import canonical, field_label
 from tui.core.text import visible
 from tui.ui.commands import ScreenActionsProvider
 from tui.ui.format import notify_text
@@ -25,11 +26,11 @@ from tui.ui.widgets.status_pane import StatusPane
 from tui.ui.widgets.type_panels import OAuthPanel, PasswordPanel, TypePanel
 
 TYPE_OPTIONS = [(t.label, t.value) for t in ProviderType]
-PANEL_OF_TYPE = {
-    ProviderType.SMTP_IMAP: "panel-password",
-    ProviderType.OUTLOOK: "panel-oauth",
-    ProviderType.GMAIL: "panel-oauth",
-}
+
+
+def panel_of(provider_type: ProviderType) -> str:
+    """The panel of the type's sign-in method: a password, or an OAuth sign-in."""
+    return "panel-password" if provider_type.sign_in.uses_password else "panel-oauth"
 
 
 class ProviderFormScreen(Screen[str | None]):
@@ -143,7 +144,7 @@ class ProviderFormScreen(Screen[str | None]):
 
     @property
     def active_panel(self) -> TypePanel:
-        return self.query_one(f"#{PANEL_OF_TYPE[self.provider_type]}", TypePanel)
+        return self.query_one(f"#{panel_of(self.provider_type)}", TypePanel)
 
     def draft(self) -> ProviderDraft:
         def text(field: str) -> str:
@@ -154,7 +155,7 @@ class ProviderFormScreen(Screen[str | None]):
             type=self.provider_type.value,
             receive_emails=self.query_one("#receive-emails", Switch).value,
             active_reference=self.query_one("#active-reference", Switch).value,
-            password_stored=self.password_stored and self.provider_type.uses_password,
+            password_stored=self.password_stored and self.provider_type.sign_in.uses_password,
             **values,
             **self.active_panel.get_values(),
         )
@@ -212,9 +213,8 @@ class ProviderFormScreen(Screen[str | None]):
         self.touch(event.input)
 
     def show_type(self, provider_type: ProviderType) -> None:
-        panel_id = PANEL_OF_TYPE[provider_type]
-        self.query_one("#type-panels", ContentSwitcher).current = panel_id
-        if provider_type.uses_oauth:
+        self.query_one("#type-panels", ContentSwitcher).current = panel_of(provider_type)
+        if provider_type.sign_in.uses_oauth:
             self.query_one(OAuthPanel).set_type(provider_type)
         self.refresh_bindings()
 
@@ -226,7 +226,7 @@ class ProviderFormScreen(Screen[str | None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "reveal":
-            return self.provider_type.uses_password
+            return self.provider_type.sign_in.uses_password
         if action in ("save", "test") and self.busy:
             return None
         return True
@@ -257,7 +257,8 @@ class ProviderFormScreen(Screen[str | None]):
         first = next((f for f in self.visible_fields() if f.field in errors), None)
         if first is not None:
             self.focus_field(first.field)
-        labels = ", ".join(FIELD_LABELS.get(f, f) for f in errors)
+        inbound = self.draft().inbound_protocol
+        labels = ", ".join(field_label(f, inbound) for f in errors)
         notify_text(self, f"Cannot {what} yet: check {labels}.", severity="warning", title="Fix the form")
 
     def focus_field(self, field: str) -> None:
@@ -379,6 +380,7 @@ class ProviderFormScreen(Screen[str | None]):
             self.blame(failure.fields[0])
 
     def blame(self, field: str) -> None:
+        field = canonical(field)  # a check may blame a field by its former name ("imap_host")
         for form_field in self.visible_fields():
             form_field.set_blamed(form_field.field == field)
         self.focus_field(field)

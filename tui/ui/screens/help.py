@@ -12,7 +12,7 @@ HELP_TEXT = """\
 # mailprov
 
 A **provider** is one mailbox the contact-center platform sends from (SMTP) and,
-if *Receive emails* is on, reads from (IMAP). Saving a provider runs an **activation
+if *Receive emails* is on, reads from (IMAP or POP3). Saving a provider runs an **activation
 check**: each step (DNS, connect, TLS, login, mailbox) is shown with its result, and the
 first failing one says what to fix.
 

@@ -29,7 +29,7 @@ from tui.ui.widgets.status_pane import StatusPane
 EMPTY_TEXT = (
     "No providers yet.\n\n"
     "A provider is one mailbox the platform sends from (SMTP) and, if you want, "
-    "reads from (IMAP): its servers, its account and how it signs in.\n\n"
+    "reads from (IMAP or POP3): its servers, its account and how it signs in.\n\n"
     "Press n to add one, or ? for help."
 )
 LOADING_TEXT = "Loading providers…"

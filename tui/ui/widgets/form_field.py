@@ -7,7 +7,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static, Switch
 
-from tui.core.domain import FIELD_LABELS
+from tui.core.fields import field_label
+from tui.core.protocols import Protocol
 from tui.core.text import NO_CONTROL_CHARS
 
 
@@ -30,6 +31,7 @@ class FormField(Vertical):
         super().__init__(classes="form-field", id=f"{control.id}-field")
         self.control = control
         self.required = required
+        self.label = field_label(self.field)
         self.shown_error: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -51,11 +53,18 @@ class FormField(Vertical):
 
     def _label_text(self) -> str:
         """Required fields are marked with '*' (the form says what '*' means)."""
-        label = FIELD_LABELS.get(self.field, self.field)
-        return f"{label} *" if self.required else label
+        return f"{self.label} *" if self.required else self.label
 
     def set_required(self, required: bool) -> None:
         self.required = required
+        self._show_label()
+
+    def relabel(self, inbound: Protocol) -> None:
+        """An inbound field names the protocol in use: "IMAP host" becomes "POP3 host"."""
+        self.label = field_label(self.field, inbound)
+        self._show_label()
+
+    def _show_label(self) -> None:
         if self.is_mounted:
             self.query_one(".field-label", Label).update(self._label_text())
 

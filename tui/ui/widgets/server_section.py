@@ -1,4 +1,7 @@
-"""Host, port and security of one protocol (SMTP or IMAP)."""
+"""One server of the form: outbound (SMTP), or inbound with its protocol choice (IMAP / POP3).
+
+The controls' ids are the draft's field names in kebab-case: `smtp-host`, `inbound-protocol`,
+`inbound-host`, ... (see tui.core.fields)."""
 
 from __future__ import annotations
 
@@ -7,37 +10,43 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, Label, Select, Static
 
-from tui.core.domain import Security, ServerPreset, ServerSettings, default_port
+from tui.core.domain import Protocol, Security, ServerPreset, ServerSettings
 from tui.core.rules import unencrypted_warning
 from tui.ui.widgets.form_field import FormField, text_input
 
 SECURITY_OPTIONS = [(security.label, security.value) for security in Security]
-TITLES = {"smtp": "Sending (SMTP)", "imap": "Receiving (IMAP)"}
 
 
 class ServerSection(Vertical):
-    """With a preset (Outlook, Gmail), empty host and port mean "the preset's"."""
+    """Host, port and security of one server, read from and written to the draft fields
+    `{prefix}_host`, `{prefix}_port`, `{prefix}_security` (and `{prefix}_protocol` when there
+    is a choice of protocols). With a preset (Outlook, Gmail), empty host and port mean
+    "the preset's"."""
 
-    def __init__(self, protocol: str, *, preset: ServerPreset | None = None, id: str | None = None):
+    def __init__(
+        self,
+        prefix: str,
+        protocols: tuple[Protocol, ...],
+        *,
+        preset: ServerPreset | None = None,
+        id: str | None = None,
+    ):
         super().__init__(id=id, classes="server-section")
-        self.protocol = protocol
+        self.prefix = prefix
+        self.protocols = protocols
+        self.protocol = protocols[0]
         self.preset = preset
-        self.security = self._preset_security() or (
-            Security.STARTTLS if protocol == "smtp" else Security.SSL
-        )
+        self.security = self._default_security()
 
     def compose(self) -> ComposeResult:
-        p = self.protocol
-        yield Label(TITLES[p], classes="section-title")
+        p = self.prefix
+        yield Label(self.protocol.spec.title, classes="section-title")
+        if len(self.protocols) > 1:
+            options = [(protocol.label, protocol.value) for protocol in self.protocols]
+            yield FormField(Select(options, value=self.protocol.value, allow_blank=False, compact=True, id=f"{p}-protocol"))
         yield FormField(text_input(f"{p}-host"), required=self.preset is None)
         yield FormField(
-            Select(
-                SECURITY_OPTIONS,
-                value=self.security.value,
-                allow_blank=False,
-                compact=True,
-                id=f"{p}-security",
-            )
+            Select(SECURITY_OPTIONS, value=self.security.value, allow_blank=False, compact=True, id=f"{p}-security")
         )
         # A warning, not an error: security none can be saved, but it is said.
         yield Static("", classes="security-warning", markup=False)
@@ -47,51 +56,75 @@ class ServerSection(Vertical):
     def on_mount(self) -> None:
         if self.preset is None:
             with self.prevent(Input.Changed):
-                self.port_input.value = str(default_port(self.protocol, self.security))
-        self.show_preset(self.preset)
+                self.port_input.value = str(self._standard_port())
+        self.show_protocol()
         self.show_security_warning()
 
     @property
     def port_input(self) -> Input:
-        return self.query_one(f"#{self.protocol}-port", Input)
+        return self.query_one(f"#{self.prefix}-port", Input)
 
     @property
     def host_input(self) -> Input:
-        return self.query_one(f"#{self.protocol}-host", Input)
+        return self.query_one(f"#{self.prefix}-host", Input)
 
     @property
     def security_select(self) -> Select:
-        return self.query_one(f"#{self.protocol}-security", Select)
+        return self.query_one(f"#{self.prefix}-security", Select)
 
     def _preset_server(self) -> ServerSettings | None:
         return self.preset.server(self.protocol) if self.preset else None
 
-    def _preset_security(self) -> Security | None:
+    def _default_security(self) -> Security:
         server = self._preset_server()
-        return server.security if server else None
+        return server.security if server else self.protocol.spec.default_security
+
+    def _standard_port(self, protocol: Protocol | None = None, security: Security | None = None) -> int:
+        return (protocol or self.protocol).spec.default_port(security or self.security)
 
     def show_preset(self, preset: ServerPreset | None) -> None:
-        """Placeholders show what an empty field means."""
         self.preset = preset
-        if preset is not None:
-            self.host_input.placeholder = f"{self._preset_server().host} (preset)"
-        else:
-            self.host_input.placeholder = "mail.example.com"
-        self.port_input.placeholder = f"{default_port(self.protocol, self.security)} (standard)"
+        self.show_protocol()
+
+    def show_protocol(self) -> None:
+        """Title, labels and placeholders follow the protocol; placeholders say what an
+        empty field means (the preset's server, the standard port)."""
+        self.query_one(".section-title", Label).update(self.protocol.spec.title)
+        for form_field in self.query(FormField):
+            form_field.relabel(self.protocol)
+        server = self._preset_server()
+        self.host_input.placeholder = f"{server.host} (preset)" if server else "mail.example.com"
+        self.port_input.placeholder = f"{self._standard_port()} (standard)"
 
     @on(Select.Changed)
-    def security_changed(self, event: Select.Changed) -> None:
-        """A new security fills its standard port, unless the user typed another port."""
+    def choice_changed(self, event: Select.Changed) -> None:
         if event.value == Select.NULL:
             return
-        new = Security(event.value)
-        old_default = str(default_port(self.protocol, self.security))
-        self.security = new
-        port = self.port_input.value.strip()
-        if self.preset is None and port in ("", old_default):
-            self.port_input.value = str(default_port(self.protocol, new))
-        self.port_input.placeholder = f"{default_port(self.protocol, new)} (standard)"
+        if event.control.id == f"{self.prefix}-protocol":
+            self.protocol_changed(Protocol(event.value))
+        else:
+            self.security_changed(Security(event.value))
+
+    def protocol_changed(self, new: Protocol) -> None:
+        """IMAP <-> POP3: the port follows, unless the user typed another one."""
+        self._follow_standard_port(self._standard_port(new, self.security))
+        self.protocol = new
+        self.show_protocol()
         self.show_security_warning()
+
+    def security_changed(self, new: Security) -> None:
+        """A new security fills its standard port, unless the user typed another port."""
+        self._follow_standard_port(self._standard_port(self.protocol, new))
+        self.security = new
+        self.port_input.placeholder = f"{self._standard_port()} (standard)"
+        self.show_security_warning()
+
+    def _follow_standard_port(self, new_port: int) -> None:
+        """Replace the port by `new_port` when it was empty or the standard one (before the
+        change); a port the user typed stays. With a preset an empty port is the standard."""
+        port = self.port_input.value.strip()
+        if self.preset is None and port in ("", str(self._standard_port())):
+            self.port_input.value = str(new_port)
 
     def show_security_warning(self, starttls_offered: bool = False) -> None:
         """Under the security field while it is none; after a check that saw the server
@@ -102,17 +135,23 @@ class ServerSection(Vertical):
         warning.display = unencrypted
 
     def get_values(self) -> dict[str, str]:
-        p = self.protocol
+        p = self.prefix
         security = self.security_select.value
-        return {
+        values = {
             f"{p}_host": self.host_input.value,
             f"{p}_port": self.port_input.value,
             f"{p}_security": "" if security == Select.NULL else str(security),
         }
+        if len(self.protocols) > 1:
+            values[f"{p}_protocol"] = self.protocol.value
+        return values
 
     def set_values(self, values: dict[str, str]) -> None:
         """Load stored values (no Changed messages: loading is not typing)."""
-        p = self.protocol
+        p = self.prefix
+        protocol = values.get(f"{p}_protocol") or self.protocol.value
+        if protocol in self.protocols:
+            self.protocol = Protocol(protocol)
         host = values.get(f"{p}_host", "")
         port = values.get(f"{p}_port", "")
         security = values.get(f"{p}_security") or self.security.value
@@ -120,16 +159,14 @@ class ServerSection(Vertical):
             # Values equal to the preset are shown as empty: "the preset's".
             if host == self._preset_server().host:
                 host = ""
-            if port == str(default_port(p, security)):
+            if port == str(self._standard_port(security=Security(security))):
                 port = ""
         with self.prevent(Input.Changed, Select.Changed):
+            if len(self.protocols) > 1:
+                self.query_one(f"#{p}-protocol", Select).value = self.protocol.value
             self.host_input.value = host
             self.port_input.value = port
             self.security = Security(security)
             self.security_select.value = security
-        self.show_preset(self.preset)
+        self.show_protocol()
         self.show_security_warning()
-
-    def set_required(self, required: bool) -> None:
-        host_field = self.query_one(f"#{self.protocol}-host-field", FormField)
-        host_field.set_required(required and self.preset is None)

@@ -11,12 +11,16 @@ from textual.content import Content
 from textual.widgets import Static
 
 from tui.core.domain import Status
+from tui.core.protocols import SPECS
 from tui.core.report import CheckReport, Step
 from tui.core.text import visible
 from tui.ui.format import STATUS_THEME_VARIABLE, ago
 from tui.ui.view import ProviderView
 
-PROTOCOL_LABELS = {"smtp": "SMTP (sending)", "imap": "IMAP (receiving)"}
+# "SMTP (sending)", "IMAP (receiving)", "POP3 (receiving)"
+PROTOCOL_LABELS = {
+    protocol.value: f"{spec.label} ({'receiving' if spec.inbound else 'sending'})" for protocol, spec in SPECS.items()
+}
 
 
 class StatusPane(Static, can_focus=False):

@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Collapsible, Input, Static
 
-from tui.core.domain import PRESETS, ProviderDraft, ProviderType
+from tui.core.domain import INBOUND_PROTOCOLS, PRESETS, Protocol, ProviderDraft, ProviderType
 from tui.ui.widgets.form_field import FormField, text_input
 from tui.ui.widgets.server_section import ServerSection
 
@@ -35,8 +35,8 @@ class TypePanel(Vertical):
             section.set_values(values)
 
     def set_receive(self, receive: bool) -> None:
-        """Receiving off: the IMAP settings are not needed, so they are hidden."""
-        self.query_one("#imap-section", ServerSection).display = receive
+        """Receiving off: the inbound server is not needed, so it is hidden."""
+        self.query_one("#inbound-section", ServerSection).display = receive
 
     def control_for(self, field: str) -> Widget | None:
         results = self.query(f"#{field.replace('_', '-')}")
@@ -47,15 +47,15 @@ class TypePanel(Vertical):
 
 
 class PasswordPanel(TypePanel):
-    """SMTP-IMAP: a password (kept in keyring) and both servers."""
+    """Password sign-in (SMTP-IMAP): a password (kept in keyring) and both servers."""
 
     def compose(self) -> ComposeResult:
         yield FormField(
             text_input("password", "ctrl+r shows it", password=True),
             required=True,
         )
-        yield ServerSection("smtp", id="smtp-section")
-        yield ServerSection("imap", id="imap-section")
+        yield ServerSection("smtp", (Protocol.SMTP,), id="smtp-section")
+        yield ServerSection("inbound", INBOUND_PROTOCOLS, id="inbound-section")
 
     @property
     def password_input(self) -> Input:
@@ -81,7 +81,8 @@ class PasswordPanel(TypePanel):
 
 
 class OAuthPanel(TypePanel):
-    """Outlook and Gmail: a sign-in step and the preset servers, overridable under Advanced."""
+    """OAuth sign-in (Outlook, Gmail): a sign-in step and the preset servers, overridable
+    under Advanced."""
 
     def __init__(self, provider_type: ProviderType, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -91,8 +92,8 @@ class OAuthPanel(TypePanel):
         preset = PRESETS[self.provider_type]
         yield Static(self._sign_in_text(), id="sign-in-note", markup=False)
         with Collapsible(title="Advanced: servers (preset)", collapsed=True, id="advanced"):
-            yield ServerSection("smtp", preset=preset, id="smtp-section")
-            yield ServerSection("imap", preset=preset, id="imap-section")
+            yield ServerSection("smtp", (Protocol.SMTP,), preset=preset, id="smtp-section")
+            yield ServerSection("inbound", INBOUND_PROTOCOLS, preset=preset, id="inbound-section")
 
     def _sign_in_text(self) -> str:
         return SIGN_IN_NOT_YET.format(label=self.provider_type.label)

@@ -1,0 +1,81 @@
+"""What a provider logs in with: the one place that turns a provider's secret slots into a
+`Credential`, for the checks today and for the worker that receives mail later.
+
+- Password sign-in: the password slot. A password that is missing or cannot be read is a
+  `secret` failure for that provider alone (`SecretMissing`, or the batch's failures).
+- Microsoft and Google sign-in: not available yet. The credential carries no token, so a
+  check runs up to its login step and says "not signed in". This is where the next version
+  reads the token cache slot (`ProviderRecord.token_key`) and refreshes the access token.
+
+To add a sign-in method: say here what its credential is made of.
+"""
+
+from __future__ import annotations
+
+from tui.core.checks import Credential
+from tui.core.domain import ProviderSettings
+from tui.core.report import Failure, FailureKind
+from tui.core.store import ProviderRecord
+
+__all__ = ["Credential", "SecretMissing", "for_draft", "for_provider", "for_providers", "password_failure"]
+
+
+class SecretMissing(Exception):
+    """The provider's stored secret is missing or unreadable: `failure` says which and what to do."""
+
+    def __init__(self, failure: Failure):
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+def for_provider(record: ProviderRecord, secrets) -> Credential:
+    """The credential of a saved provider; raises SecretMissing when its password is gone."""
+    credentials, failures = for_providers([record], secrets)
+    if record.id in failures:
+        raise SecretMissing(failures[record.id])
+    return credentials[record.id]
+
+
+def for_providers(records: list[ProviderRecord], secrets) -> tuple[dict[int, Credential], dict[int, Failure]]:
+    """({record id: credential}, {record id: `secret` failure}) for many providers, their
+    passwords read in one batch: a missing or damaged one fails that provider alone."""
+    with_password = [record for record in records if record.settings.sign_in.uses_password]
+    found, damaged = secrets.get_many([record.secret_key for record in with_password]) if with_password else ({}, set())
+    credentials: dict[int, Credential] = {}
+    failures: dict[int, Failure] = {}
+    for record in records:
+        settings = record.settings
+        if not settings.sign_in.uses_password:
+            credentials[record.id] = _oauth_credential(settings)
+        elif record.secret_key in found:
+            credentials[record.id] = Credential(settings.username, password=found[record.secret_key])
+        else:
+            failures[record.id] = password_failure(record.name, damaged=record.secret_key in damaged)
+    return credentials, failures
+
+
+def for_draft(settings: ProviderSettings, typed_password: str, saved: ProviderRecord | None, secrets) -> Credential:
+    """The credential to test settings as typed: the typed password, else the saved
+    provider's. Nothing stored is not a failure here: the check says what is missing."""
+    if not settings.sign_in.uses_password:
+        return _oauth_credential(settings)
+    password = typed_password
+    if not password and saved is not None and saved.settings.sign_in.uses_password:
+        password = secrets.get_password(saved.secret_key) or ""
+    return Credential(settings.username, password=password or None)
+
+
+def _oauth_credential(settings: ProviderSettings) -> Credential:
+    """Not signed in: no token yet (OAuth sign-in comes in the next version)."""
+    return Credential(settings.username)
+
+
+def password_failure(name: str, damaged: bool) -> Failure:
+    why = "cannot be read (its entry in the secret store is damaged)" if damaged else "is missing"
+    return Failure(
+        FailureKind.SECRET,
+        f"The stored password of provider '{name}' {why}.",
+        "Enter the password again: edit the provider in the app, or run "
+        "`mailprov provider edit NAME --password-stdin`.",
+        ("password",),
+    )
