@@ -127,7 +127,7 @@ def main() -> None:
         imap_proxy = LatencyProxy(servers.imap_ssl_port, ONE_WAY_DELAY)
         pop3_proxy = LatencyProxy(servers.pop3_ssl_port, ONE_WAY_DELAY)
         proxies = [smtp_proxy, imap_proxy, pop3_proxy]
-        remote = servers.settings(smtp_port=str(smtp_proxy.port), imap_port=str(imap_proxy.port))
+        remote = servers.settings(smtp_port=str(smtp_proxy.port), inbound_port=str(imap_proxy.port))
         rtt = f"{ONE_WAY_DELAY * 2000:.0f} ms RTT"
         measure(f"IMAP {rtt}", remote, credential, servers.ca_file, [16, DEFAULT_CONCURRENCY])
         pop3 = InboundSettings(Protocol.POP3, ServerSettings(HOST, pop3_proxy.port, Security.SSL))

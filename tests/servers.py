@@ -618,9 +618,9 @@ class MailServers:
             smtp_host=self.host,
             smtp_port=str(self.smtp_starttls_port),
             smtp_security="starttls",
-            imap_host=self.host,
-            imap_port=str(self.imap_ssl_port),
-            imap_security="ssl",
+            inbound_host=self.host,
+            inbound_port=str(self.imap_ssl_port),
+            inbound_security="ssl",
             receive_emails=True,
         )
         return draft.updated(**overrides)

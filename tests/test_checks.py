@@ -112,7 +112,7 @@ def test_smtp_each_security(mail_servers, security, port_attr, tls_step):
     [("ssl", "imap_ssl_port", "tls"), ("starttls", "imap_starttls_port", "starttls")],
 )
 def test_imap_each_security(mail_servers, security, port_attr, tls_step):
-    report = run(mail_servers, imap_security=security, imap_port=str(getattr(mail_servers, port_attr)))
+    report = run(mail_servers, inbound_security=security, inbound_port=str(getattr(mail_servers, port_attr)))
 
     assert report.inbound.ok, report.inbound.failure
     assert tls_step in names(report.inbound)
@@ -209,7 +209,7 @@ def test_silent_smtp_server_times_out_within_the_bound(mail_servers, silent_port
 
 
 def test_silent_imap_server_times_out_within_the_bound(mail_servers, silent_port):
-    settings = mail_servers.settings(imap_port=str(silent_port))
+    settings = mail_servers.settings(inbound_port=str(silent_port))
 
     started = time.monotonic()
     report = check_provider(settings, good(mail_servers), timeout=1, ca_file=mail_servers.ca_file)

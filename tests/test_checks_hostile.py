@@ -45,7 +45,7 @@ MEMORY_BOUND = 20 * 1024 * 1024
 CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
-def draft_for(smtp_port: int, *, smtp_security="none", imap_port: int | None = None, imap_security="none"):
+def draft_for(smtp_port: int, *, smtp_security="none", inbound_port: int | None = None, inbound_security="none"):
     """SMTP (and IMAP, when given a port) on 127.0.0.1; without IMAP nothing is received."""
     return ProviderDraft(
         name="Hostile",
@@ -55,10 +55,10 @@ def draft_for(smtp_port: int, *, smtp_security="none", imap_port: int | None = N
         smtp_host="127.0.0.1",
         smtp_port=str(smtp_port),
         smtp_security=smtp_security,
-        imap_host="127.0.0.1",
-        imap_port=str(imap_port or 143),
-        imap_security=imap_security,
-        receive_emails=imap_port is not None,
+        inbound_host="127.0.0.1",
+        inbound_port=str(inbound_port or 143),
+        inbound_security=inbound_security,
+        receive_emails=inbound_port is not None,
     )
 
 
@@ -82,7 +82,7 @@ def smtp_check(server: HostileServer, password: str = PASSWORD, **options) -> tu
 
 def imap_check(server: HostileServer, password: str = PASSWORD, **options) -> tuple[CheckReport, float]:
     """SMTP points at a closed port (refused at once): the IMAP ladder is what is tested."""
-    return run_check(draft_for(closed_port_number(), imap_port=server.port, **options), password)
+    return run_check(draft_for(closed_port_number(), inbound_port=server.port, **options), password)
 
 
 def pop3_check(server: HostileServer, password: str = PASSWORD, security="none") -> tuple[CheckReport, float]:
@@ -146,7 +146,7 @@ def test_a_trickling_server_is_stopped_by_the_overall_deadline(mode, protocol, s
 def test_each_protocol_has_its_own_deadline_which_can_be_set():
     """Bound: with deadline=1.5, trickling SMTP and IMAP servers end after about 1.5 s each."""
     with HostileServer("smtp-trickle-lines") as smtp, HostileServer("imap-trickle-lines") as imap:
-        draft = draft_for(smtp.port, imap_port=imap.port)
+        draft = draft_for(smtp.port, inbound_port=imap.port)
         started = time.monotonic()
         report = check_provider(to_settings(draft), Credential(USER, PASSWORD), timeout=TIMEOUT, deadline=1.5)
         elapsed = time.monotonic() - started
@@ -255,7 +255,7 @@ def test_an_endless_reply_does_not_bloat_memory(mode, protocol):
         if protocol == "smtp":
             probe = peak_memory_of_check(draft_for(server.port))
         elif protocol == "imap":
-            probe = peak_memory_of_check(draft_for(closed_port_number(), imap_port=server.port))
+            probe = peak_memory_of_check(draft_for(closed_port_number(), inbound_port=server.port))
         else:
             probe = peak_memory_of_check(draft_for(closed_port_number()), pop3_port=server.port)
 
@@ -277,7 +277,7 @@ def test_escapes_from_a_server_are_stored_as_visible_text(mode, protocol):
         if protocol == "smtp":
             provider = draft_for(server.port)
         elif protocol == "imap":
-            provider = draft_for(closed_port_number(), imap_port=server.port)
+            provider = draft_for(closed_port_number(), inbound_port=server.port)
         else:
             provider = with_pop3(to_settings(draft_for(closed_port_number())), server.port)
         report, _ = run_check(provider, on_step=lambda protocol, step: live.append(step.detail))
@@ -337,7 +337,7 @@ def test_smtp_without_starttls_sends_nothing_in_clear(mode, answer):
 )
 def test_imap_starttls_refused_is_starttls_unavailable_and_no_login_is_sent(mode, answer):
     with HostileServer(mode) as server:
-        report, _ = imap_check(server, imap_security="starttls")
+        report, _ = imap_check(server, inbound_security="starttls")
         received = list(server.received)
 
     failure = report.inbound.failure
@@ -379,7 +379,7 @@ def test_pop3_without_stls_is_starttls_unavailable_and_no_user_is_sent(mode, ans
 
 def test_imap_preauth_on_a_connection_to_upgrade_is_starttls_unavailable():
     with HostileServer("imap-preauth") as server:
-        report, _ = imap_check(server, imap_security="starttls")
+        report, _ = imap_check(server, inbound_security="starttls")
         received = list(server.received)
 
     failure = report.inbound.failure

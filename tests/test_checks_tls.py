@@ -127,7 +127,7 @@ def test_imap_starttls_not_offered_is_an_error_and_no_login_is_sent():
     server = LineServer(b"* OK plain IMAP, no STARTTLS here\r\n", imap_without_starttls)
     settings = to_settings(ProviderDraft(
         name="IMAP", account="alice@example.test", password=PASSWORD, smtp_host=HOST,
-        imap_host=HOST, imap_port=str(server.port), imap_security="starttls"))
+        inbound_host=HOST, inbound_port=str(server.port), inbound_security="starttls"))
     try:
         report = check_provider(settings, Credential("alice@example.test", PASSWORD), timeout=3)
     finally:

@@ -31,7 +31,7 @@ def test_a_complete_smtp_imap_draft_is_valid_and_normalised():
     assert settings.name == "Support"
     assert settings.account == "Support@example.com"  # domain lower-cased, local part kept
     assert settings.username == settings.account
-    assert (settings.smtp_port, settings.smtp_security) == (587, Security.STARTTLS)
+    assert (settings.outbound.port, settings.outbound.security) == (587, Security.STARTTLS)
     assert settings.inbound.protocol is Protocol.IMAP
     assert (settings.inbound.server.port, settings.inbound.server.security) == (993, Security.SSL)
 
@@ -353,14 +353,6 @@ def test_the_sign_in_method_is_set_by_the_type(kind, sign_in):
     settings = to_settings(draft)
     assert settings.sign_in is sign_in
     assert settings.sign_in.uses_password is (kind == "smtp-imap")
-
-
-def test_the_old_inbound_keywords_still_make_a_draft():
-    """Until the connection-layer branch speaks inbound_*, its tests build drafts with imap_*."""
-    assert ProviderDraft(imap_host="a.example.com", imap_port="1", imap_security="none") == ProviderDraft(
-        inbound_host="a.example.com", inbound_port="1", inbound_security="none"
-    )
-    assert smtp_imap().updated(imap_port="2").inbound_port == "2"
 
 
 def test_an_edit_in_one_go_lets_standard_ports_and_preset_hosts_follow_the_new_choice():

@@ -7,7 +7,7 @@ the CLI and the TUI, go through the same draft -> rules -> settings path.
 
 from __future__ import annotations
 
-from dataclasses import InitVar, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 
 from tui.core.fields import FIELD_LABELS, field_label
@@ -47,15 +47,6 @@ class ProviderType(StrEnum):
     def sign_in(self) -> SignIn:
         """How a provider of this type signs in (today the type decides it)."""
         return SIGN_IN_OF_TYPE[self]
-
-    # Until the checks speak `settings.sign_in`: the sign-in method's answers, by type.
-    @property
-    def uses_password(self) -> bool:
-        return self.sign_in.uses_password
-
-    @property
-    def uses_oauth(self) -> bool:
-        return self.sign_in.uses_oauth
 
 
 class SecretSlot(StrEnum):
@@ -221,17 +212,6 @@ class ProviderDraft:
     inbound_host: str = ""
     inbound_port: str = ""
     inbound_security: str = Protocol.IMAP.spec.default_security.value
-    # The previous names of the inbound fields, accepted as keywords until every caller
-    # (the check tests of the connection-layer branch) speaks inbound_*; not stored.
-    imap_host: InitVar[str | None] = None
-    imap_port: InitVar[str | None] = None
-    imap_security: InitVar[str | None] = None
-
-    def __post_init__(self, imap_host: str | None, imap_port: str | None, imap_security: str | None) -> None:
-        for field_name, value in (("inbound_host", imap_host), ("inbound_port", imap_port),
-                                  ("inbound_security", imap_security)):
-            if value is not None:
-                setattr(self, field_name, value)
 
     def updated(self, **changes: object) -> ProviderDraft:
         return replace(self, **changes)
@@ -287,31 +267,6 @@ class ProviderSettings:
     def connection_key(self) -> tuple:
         """What a successful check depends on: changing any of it makes the status grey again."""
         return (self.type, self.sign_in, self.account, self.username, self.outbound, self.inbound)
-
-    # Until every face speaks outbound/inbound: the old flat names, read-only. -------------
-    @property
-    def smtp_host(self) -> str:
-        return self.outbound.host
-
-    @property
-    def smtp_port(self) -> int:
-        return self.outbound.port
-
-    @property
-    def smtp_security(self) -> Security:
-        return self.outbound.security
-
-    @property
-    def imap_host(self) -> str:
-        return self.inbound.server.host if self.inbound else ""
-
-    @property
-    def imap_port(self) -> int:
-        return self.inbound.server.port if self.inbound else Protocol.IMAP.spec.default_port(self.imap_security)
-
-    @property
-    def imap_security(self) -> Security:
-        return self.inbound.server.security if self.inbound else Protocol.IMAP.spec.default_security
 
     def to_draft(self, password_stored: bool = False) -> ProviderDraft:
         inbound = self.inbound

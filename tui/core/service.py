@@ -35,14 +35,13 @@ from pathlib import Path
 from tui.core import rules
 from tui.core.domain import UNSAVED_NAME, ProviderDraft, ProviderSettings, ValidationError
 from tui.core.filelock import LockBusy, LockError, exclusive_lock
-from tui.core.report import CheckReport, Failure, ProtocolResult, Step, utcnow
+from tui.core.report import CheckReport, Failure, ProtocolResult, StepCallback, utcnow
 from tui.core.secrets import SecretDamagedError, SecretStoreError
 from tui.core.settings import Settings, sqlite_file
 from tui.core.store import ProviderRecord, Store, new_secret_key
 
 log = logging.getLogger(__name__)
 
-StepCallback = Callable[[str, Step], None]
 # How long a write waits while another process writes (an import of 10,000 takes seconds).
 WRITE_WAIT_SECONDS = 60.0
 # An import asks whether to stop between this many entries while it validates them.
