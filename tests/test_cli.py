@@ -222,6 +222,33 @@ def test_check_json_against_real_servers(cli, mail_servers, monkeypatch):
     assert listed[0]["status"] == "red" and listed[0]["kind"] == "auth"
 
 
+@pytest.mark.parametrize(("security", "port_attr"), [("ssl", "pop3_ssl_port"), ("starttls", "pop3_starttls_port")])
+def test_a_pop3_provider_from_the_command_line_to_green_and_red(cli, mail_servers, monkeypatch, security, port_attr):
+    monkeypatch.setenv("MAILPROV_CA_FILE", str(mail_servers.ca_file))
+    draft = mail_servers.draft()
+    code, _, err = cli("provider", "add", "--name", "Pop", "--type", "smtp-imap", "--account", draft.account,
+                       "--smtp-host", draft.smtp_host, "--smtp-port", draft.smtp_port,
+                       "--inbound-protocol", "pop3", "--inbound-host", draft.inbound_host,
+                       "--inbound-port", str(getattr(mail_servers, port_attr)), "--inbound-security", security,
+                       "--password-stdin", stdin=draft.password + "\n")
+    assert code == 0, err
+    shown = json.loads(cli("provider", "show", "Pop", "--json")[1])
+    assert shown["inbound"]["protocol"] == "pop3"
+
+    code, out, err = cli("check", "Pop", "--json")
+    assert code == 0, out + err
+    (result,) = json.loads(out)
+    assert result["status"] == "green"
+    pop3_steps = [step["name"] for step in result["steps"] if step["protocol"] == "pop3"]
+    assert "stat" in pop3_steps and "login" in pop3_steps
+    assert "message" in result["summary"]["pop3"]
+
+    cli("provider", "edit", "Pop", "--password-stdin", stdin="not-the-password\n")
+    code, out, _ = cli("check", "Pop", "--json")
+    (result,) = json.loads(out)
+    assert code == 1 and result["kind"] == "auth" and "password" in result["fields"]
+
+
 def test_the_password_is_nowhere_but_in_the_secret_store(cli, mail_servers, monkeypatch):
     """Not in the SQLite file (or its WAL), the logs, the export or any output."""
     monkeypatch.setenv("MAILPROV_CA_FILE", str(mail_servers.ca_file))
