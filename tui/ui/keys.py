@@ -42,6 +42,7 @@ class TypeAheadApp(App[ReturnType]):
         self._text_target: Widget | None = None  # the field the keys in flight type into, if all do
         self._waiting_for_screen = False
         self._timed_key: events.Event | None = None
+        self._screen_of_last_key: object = None  # a new screen sets its focus before keys go to it
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
@@ -55,7 +56,7 @@ class TypeAheadApp(App[ReturnType]):
             if self._exit:
                 self._typed_ahead.clear()
                 return
-            if not self._screen_is_ready():
+            if not self._screen_is_ready() or self.screen is not self._screen_of_last_key:
                 self._wait_for_screen()
                 return
             event = self._typed_ahead[0]
@@ -86,18 +87,26 @@ class TypeAheadApp(App[ReturnType]):
             return False
 
     def _wait_for_screen(self) -> None:
-        """The screen is being opened: look again shortly. Once it is mounted, go through the
-        app's queue once more, so the focus its on_mount asked for is set first."""
+        """Another screen came up (or is being opened): keys wait until it is mounted and
+        has set its focus. Once it is mounted, through its queue (its ScreenResume, which
+        focuses its AUTO_FOCUS widget) and the app's (the focus() its on_mount asked for)."""
         self._waiting_for_screen = True
 
+        def settled() -> None:
+            self._waiting_for_screen = False
+            self.call_later(self._hand_out_keys)
+
         def look_again() -> None:
-            if self._screen_is_ready() or self._exit:
-                self._waiting_for_screen = False
-                self.call_later(self._hand_out_keys)
+            if self._exit:
+                settled()
+            elif self._screen_is_ready():
+                self._screen_of_last_key = screen = self.screen
+                if not screen.call_later(self.call_later, settled):
+                    settled()
             else:
                 self.set_timer(SCREEN_OPENING_POLL, look_again)
 
-        self.set_timer(SCREEN_OPENING_POLL, look_again)
+        look_again()
 
     def _time_first_key_in_flight(self) -> None:
         """Keys wait behind the first one in flight: do not let them wait for ever."""

@@ -267,9 +267,13 @@ class ProvidersScreen(Screen[None]):
 
     @on(Input.Submitted, "#filter")
     def filter_submitted(self) -> None:
+        """Enter: on to the rows. While they load, the next keys go to the list's keys
+        (the table gets the focus when it is there)."""
         table = self.query_one(ProviderTable)
         if table.display:
             table.focus()
+        elif not self.loaded:
+            self.set_focus(None)
 
     def action_back(self) -> None:
         if self.has_class("-zoomed"):
