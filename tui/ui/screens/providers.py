@@ -70,8 +70,8 @@ class ProvidersScreen(Screen[None]):
         Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys and what a provider is",
                 id="help"),
         Binding("q", "app.quit", "Quit", tooltip="Quit mailprov", id="quit"),
-        Binding("escape", "back", "Back", tooltip="Leave the filter or the enlarged pane",
-                show=False, id="back"),
+        # In the footer only when there is something to leave; last, so it never pushes Quit out.
+        Binding("escape", "back", "Back", tooltip="Leave the filter or the enlarged pane", id="back"),
         # The table has its own enter; this one also works before the table is there.
         Binding("enter", "edit", "Edit", tooltip="Edit the selected provider", show=False, id="edit-selected"),
     ]
