@@ -34,7 +34,7 @@ class SecretStoreFailed(Message):
 
 @dataclass
 class ProvidersLoaded(Message):
-    records: list[Any]  # ProviderRecord
+    views: list[Any]  # ProviderView, built in the loading thread
 
 
 @dataclass

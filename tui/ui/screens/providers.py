@@ -121,12 +121,12 @@ class ProvidersScreen(Screen[None]):
     @work(thread=True, exit_on_error=False, group="load", exclusive=True)
     def load_providers(self) -> None:
         try:
-            records = self.app.service.list()
+            views = [ProviderView.from_record(record) for record in self.app.service.list()]
         except Exception as error:
             self.post_message(ActionFailed("loading the providers", str(error)))
             return
         if not get_current_worker().is_cancelled:  # a newer load is on its way
-            self.post_message(ProvidersLoaded(records))
+            self.post_message(ProvidersLoaded(views))
 
     def watch_database(self) -> None:
         """Reload when another connection commits: the CLI, another session, a worker, or a
@@ -162,7 +162,7 @@ class ProvidersScreen(Screen[None]):
         self.reload()
 
     def on_providers_loaded(self, message: ProvidersLoaded) -> None:
-        self.views = {r.name: ProviderView.from_record(r) for r in message.records}
+        self.views = {view.name: view for view in message.views}
         table = self.query_one(ProviderTable)
         table.fit_columns(list(self.views.values()))
         first_load = not self.loaded
