@@ -141,13 +141,20 @@ class MailprovApp(TypeAheadApp[None]):
     # Every check of a saved provider, whichever screen started it, shows in the list.
 
     def on_checks_started(self, message: ChecksStarted) -> None:
-        self.providers_screen.checks_started(message.names)
+        if self.list_is_up():
+            self.providers_screen.checks_started(message.names)
 
     def on_check_progress(self, message: CheckProgress) -> None:
-        self.providers_screen.check_progress(message.provider, message.protocol, message.step)
+        if self.list_is_up():
+            self.providers_screen.check_progress(message.provider, message.protocol, message.step)
 
     def on_checks_ended(self, message: ChecksEnded) -> None:
-        self.providers_screen.checks_ended(message.names, message.report)
+        if self.list_is_up():
+            self.providers_screen.checks_ended(message.names, message.report)
+
+    def list_is_up(self) -> bool:
+        """False while quitting, when the screens are gone but checks may still report."""
+        return any(isinstance(screen, ProvidersScreen) and screen.is_mounted for screen in self.screen_stack)
 
     async def action_quit(self) -> None:
         """q, ctrl+q and the palette's Quit: when a screen holds unsaved changes, ask first,
