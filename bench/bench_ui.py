@@ -211,8 +211,8 @@ def watch_frames(app, frames: list[float]) -> None:
 def watch_refills(screen, refilled: list[float]) -> None:
     refresh_rows = screen.refresh_rows
 
-    def stamped() -> None:
-        refresh_rows()
+    def stamped(*args, **kwargs) -> None:
+        refresh_rows(*args, **kwargs)
         refilled.append(time.perf_counter())
 
     screen.refresh_rows = stamped

@@ -85,7 +85,7 @@ async def test_t_checks_the_selected_provider_step_by_step(tmp_path, mail_server
         await settle(pilot)
         await pilot.press("t")
         await settle(pilot)
-        assert steps.count("CheckStepDone") >= 4  # the ladder arrived step by step
+        assert steps.count("CheckProgress") >= 4  # the ladder arrived step by step
         assert app.service.get("Support").status is Status.GREEN
         assert app.screen.query_one(StatusPane).view.status is Status.GREEN
         assert "● active" in visible_text(app)

@@ -5,7 +5,7 @@ Review tests/__snapshots__/ with `pytest --snapshot-report` before `--snapshot-u
 import pytest
 import textual.constants
 
-from tests.ui_helpers import fill_demo, make_app, no_cursor_blink, settle
+from tests.ui_helpers import example_draft, fill_demo, make_app, no_cursor_blink, settle
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]
 
@@ -49,6 +49,21 @@ def test_empty_list(snap_compare, tmp_path, size):
 @pytest.mark.parametrize("size", SIZES)
 def test_list_with_every_status_and_a_failed_check(snap_compare, tmp_path, size):
     assert snap_compare(demo_app(tmp_path), terminal_size=size, run_before=steps())
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_list_with_long_names_and_accounts(snap_compare, tmp_path, size):
+    """Status stays in view; names are cut at the end, accounts in the middle (domain kept)."""
+    app = demo_app(tmp_path)
+    app.service.create(example_draft("Customer support desk, second line EMEA",
+                                     account="customer.support.second.line.emea@example.com"))
+    app.service.create(example_draft("Escalations", account="escalations@very-long-subsidiary-domain.example.co.uk"))
+    assert snap_compare(app, terminal_size=size, run_before=steps())
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_filter_that_matches_nothing(snap_compare, tmp_path, size):
+    assert snap_compare(demo_app(tmp_path), terminal_size=size, run_before=steps("slash", "z", "z", "z"))
 
 
 @pytest.mark.parametrize("size", SIZES)

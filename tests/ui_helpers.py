@@ -82,3 +82,53 @@ async def fill(pilot, selector: str, text: str) -> None:
     widget.focus()
     widget.value = text
     await pilot.pause()
+
+
+def key_event(key: str):
+    """The Key event a terminal gives for `key` (a key name, or one character)."""
+    from textual import events
+
+    characters = {"tab": "\t", "enter": "\r", "space": " ", "escape": "\x1b"}
+    names = {char: name for name, char in characters.items()} | {ch: name for ch, name in KEY_NAMES.items()}
+    if len(key) == 1:
+        return events.Key(names.get(key, key), key)
+    return events.Key(key, characters.get(key))
+
+
+async def burst(pilot, *keys: str) -> None:
+    """Send keys as one burst, the way a terminal delivers a fast typist's or a password
+    manager's keys: all read at once, before the app handles the first (Pilot's press()
+    waits for each key to be handled). A text item is sent as its characters."""
+    for item in keys:
+        for key in ([item] if len(item) == 1 or item in ("tab", "enter", "escape", "space") else list(item)):
+            pilot.app.post_message(key_event(key))
+    for _ in range(5):
+        await pilot.pause()
+
+
+async def wait_until(pilot, condition, limit: float = 10.0, step: float = 0.05) -> None:
+    """Let the app run until `condition()` holds (work done in threads no worker waits for)."""
+    import time
+
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not true after {limit} s: {condition}")
+        await pilot.pause(step)
+
+
+def gated_app(folder: Path):
+    """An app whose store opens only when the test says so (`gate.set()`), as a slow disk
+    would: the first screen shows "Loading providers…" until then. Returns (app, service,
+    gate); fill `service` before opening the gate."""
+    import threading
+
+    settings = make_settings(folder)
+    service = make_service(settings)
+    gate = threading.Event()
+
+    def open_service():
+        gate.wait(30)
+        return service
+
+    return MailprovApp(settings, service_factory=open_service, clock=frozen_clock), service, gate

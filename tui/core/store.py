@@ -16,6 +16,8 @@ import errno
 import json
 import os
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -188,6 +190,21 @@ class Store:
     def schema_revision(self) -> str | None:
         with self.engine.connect() as conn:
             return _revision(conn)
+
+    @contextmanager
+    def commit_counter(self) -> Iterator[Callable[[], int] | None]:
+        """For following the database while it is shown (read-only): yields a function whose
+        number changes whenever another connection commits (another process, or another
+        thread of this one): SQLite's `PRAGMA data_version`, read on one connection kept for
+        this, which reads no table. Yields None for other databases. Use it in one thread."""
+        if not self.url.startswith("sqlite"):
+            yield None
+            return
+        connection = self.engine.raw_connection()
+        try:
+            yield lambda: connection.cursor().execute("PRAGMA data_version").fetchone()[0]
+        finally:
+            connection.close()
 
     # Reading -------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ class SecretStoreFailed(Message):
 
 @dataclass
 class ProvidersLoaded(Message):
-    records: list[Any]  # ProviderRecord
+    views: list[Any]  # ProviderView, built in the loading thread
 
 
 @dataclass
@@ -87,3 +87,39 @@ class CheckAborted(Message):
     """The check itself raised (not a failed check: a bug or a lost database)."""
 
     names: list[str]
+
+
+@dataclass
+class ChecksStarted(Message):
+    """Saved providers are being checked (by whichever screen): told to the app."""
+
+    names: list[str]
+
+
+@dataclass
+class CheckProgress(Message):
+    """A step of a saved provider's check ended (told to the app, whichever screen checks)."""
+
+    provider: str
+    protocol: str
+    step: Step
+
+
+@dataclass
+class ChecksEnded(Message):
+    """Checks ended: `report` is the result (None when the check itself raised)."""
+
+    names: list[str]
+    report: CheckReport | None
+
+
+@dataclass
+class CheckAllStarted(Message):
+    """`T`: how many providers the database really holds that are now being checked."""
+
+    count: int
+
+
+@dataclass
+class DatabaseChanged(Message):
+    """Someone else (the CLI, another session, a check's save) committed to the database."""

@@ -85,6 +85,7 @@ class ProviderView:
 
     @cached_property
     def search_text(self) -> str:
-        """What the filter matches: name, account and type."""
-        return f"{self.name}\n{self.account}\n{self.type.label}\n{self.type.value}".casefold()
+        """What the filter matches: name, account, type and status ("error", "active",
+        "not checked", "password missing", "unencrypted")."""
+        return f"{self.name}\n{self.account}\n{self.type.label}\n{self.type.value}\n{self.status_text}".casefold()
 

@@ -379,6 +379,10 @@ class ProviderFormScreen(Screen[str | None]):
         if failure.fields:
             self.blame(failure.fields[0])
 
+    def has_unsaved_changes(self) -> bool:
+        """Asked by the app before it quits (ctrl+q)."""
+        return self.saved_draft is not None and self.draft() != self.saved_draft
+
     def blame(self, field: str) -> None:
         field = canonical(field)  # a check may blame a field by its former name ("imap_host")
         for form_field in self.visible_fields():

@@ -1,6 +1,14 @@
-"""The home screen: the provider list, a filter, and the selected provider's status."""
+"""The home screen: the provider list, a filter, and the selected provider's status.
+
+What it shows follows the truth while it is open: the rows are reloaded when the database
+changes (the CLI, another session, a check's save), every check of a saved provider shows
+as "◌ checking…" and then its result whichever screen started it (the app passes the
+service's check messages on), and relative times tick."""
 
 from __future__ import annotations
+
+import logging
+import threading
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -8,6 +16,7 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
+from textual.worker import get_current_worker
 
 from tui.core.domain import Status
 from tui.core.text import NO_CONTROL_CHARS, visible
@@ -17,8 +26,9 @@ from tui.ui.messages import (
     ActionFailed,
     CheckAborted,
     CheckAllFinished,
+    CheckAllStarted,
     CheckFinished,
-    CheckStepDone,
+    DatabaseChanged,
     ProviderDeleted,
     ProvidersLoaded,
 )
@@ -33,8 +43,13 @@ EMPTY_TEXT = (
     "Press n to add one, or ? for help."
 )
 LOADING_TEXT = "Loading providers…"
-NEEDS_SELECTION = {"edit", "check", "delete", "transcript"}
-NEEDS_SERVICE = {"new", "edit", "check", "check_all", "delete", "filter", "transcript"}
+# Keys for these, pressed while the list is still loading, are kept and acted on once it is.
+NEEDS_LIST = {"edit", "check", "check_all", "delete", "transcript", "zoom"}
+NEEDS_SELECTION = {"edit", "check", "delete", "transcript", "zoom"}
+TIME_TICK_SECONDS = 10.0  # relative times ("2 min ago") are redrawn this often
+WATCH_SECONDS = 1.0  # how often the database is asked whether someone committed
+
+log = logging.getLogger(__name__)
 
 
 class ProvidersScreen(Screen[None]):
@@ -45,95 +60,186 @@ class ProvidersScreen(Screen[None]):
         Binding("t", "check", "Check", tooltip="Check the selected provider", id="check"),
         Binding("T", "check_all", "Check all", tooltip="Check every provider", id="check-all"),
         Binding("d", "delete", "Delete", tooltip="Delete the selected provider", id="delete"),
-        Binding("slash", "filter", "Filter", key_display="/", id="filter"),
+        Binding("slash", "filter", "Filter", key_display="/",
+                tooltip="Filter by name, account, type or status", id="filter"),
         # Kept out of the footer so the rest fits 80 columns; the status pane names the key.
-        Binding("l", "transcript", "Transcript", tooltip="Show the last check's transcript",
+        Binding("l", "transcript", "Transcript", tooltip="Show or hide the transcript",
                 id="transcript", show=False),
-        Binding("question_mark", "help", "Help", key_display="?", id="help"),
-        Binding("q", "quit", "Quit", id="quit"),
-        Binding("escape", "close_filter", "Close filter", show=False, id="close-filter"),
+        Binding("z", "zoom", "Zoom status", tooltip="Enlarge the status pane, or restore it",
+                id="zoom", show=False),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys and what a provider is",
+                id="help"),
+        Binding("q", "app.quit", "Quit", tooltip="Quit mailprov", id="quit"),
+        # In the footer only when there is something to leave; last, so it never pushes Quit out.
+        Binding("escape", "back", "Back", tooltip="Leave the filter or the enlarged pane", id="back"),
+        # The table has its own enter; this one also works before the table is there.
+        Binding("enter", "edit", "Edit", tooltip="Edit the selected provider", show=False, id="edit-selected"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.views: dict[str, ProviderView] = {}  # by name, in list order
         self.filter_text = ""
-        self.checking: set[str] = set()
-        self.checking_all = False
         self.loaded = False
+        self.problem: str | None = None  # the database could not be opened
+        self.pending_actions: list[str] = []  # keys pressed while the list was loading
+        self.select_after_load: str | None = None
+        self.starting: set[str] = set()  # `t` pressed; the service has not said "started" yet
+        self.progress: dict[str, list] = {}  # steps so far of each check running
+        self.checking_all = False
+        self.watching: threading.Event | None = None  # set: the watcher thread stops
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="list-body"):
-            yield Input(placeholder="Filter by name, account or type", id="filter", restrict=NO_CONTROL_CHARS)
+            yield Input(placeholder="Filter by name, account, type or status (esc closes)", id="filter",
+                        restrict=NO_CONTROL_CHARS)
             yield Static(LOADING_TEXT, id="empty-help", markup=False)
-            table = ProviderTable(id="providers")
-            table.display = False  # until the providers are loaded
-            yield table
-            with VerticalScroll(id="status-scroll") as status_scroll:
-                status_scroll.display = False
+            yield Static("", id="no-match", markup=False)
+            yield ProviderTable(id="providers")
+            with VerticalScroll(id="status-scroll"):
                 yield StatusPane(id="status-pane")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        # The first paint shows only "Loading providers…": nothing to restyle before it.
+        self.show_list_state()
+        self.set_interval(TIME_TICK_SECONDS, self.tick_times)
         if self.app.service is not None:
-            self.reload()
+            self.service_ready()
 
-    # Loading -------------------------------------------------------------------------
+    def service_ready(self) -> None:
+        self.reload()
+        self.watch_database()
 
-    def reload(self) -> None:
+    # Loading and following the database ----------------------------------------------
+
+    def reload(self, select: str | None = None) -> None:
+        if select is not None:
+            self.select_after_load = select
         self.load_providers()
 
     @work(thread=True, exit_on_error=False, group="load", exclusive=True)
     def load_providers(self) -> None:
         try:
-            records = self.app.service.list()
+            views = [ProviderView.from_record(record) for record in self.app.service.list()]
         except Exception as error:
             self.post_message(ActionFailed("loading the providers", str(error)))
-        else:
-            self.post_message(ProvidersLoaded(records))
+            return
+        if not get_current_worker().is_cancelled:  # a newer load is on its way
+            self.post_message(ProvidersLoaded(views))
+
+    def watch_database(self) -> None:
+        """Reload when another connection commits: the CLI, another session, a worker, or a
+        check's save in this app. One cheap PRAGMA a second, in a daemon thread of its own
+        (not a Textual worker: it never ends by itself, and must not hold the process)."""
+        if self.watching is None:
+            self.watching = threading.Event()
+            thread = threading.Thread(target=self._watch, args=(self.watching,), name="mailprov-watch", daemon=True)
+            thread.start()
+
+    def on_unmount(self) -> None:
+        if self.watching is not None:
+            self.watching.set()
+
+    def _watch(self, stop: threading.Event) -> None:
+        try:
+            with self.app.service.store.commit_counter() as commits:
+                if commits is None:
+                    return  # not SQLite: the list is reloaded after our own changes only
+                seen = commits()
+                while not stop.wait(WATCH_SECONDS):
+                    try:
+                        now = commits()
+                    except Exception:  # busy or gone for a moment: ask again next time
+                        continue
+                    if now != seen:
+                        seen = now
+                        self.post_message(DatabaseChanged())
+        except Exception:
+            log.exception("watching the database for changes failed; the list no longer follows it")
+
+    def on_database_changed(self) -> None:
+        self.reload()
 
     def on_providers_loaded(self, message: ProvidersLoaded) -> None:
-        self.views = {r.name: ProviderView.from_record(r) for r in message.records}
-        self.query_one(ProviderTable).fit_columns(list(self.views.values()))
+        self.views = {view.name: view for view in message.views}
+        table = self.query_one(ProviderTable)
+        table.fit_columns(list(self.views.values()))
+        first_load = not self.loaded
         self.loaded = True
-        self.refresh_rows()
+        self.refresh_rows(keep_row=True)
+        if self.select_after_load is not None:
+            table.select_name(self.select_after_load)
+            self.select_after_load = None
+        if first_load:
+            if self.focused is None and table.display:
+                table.focus()
+            self.run_pending_actions()
         self.refresh_bindings()
 
-    def show_problem(self, text: str) -> None:
-        self.query_one("#empty-help", Static).update(visible(text))
+    def run_pending_actions(self) -> None:
+        pending, self.pending_actions = self.pending_actions, []
+        for action in pending:
+            self.call_later(self.run_action, action)
 
-    def set_loaded_state(self) -> None:
+    def show_problem(self, text: str) -> None:
+        self.problem = text
+        self.pending_actions.clear()
+        self.query_one("#empty-help", Static).update(visible(text))
+        self.refresh_bindings()
+
+    def tick_times(self) -> None:
+        self.query_one(ProviderTable).set_now(self.app.now())
+
+    # The table -----------------------------------------------------------------------
+
+    def refresh_rows(self, keep_row: bool = False) -> None:
+        table = self.query_one(ProviderTable)
+        needle = self.filter_text.strip().casefold()
+        shown = [v for v in self.views.values() if needle in v.search_text]
+        table.show_views(shown, self.app.now(), checking=self.checking(), keep_row=keep_row)
+        self.show_list_state()
+        self.show_selected()
+
+    def show_list_state(self) -> None:
+        """Which parts show: loading or empty help, the rows, "nothing matches", the pane."""
+        table = self.query_one(ProviderTable)
         empty = self.loaded and not self.views
+        no_match = self.loaded and bool(self.views) and table.row_count == 0
+        zoomed = self.has_class("-zoomed")
         self.set_class(empty, "-empty")
         help_text = self.query_one("#empty-help", Static)
         help_text.display = not self.loaded or empty
         if self.loaded:
             help_text.update(EMPTY_TEXT)
+        no_match_text = self.query_one("#no-match", Static)
+        no_match_text.display = no_match and not zoomed
+        if no_match:
+            no_match_text.update(
+                f"No provider matches the filter “{visible(self.filter_text.strip())}”: no name, account, "
+                "type or status contains it. Esc clears the filter."
+            )
+        table.display = table.row_count > 0 and not zoomed
+        self.query_one("#status-scroll").display = table.row_count > 0
 
-    # The table -----------------------------------------------------------------------
-
-    def refresh_rows(self) -> None:
-        table = self.query_one(ProviderTable)
-        needle = self.filter_text.strip().casefold()
-        visible = [v for v in self.views.values() if needle in v.search_text]
-        table.show_views(visible, self.app.now(), checking=self.checking)
-        self.set_loaded_state()
-        table.display = bool(self.views)
-        self.show_selected()
+    def checking(self) -> set[str]:
+        """The providers being checked now, whichever screen started the check."""
+        checking = getattr(self.app.service, "checking", None)
+        return (checking() if checking else set()) | self.starting
 
     @property
     def selected(self) -> ProviderView | None:
-        name = self.query_one(ProviderTable).selected_name
+        table = self.query_one(ProviderTable)
+        name = table.selected_name if table.row_count else None
         return self.views.get(name) if name else None
 
     def show_selected(self) -> None:
         pane = self.query_one(StatusPane)
-        self.query_one("#status-scroll").display = bool(self.views)
         selected = self.selected
-        check_shown = pane.live_steps is not None and pane.view is not None
-        if not (check_shown and selected is not None and pane.view.name == selected.name):
+        if selected is not None and selected.name in self.checking():
+            if pane.live_steps is None or pane.view is None or pane.view.name != selected.name:
+                pane.show_progress(selected, self.app.now(), self.progress.get(selected.name, []))
+        else:
             pane.show(selected, self.app.now())
 
     @on(ProviderTable.Highlighted)
@@ -145,9 +251,11 @@ class ProvidersScreen(Screen[None]):
     def row_selected(self) -> None:
         self.action_edit()
 
-    # Filter --------------------------------------------------------------------------
+    # Filter and zoom -----------------------------------------------------------------
 
     def action_filter(self) -> None:
+        if self.has_class("-zoomed"):
+            self.action_zoom()
         field = self.query_one("#filter", Input)
         field.add_class("-shown")
         field.focus()
@@ -159,40 +267,77 @@ class ProvidersScreen(Screen[None]):
 
     @on(Input.Submitted, "#filter")
     def filter_submitted(self) -> None:
-        self.query_one(ProviderTable).focus()
+        """Enter: on to the rows. While they load, the next keys go to the list's keys
+        (the table gets the focus when it is there)."""
+        table = self.query_one(ProviderTable)
+        if table.display:
+            table.focus()
+        elif not self.loaded:
+            self.set_focus(None)
 
-    def action_close_filter(self) -> None:
+    def action_back(self) -> None:
+        if self.has_class("-zoomed"):
+            self.action_zoom()
+            return
         field = self.query_one("#filter", Input)
         if field.has_class("-shown"):
             field.value = ""
             field.remove_class("-shown")
             self.query_one(ProviderTable).focus()
 
+    def action_zoom(self) -> None:
+        """The status pane takes the whole screen (the table steps aside), or gives it back."""
+        if not self.run_when_loaded("zoom"):
+            return
+        zoomed = not self.has_class("-zoomed")
+        self.set_class(zoomed, "-zoomed")
+        self.show_list_state()
+        if zoomed:
+            self.query_one("#status-scroll").focus()
+        elif self.query_one(ProviderTable).display:
+            self.query_one(ProviderTable).focus()
+
     # Actions -------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in NEEDS_SERVICE and (self.app.service is None or not self.loaded):
+        if self.problem is not None and (action in NEEDS_LIST or action == "new"):
             return None
+        if action in NEEDS_LIST and not self.loaded:
+            return True  # kept until the list is there
         if action in NEEDS_SELECTION and self.selected is None:
             return None
         if action == "check_all" and not self.views:
             return None
+        if action == "back":
+            return self.has_class("-zoomed") or self.query_one("#filter").has_class("-shown")
         return True
+
+    def run_when_loaded(self, action: str) -> bool:
+        """True when the list is there; else the action waits for it (a key typed early)."""
+        if self.loaded:
+            return True
+        if self.problem is None:
+            self.pending_actions.append(action)
+        return False
 
     def action_new(self) -> None:
         from tui.ui.screens.form import ProviderFormScreen
 
-        self.app.push_screen(ProviderFormScreen(None, list(self.views)), self.form_closed)
+        if self.problem is None:  # a new form needs no list: it opens while the list loads
+            self.app.push_screen(ProviderFormScreen(None, list(self.views)), self.form_closed)
 
     def action_edit(self) -> None:
         from tui.ui.screens.form import ProviderFormScreen
 
+        if not self.run_when_loaded("edit"):
+            return
         view = self.selected
         if view is not None:
             self.app.push_screen(ProviderFormScreen(view.name, list(self.views)), self.form_closed)
 
-    def form_closed(self, _result: object) -> None:
-        self.reload()
+    def form_closed(self, saved_name: str | None) -> None:
+        """Back from the form: the cursor goes to the provider just saved (else stays)."""
+        self.reload(select=saved_name)
 
     def action_help(self) -> None:
         from tui.ui.screens.help import HelpScreen
@@ -200,18 +345,19 @@ class ProvidersScreen(Screen[None]):
         self.app.push_screen(HelpScreen())
 
     def action_transcript(self) -> None:
+        if not self.run_when_loaded("transcript"):
+            return
         pane = self.query_one(StatusPane)
         pane.toggle_transcript()
         if pane.show_transcript:
             scroll = self.query_one("#status-scroll", VerticalScroll)
             self.call_after_refresh(scroll.scroll_end, animate=False)
 
-    def action_quit(self) -> None:
-        self.app.exit()
-
     def action_delete(self) -> None:
         from tui.ui.screens.confirm import ConfirmScreen
 
+        if not self.run_when_loaded("delete"):
+            return
         view = self.selected
         if view is None:
             return
@@ -235,7 +381,7 @@ class ProvidersScreen(Screen[None]):
 
     def on_provider_deleted(self, message: ProviderDeleted) -> None:
         self.views.pop(message.name, None)
-        self.refresh_rows()
+        self.refresh_rows(keep_row=True)
         notify_text(self, f"Deleted '{message.name}'.", title="Provider deleted")
 
     def on_action_failed(self, message: ActionFailed) -> None:
@@ -244,94 +390,105 @@ class ProvidersScreen(Screen[None]):
     # Checks --------------------------------------------------------------------------
 
     def action_check(self) -> None:
-        view = self.selected
-        if view is None or view.name in self.checking:
+        if not self.run_when_loaded("check"):
             return
-        self.checking.add(view.name)
-        self.query_one(ProviderTable).mark_checking(view.name)
-        self.query_one(StatusPane).start_check(view, self.app.now())
+        view = self.selected
+        if view is None or view.name in self.checking():
+            return
+        self.starting.add(view.name)  # "◌ checking…" at once, before the worker starts
+        self.progress[view.name] = []
+        self.query_one(ProviderTable).set_checking(self.checking())
+        self.show_selected()
         self.check_one(view.name)
 
     @work(thread=True, exit_on_error=False, group="check")
     def check_one(self, name: str) -> None:
-        def step_done(protocol, step) -> None:
-            self.post_message(CheckStepDone(name, protocol, step))
-
         try:
-            report = self.app.service.check(name, on_step=step_done)
+            report = self.app.service.check(name)
         except Exception as error:
             self.post_message(ActionFailed(f"checking '{name}'", str(error)))
             self.post_message(CheckAborted([name]))
         else:
-            self.post_message(CheckFinished(name, report, saved=True))
+            self.post_message(CheckFinished(name, report, saved=not report.outdated))
 
     def action_check_all(self) -> None:
-        names = [n for n in self.views if n not in self.checking]
-        if not names:
+        if not self.run_when_loaded("check_all") or self.checking_all:
             return
-        self.checking.update(names)
         self.checking_all = True
-        table = self.query_one(ProviderTable)
-        for name in names:
-            table.mark_checking(name)
-        notify_text(self, f"Checking {len(names)} providers…", title="Check all")
-        self.check_many(names)
+        self.check_many()
 
     @work(thread=True, exit_on_error=False, group="check")
-    def check_many(self, names: list[str]) -> None:
-        def report_ready(report) -> None:
-            self.post_message(CheckFinished(report.provider, report, saved=True))
-
+    def check_many(self) -> None:
+        """Every provider the database holds now (not only those listed), but those
+        being checked already."""
+        service = self.app.service
+        reports = []
         try:
-            reports = self.app.service.check_all(names, on_report=report_ready)
+            busy = service.checking()
+            names = [name for name in service.names() if name not in busy]
+            self.post_message(CheckAllStarted(len(names)))
+            if names:
+                reports = service.check_all(names)
         except Exception as error:
             self.post_message(ActionFailed("checking all providers", str(error)))
-            self.post_message(CheckAborted(names))
+        self.post_message(CheckAllFinished(reports))
+
+    def on_check_all_started(self, message: CheckAllStarted) -> None:
+        if message.count:
+            plural = "provider" if message.count == 1 else "providers"
+            notify_text(self, f"Checking {message.count} {plural}…", title="Check all")
         else:
-            self.post_message(CheckAllFinished(reports))
-
-    def on_check_step_done(self, message: CheckStepDone) -> None:
-        pane = self.query_one(StatusPane)
-        if pane.view is not None and pane.view.name == message.provider:
-            pane.add_step(message.protocol, message.step)
-
-    def on_check_finished(self, message: CheckFinished) -> None:
-        name = message.provider
-        self.checking.discard(name)
-        view = self.views.get(name)
-        if view is None:
-            return
-        outdated = message.report.outdated  # edited during the check: the result was not saved
-        if not outdated:
-            view = self.views[name] = view.with_report(message.report)
-        self.query_one(ProviderTable).update_view(view, self.app.now())
-        pane = self.query_one(StatusPane)
-        if pane.view is not None and pane.view.name == name:
-            pane.show(view, self.app.now())
-        if outdated:
-            self.notify(f"'{name}' was changed during the check; its result was not saved. Check it again.",
-                        title="Check not saved", severity="warning", markup=False)
-            self.reload()
-            return
-        if not self.checking_all:
-            self.tell_result(view)
-
-    def tell_result(self, view: ProviderView) -> None:
-        if view.status is Status.GREEN:
-            notify_text(self, f"'{view.name}' is active.", title="Check passed")
-        elif view.failure is not None:
-            notify_text(self, f"'{view.name}': {view.failure.message}", title="Check failed", severity="error")
-
-    def on_check_aborted(self, message: CheckAborted) -> None:
-        self.checking.difference_update(message.names)
-        self.checking_all = False
-        self.refresh_rows()
+            notify_text(self, "Every provider is being checked already.", title="Check all")
 
     def on_check_all_finished(self, message: CheckAllFinished) -> None:
-        self.checking.clear()
         self.checking_all = False
-        self.refresh_rows()
         if len(message.reports) > 1:
             failed = sum(1 for r in message.reports if not r.ok)
             summary = f"{len(message.reports) - failed} active, {failed} with errors."
             notify_text(self, summary, title="Check all finished", severity="warning" if failed else "information")
+
+    def on_check_finished(self, message: CheckFinished) -> None:
+        """The end of a check started here with `t` (the row itself follows `checks_ended`)."""
+        report = message.report
+        if report.outdated:
+            notify_text(self, f"'{message.provider}' was changed during the check; its result was not saved. "
+                        "Check it again.", title="Check not saved", severity="warning")
+        elif report.status is Status.GREEN:
+            notify_text(self, f"'{message.provider}' is active.", title="Check passed")
+        elif report.failure is not None:
+            notify_text(self, f"'{message.provider}': {report.failure.message}", title="Check failed",
+                        severity="error")
+
+    def on_check_aborted(self, message: CheckAborted) -> None:
+        self.starting.difference_update(message.names)
+        self.refresh_rows(keep_row=True)
+
+    # What the app tells about every check (whichever screen started it) ---------------
+
+    def checks_started(self, names: list[str]) -> None:
+        self.starting.difference_update(names)
+        for name in names:
+            self.progress.setdefault(name, [])
+        self.query_one(ProviderTable).set_checking(self.checking())
+        self.show_selected()
+
+    def check_progress(self, name: str, protocol: str, step) -> None:
+        self.progress.setdefault(name, []).append((protocol, step))
+        pane = self.query_one(StatusPane)
+        if pane.live_steps is not None and pane.view is not None and pane.view.name == name:
+            pane.add_step(protocol, step)
+
+    def checks_ended(self, names: list[str], report) -> None:
+        checking = self.checking()
+        for name in names:
+            if name not in checking:
+                self.progress.pop(name, None)
+        table = self.query_one(ProviderTable)
+        view = self.views.get(names[0]) if report is not None else None
+        if view is not None and not report.outdated:
+            view = self.views[view.name] = view.with_report(report)
+            table.update_view(view, self.app.now())
+        table.set_checking(checking)
+        if report is not None and report.outdated:  # edited meanwhile: show what is saved
+            self.reload()
+        self.show_selected()

@@ -25,16 +25,20 @@ from tui.core.text import visible
 from tui.ui.format import ago
 from tui.ui.view import ProviderView
 
-# (header, key, minimum width, maximum width): widths follow the data within these bounds,
-# so one long name cannot push the other columns off the screen.
+# (header, key, maximum width): each column is as wide as its longest value (up to the
+# maximum) when the screen has room.
 COLUMNS = (
-    ("Status", "widest_status", 13, 21),  # "● active, unencrypted" is the longest
-    ("Name", "name", 4, 24),
-    ("Type", "type", 9, 9),
-    ("Account", "account", 7, 30),
-    ("Receive", "receive", 7, 7),
-    ("Last check", "checked", 11, 11),
+    ("Status", "status", 21),  # "● active, unencrypted" is the longest
+    ("Name", "name", 40),
+    ("Type", "type", 12),
+    ("Account", "account", 60),
+    ("Receive", "receive", 7),
+    ("Last check", "checked", 10),  # "5 days ago", "2025-03-14"
 )
+# When a row is wider than the screen, these give up width, in this order, each down to
+# the width given: the name first (a long name is rare and its start tells it apart), then
+# the account, whose domain is kept (see shorten_account). Status and the others never shrink.
+SHRINK_ORDER = (("name", 12), ("account", 12), ("name", 8))
 # Spaces before each column: two where they fit, one on narrow terminals (80 columns).
 WIDE_GAP, NARROW_GAP = 2, 1
 CHECKING = "◌ checking…"
@@ -61,7 +65,7 @@ class ProviderTable(ScrollView, can_focus=True):
         "provider-table--checking",
     }
     BINDINGS = [
-        Binding("enter", "select", "Edit", id="edit"),
+        Binding("enter", "select", "Edit", tooltip="Edit the selected provider", id="edit"),
         Binding("up", "move(-1)", "Up", show=False),
         Binding("down", "move(1)", "Down", show=False),
         Binding("pageup", "page(-1)", "Page up", show=False),
@@ -88,30 +92,53 @@ class ProviderTable(ScrollView, can_focus=True):
         self._index: dict[str, int] = {}
         self._checking: set[str] = set()
         self._now: datetime | None = None
-        self.columns = [Column(label, key, low) for label, key, low, _ in COLUMNS]
+        self._natural_widths = {key: cell_len(label) for label, key, _ in COLUMNS}
+        self.gap = WIDE_GAP
+        self.columns = [Column(label, key, cell_len(label)) for label, key, _ in COLUMNS]
 
     # What the screen calls -----------------------------------------------------------
 
     def fit_columns(self, views: list[ProviderView]) -> None:
         """Size the columns for every provider, not just the filtered ones: widths stay put
         while the user types a filter."""
-        widths = {key: (low, high) for _, key, low, high in COLUMNS}
-        self.columns = [
-            Column(c.label, c.key, _fit(c.key, views, *widths[c.key])) for c in self.columns
-        ]
+        self._natural_widths = _natural_widths(views)
+        self._arrange_columns()
 
-    def show_views(self, views: list[ProviderView], now: datetime, checking: set[str] = frozenset()) -> None:
-        """Replace the rows, keeping the cursor on the same provider when it is still shown.
-        `checking`: the providers being checked right now."""
+    def show_views(
+        self,
+        views: list[ProviderView],
+        now: datetime,
+        checking: set[str] = frozenset(),
+        keep_row: bool = False,
+    ) -> None:
+        """Replace the rows, keeping the cursor on the same provider when it is still shown;
+        when it is gone, on the same row (`keep_row`: the list was reloaded) or the first
+        (the filter changed). `checking`: the providers being checked right now."""
         selected = self.selected_name
+        row = self.cursor_row if keep_row else 0
         self.views = views
         self._checking = set(checking)
         self._index = {view.name: row for row, view in enumerate(views)}
         self._now = now
         self.virtual_size = Size(self._line_width(), len(views) + HEADER_LINES)
-        self.cursor_row = self._index.get(selected, 0) if selected is not None else 0
+        self.cursor_row = self._index.get(selected, row) if selected is not None else row
         self.refresh()
         self.refresh_bindings()
+
+    def select_name(self, name: str) -> None:
+        """Put the cursor on this provider, when it is shown."""
+        if name in self._index:
+            self.cursor_row = self._index[name]
+
+    def set_checking(self, names: set[str]) -> None:
+        if names != self._checking:
+            self._checking = set(names)
+            self.refresh()
+
+    def set_now(self, now: datetime) -> None:
+        """Relative times ("2 min ago") are drawn against this moment."""
+        self._now = now
+        self.refresh()
 
     def update_view(self, view: ProviderView, now: datetime) -> None:
         row = self._index.get(view.name)
@@ -120,6 +147,13 @@ class ProviderTable(ScrollView, can_focus=True):
             self.views[row] = view
             self._now = now
             self.refresh_row(row)
+
+    def shown_cells(self, row: int) -> list[str]:
+        """The texts of a row as drawn: fitted to the columns' widths, cut with "…"."""
+        return [
+            _fit_cell(text, column.width, column.key).rstrip()
+            for column, (text, _) in zip(self.columns, self._cells(self.views[row]))
+        ]
 
     def mark_checking(self, name: str) -> None:
         self._checking.add(name)
@@ -217,10 +251,10 @@ class ProviderTable(ScrollView, can_focus=True):
         ]
 
     def _strip(self, cells: list[tuple[str, str | None]], base: Style, width: int) -> Strip:
-        gap = self._gap()
+        gap = self.gap
         segments = []
         for column, (text, component) in zip(self.columns, cells):
-            cell = _fit_cell(text, column.width)
+            cell = _fit_cell(text, column.width, column.key)
             style = base + self._colour(component) if component else base
             segments.append(Segment(" " * gap, base))
             segments.append(Segment(cell, style))
@@ -232,28 +266,85 @@ class ProviderTable(ScrollView, can_focus=True):
         """Only the colour of a status class: the cursor's background stays visible."""
         return Style(color=self.get_component_rich_style(component).color)
 
-    def _gap(self) -> int:
-        widths = sum(column.width for column in self.columns)
-        fits_wide = widths + WIDE_GAP * len(self.columns) <= self.scrollable_content_region.width
-        return WIDE_GAP if fits_wide else NARROW_GAP
+    def _arrange_columns(self) -> None:
+        widths, self.gap = arrange_columns(self._natural_widths, self.scrollable_content_region.width)
+        self.columns = [Column(label, key, widths[key]) for label, key, _ in COLUMNS]
+        self.virtual_size = Size(self._line_width(), len(self.views) + HEADER_LINES)
+        self.refresh()
 
     def _line_width(self) -> int:
-        return sum(column.width for column in self.columns) + self._gap() * len(self.columns)
+        return sum(column.width for column in self.columns) + self.gap * len(self.columns)
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self._line_width(), len(self.views) + HEADER_LINES)
+        self._arrange_columns()
 
 
-def _fit(key: str, views: list[ProviderView], low: int, high: int) -> int:
-    if low == high:
-        return low
-    longest = max((cell_len(visible(getattr(view, key))) for view in views), default=0)
-    return max(low, min(high, longest))
+def _natural_widths(views: list[ProviderView]) -> dict[str, int]:
+    """Each column's width for its longest value (and its header), within its maximum."""
+    values = {
+        "status": [view.widest_status for view in views],
+        "name": [visible(view.name) for view in views],
+        "type": [view.type.label for view in views],
+        "account": [visible(view.account) for view in views],
+        "receive": ["yes"],
+        "checked": ["5 days ago"],
+    }
+    return {
+        key: min(high, max([cell_len(label), *(cell_len(value) for value in values[key])]))
+        for label, key, high in COLUMNS
+    }
 
 
-def _fit_cell(text: str, width: int) -> str:
-    """Exactly `width` terminal cells: padded, or cut with an ellipsis."""
+def arrange_columns(natural: dict[str, int], width: int) -> tuple[dict[str, int], int]:
+    """The columns' widths and the gap for a table `width` cells wide: as wide as their
+    values when that fits, else the name and the account give up width (SHRINK_ORDER).
+    Beyond that the table scrolls sideways, Status first."""
+    widths = dict(natural)
+    for gap in (WIDE_GAP, NARROW_GAP):
+        if sum(widths.values()) + gap * len(widths) <= width:
+            return widths, gap
+    excess = sum(widths.values()) + NARROW_GAP * len(widths) - width
+    for key, floor in SHRINK_ORDER:
+        given = max(0, min(excess, widths[key] - floor))
+        widths[key] -= given
+        excess -= given
+    return widths, NARROW_GAP
+
+
+def _fit_cell(text: str, width: int, key: str = "") -> str:
+    """Exactly `width` terminal cells: padded, or shortened with "…" (an account in the
+    middle, so the domain stays; anything else at the end)."""
     if cell_len(text) <= width:
         return set_cell_size(text, width)
+    if key == "account":
+        return set_cell_size(shorten_account(text, width), width)
     return set_cell_size(text, width - 1) + "…"
+
+
+def shorten_account(account: str, width: int) -> str:
+    """`support.team.emea@example.com` in 20 cells: `support…@example.com`. The domain is
+    kept whole when it fits with one character before it; else both ends are kept."""
+    if cell_len(account) <= width:
+        return account
+    if width <= 1:
+        return "…"[:width]
+    local, at, domain = account.rpartition("@")
+    tail = at + domain
+    if local and cell_len(tail) + 2 <= width:
+        return _first_cells(local, width - 1 - cell_len(tail)) + "…" + tail
+    head = min(3, (width - 1) // 2)  # a few first characters, then as much of the end as fits
+    return _first_cells(account, head) + "…" + _last_cells(account, width - 1 - head)
+
+
+def _first_cells(text: str, cells: int) -> str:
+    used = 0
+    for index, char in enumerate(text):
+        used += cell_len(char)
+        if used > cells:
+            return text[:index]
+    return text
+
+
+def _last_cells(text: str, cells: int) -> str:
+    return _first_cells(text[::-1], cells)[::-1]
 

@@ -21,6 +21,7 @@ from tui.ui.view import ProviderView
 PROTOCOL_LABELS = {
     protocol.value: f"{spec.label} ({'receiving' if spec.inbound else 'sending'})" for protocol, spec in SPECS.items()
 }
+TIME_TICK_SECONDS = 10.0  # "just now" becomes "1 min ago" without waiting for a key
 
 
 class StatusPane(Static, can_focus=False):
@@ -39,9 +40,22 @@ class StatusPane(Static, can_focus=False):
         self._render_view()
 
     def start_check(self, view: ProviderView | None, now: datetime) -> None:
+        self.show_progress(view, now, [])
+
+    def show_progress(self, view: ProviderView | None, now: datetime, steps: list[tuple[str, Step]]) -> None:
+        """A check running: its steps so far (more come with `add_step`)."""
         self.view, self.now = view, now
-        self.live_steps = []
+        self.live_steps = list(steps)
         self._render_view()
+
+    def on_mount(self) -> None:
+        self.set_interval(TIME_TICK_SECONDS, self._tick)
+
+    def _tick(self) -> None:
+        now = getattr(self.app, "now", None)
+        if now is not None and self.view is not None and self.live_steps is None:
+            self.now = now()
+            self._render_view()
 
     def add_step(self, protocol: str, step: Step) -> None:
         if self.live_steps is None:
