@@ -24,7 +24,7 @@ from tui.ui.widgets.provider_table import ProviderTable
 def refused(name: str, port: int):
     """A provider whose servers refuse at once (a check fails fast, without DNS)."""
     return example_draft(name, smtp_host="127.0.0.1", smtp_port=str(port),
-                         imap_host="127.0.0.1", imap_port=str(port))
+                         inbound_host="127.0.0.1", inbound_port=str(port))
 
 
 def field_value(app, selector: str) -> str:

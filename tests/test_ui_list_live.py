@@ -40,7 +40,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def refused(name: str, port: int, **changes):
     """A provider whose servers refuse at once (a check fails fast, without DNS)."""
-    servers = {"smtp_host": "127.0.0.1", "smtp_port": str(port), "imap_host": "127.0.0.1", "imap_port": str(port)}
+    servers = {"smtp_host": "127.0.0.1", "smtp_port": str(port), "inbound_host": "127.0.0.1", "inbound_port": str(port)}
     return example_draft(name, **{**servers, **changes})
 
 
@@ -178,7 +178,7 @@ async def test_the_cursor_goes_to_the_provider_just_edited_or_created(tmp_path, 
         await type_into(pilot, "#name", draft.name)
         await fill(pilot, "#account", draft.account)
         await fill(pilot, "#password", draft.password)
-        for field in ("smtp_host", "smtp_port", "imap_host", "imap_port"):
+        for field in ("smtp_host", "smtp_port", "inbound_host", "inbound_port"):
             await fill(pilot, f"#{field.replace('_', '-')}", getattr(draft, field))
         await pilot.press("ctrl+s")
         await settle(pilot)

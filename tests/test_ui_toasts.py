@@ -13,7 +13,7 @@ from tests.ui_helpers import example_draft, make_app, settle
 
 def refused(name: str, port: int):
     return example_draft(name, smtp_host="127.0.0.1", smtp_port=str(port),
-                         imap_host="127.0.0.1", imap_port=str(port))
+                         inbound_host="127.0.0.1", inbound_port=str(port))
 
 
 def toast_regions(app):
