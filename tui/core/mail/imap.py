@@ -33,7 +33,7 @@ from tui.core.mail.errors import (
 )
 from tui.core.mail.login import choose_mechanism, responder
 from tui.core.mail.network import TlsSource, tls_detail
-from tui.core.mail.session import Phases, Wire
+from tui.core.mail.session import ClosingSession, Phases, Wire
 from tui.core.mail.transcript import Transcript
 from tui.core.protocols import Protocol, Security
 
@@ -142,7 +142,7 @@ def server_text(exc: Exception, clean: Cleaner) -> str:
     return shorten(text, clean)
 
 
-class ImapSession:
+class ImapSession(ClosingSession):
     """A logged-in IMAP session. `client` is the IMAPClient underneath, every read bounded
     and within `deadline`."""
 
@@ -183,11 +183,6 @@ class ImapSession:
         except OSError:
             pass
 
-    def __enter__(self) -> ImapSession:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
 
 def open_imap(

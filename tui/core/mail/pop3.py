@@ -31,7 +31,7 @@ from tui.core.mail.errors import (
 )
 from tui.core.mail.login import MAX_AUTH_ROUNDS, b64, choose_mechanism, responder, unb64
 from tui.core.mail.network import TlsSource, tls_detail
-from tui.core.mail.session import Phases, Wire
+from tui.core.mail.session import ClosingSession, Phases, Wire
 from tui.core.mail.transcript import Transcript
 from tui.core.protocols import Protocol, Security
 
@@ -116,7 +116,7 @@ class Pop3Connection:
             pass
 
 
-class Pop3Session:
+class Pop3Session(ClosingSession):
     """A logged-in POP3 session (the TRANSACTION state). `connection.command()` sends any
     other command (UIDL, RETR, ...) within the same bounds and deadline."""
 
@@ -157,11 +157,6 @@ class Pop3Session:
     def close(self) -> None:
         self.connection.close()
 
-    def __enter__(self) -> Pop3Session:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
 
 def open_pop3(

@@ -29,6 +29,19 @@ from tui.core.domain import ServerSettings
 from tui.core.protocols import Protocol, Security
 
 
+class ClosingSession:
+    """A logged-in session used in a `with` block is closed when the block ends."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
 class PhaseNote:
     """What one phase found, in words (its `detail`), for whoever listens."""
 

@@ -26,7 +26,7 @@ from tui.core.mail.errors import (
 )
 from tui.core.mail.login import MAX_AUTH_ROUNDS, Responder, b64, choose_mechanism, responder, unb64
 from tui.core.mail.network import TlsSource, ehlo_name, tls_detail
-from tui.core.mail.session import Phases, Wire
+from tui.core.mail.session import ClosingSession, Phases, Wire
 from tui.core.mail.transcript import Transcript
 from tui.core.protocols import Protocol, Security
 
@@ -123,7 +123,7 @@ class RecordingSMTP(smtplib.SMTP):
         return self.esmtp_features.get("auth", "").upper().split()
 
 
-class SmtpSession:
+class SmtpSession(ClosingSession):
     """A logged-in SMTP session. `smtp` is the smtplib.SMTP underneath (mail, rcpt, rset,
     sendmail), reading through the bounded reader within `deadline`."""
 
@@ -153,11 +153,6 @@ class SmtpSession:
     def close(self) -> None:
         self.smtp.close()
 
-    def __enter__(self) -> SmtpSession:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
 
 def open_smtp(
