@@ -480,3 +480,20 @@ def test_redactor_keeps_ordinary_text_and_escapes_controls():
     assert clean("250-SIZE 35882577 AUTH PLAIN LOGIN") == "250-SIZE 35882577 AUTH PLAIN LOGIN"
     assert clean("220 \x1b[31mred\u009b") == "220 \\x1b[31mred\\x9b"
     assert Redactor(None)("a\x07b") == "a\\x07b"
+
+
+@pytest.mark.parametrize(("protocol", "mode"), [("smtp", "smtp-echo-password"), ("imap", "imap-login-only"),
+                                                ("pop3", "pop3-echo-plain")])
+@pytest.mark.parametrize("password", ["first\r\nA2 DELETE INBOX", "nul\0inside"])
+def test_a_stored_password_with_a_line_break_or_nul_is_never_sent(protocol, mode, password):
+    """Passwords stored before the rules refused line breaks must not smuggle a command."""
+    with HostileServer(mode) as server:
+        report, _ = CHECKS[protocol](server, password=password)
+        received = "\n".join(server.received)
+
+    result = report.outbound if protocol == "smtp" else report.inbound
+    failure = result.failure
+    assert failure.kind is FailureKind.AUTH and failure.fields == ("password",)
+    assert "line break or NUL" in failure.message
+    assert "DELETE" not in received and "nul" not in received
+    assert not any(verb in received.upper() for verb in ("AUTH ", " LOGIN ", "PASS ", "USER "))

@@ -266,6 +266,8 @@ def session_failure(exc: errors.MailError, target: Target, step: str) -> Failure
         return no_login_offered(target)
     if isinstance(exc, errors.NoCommonMechanism):
         return no_common_mechanism(target, exc.offered, exc.wanted)
+    if isinstance(exc, errors.PasswordUnsendable):
+        return password_unsendable(target)
     if isinstance(exc, errors.LoginCannotCarry):
         return login_cannot_carry(target)
     if isinstance(exc, errors.LoginRefused):
@@ -329,6 +331,16 @@ def preauthenticated(target: Target) -> Failure:
     """A PREAUTH greeting: logged in before any TLS, so STARTTLS can no longer be asked for."""
     return starttls_unavailable(
         target, said=" (it greeted with PREAUTH: a session already logged in without encryption)"
+    )
+
+
+def password_unsendable(target: Target) -> Failure:
+    return make_failure(
+        FailureKind.AUTH,
+        f"The stored password for {target.username} contains a line break or NUL character; "
+        "no login can carry it, so nothing was sent.",
+        "Enter the password again (passwords cannot contain line breaks or NUL).",
+        ("password",),
     )
 
 

@@ -92,6 +92,14 @@ class NoCommonMechanism(MailError):
         self.wanted = list(wanted)
 
 
+class PasswordUnsendable(MailError):
+    """The password holds a line break or NUL (stored before the rules refused them): sent in
+    a LOGIN or PASS line it would end the command and start another, so nothing is sent."""
+
+    def __init__(self) -> None:
+        super().__init__("the stored password contains a line break or NUL, which no login can carry")
+
+
 class LoginCannotCarry(MailError):
     """A non-ASCII password (or login name) and an IMAP server offering only LOGIN, which
     carries ASCII. Nothing was sent, and no character of it is quoted."""

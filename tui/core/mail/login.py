@@ -14,11 +14,14 @@ import base64
 from collections.abc import Callable, Sequence
 
 from tui.core.mail.credential import Credential
-from tui.core.mail.errors import NoCommonMechanism, NoLoginOffered, NotSignedIn
+from tui.core.mail.errors import NoCommonMechanism, NoLoginOffered, NotSignedIn, PasswordUnsendable
 
 TOKEN_MECHANISMS = ("XOAUTH2",)
 # A server that keeps challenging is broken; stop answering after this many rounds.
 MAX_AUTH_ROUNDS = 4
+
+# A password with these would end a LOGIN or PASS line and start a command of its own.
+UNSENDABLE = ("\r", "\n", "\0")
 
 # Answers the server's challenge (None for the initial response) with the bytes to send.
 Responder = Callable[[bytes | None], bytes]
@@ -29,6 +32,8 @@ def choose_mechanism(credential: Credential | None, offered: Sequence[str], for_
     that the server offers. Raises NotSignedIn, NoLoginOffered or NoCommonMechanism."""
     if credential is None or not credential.secrets:
         raise NotSignedIn()
+    if credential.password and any(char in credential.password for char in UNSENDABLE):
+        raise PasswordUnsendable()
     if not offered:
         raise NoLoginOffered()
     wanted = TOKEN_MECHANISMS if credential.oauth_token else tuple(for_password)
