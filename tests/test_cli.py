@@ -307,3 +307,20 @@ def test_arguments_with_bytes_that_are_not_utf8_are_bad_input(cli):
     code, _, err = cli("provider", "show", bad)
     assert code == 2 and "No provider named 'Caf\\udce9'" in err
     assert json.loads(cli("provider", "list", "--json")[1]) == []
+
+
+def test_check_names_are_deduplicated_case_insensitively_in_order(cli, mail_servers, monkeypatch):
+    monkeypatch.setenv("MAILPROV_CA_FILE", str(mail_servers.ca_file))
+    draft = mail_servers.draft()
+    assert add_real(cli, "Alice", draft, draft.password)[0] == 0
+    assert add_real(cli, "Bob", draft, draft.password)[0] == 0
+    code, out, err = cli("check", "bob", "alice", "ALICE", "Bob", "--json")
+    assert code == 0, out + err
+    assert [result["name"] for result in json.loads(out)] == ["Bob", "Alice"]
+
+
+def test_check_all_on_an_empty_database_says_so(cli):
+    code, out, err = cli("check", "--all")
+    assert (code, out, err) == (0, "No providers to check.\n", "")
+    code, out, err = cli("check", "--all", "--json")
+    assert code == 0 and json.loads(out) == [] and "No providers to check." in err

@@ -222,8 +222,11 @@ def check(args, service) -> int:
         raise UsageProblem("give provider names or --all, not both.")
     if not args.all and not args.names:
         raise UsageProblem("name the providers to check, or use --all.")
-    names = None if args.all else [service.require(name).name for name in args.names]
+    # Names are case-insensitive: `check alice ALICE` checks Alice once, in the order given.
+    names = None if args.all else list(dict.fromkeys(service.require(name).name for name in args.names))
     reports = service.check_all(names)
+    if not reports:  # --all on an empty database; on stderr with --json, which stays `[]`
+        say("No providers to check.", file=sys.stderr if args.json else None)
     for report in reports:
         _warn([f"{report.provider}: {line}" for line in rules.report_warnings(report)])
     if args.json:
