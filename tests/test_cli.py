@@ -324,3 +324,22 @@ def test_check_all_on_an_empty_database_says_so(cli):
     assert (code, out, err) == (0, "No providers to check.\n", "")
     code, out, err = cli("check", "--all", "--json")
     assert code == 0 and json.loads(out) == [] and "No providers to check." in err
+
+
+def test_transcripts_only_in_show_json_or_on_request_and_show_prints_the_steps(cli, mail_servers, monkeypatch):
+    monkeypatch.setenv("MAILPROV_CA_FILE", str(mail_servers.ca_file))
+    draft = mail_servers.draft()
+    assert add_real(cli, "Real", draft, draft.password)[0] == 0
+    assert cli("check", "Real")[0] == 0
+
+    (listed,) = json.loads(cli("provider", "list", "--json")[1])
+    assert listed["last_report"]["outbound"]["steps"] and "transcript" not in listed["last_report"]["outbound"]
+    assert "transcript" not in listed["last_report"]["inbound"]
+    (full,) = json.loads(cli("provider", "list", "--json", "--transcripts")[1])
+    assert any(line.startswith("C: ehlo") for line in full["last_report"]["outbound"]["transcript"])
+    shown = json.loads(cli("provider", "show", "Real", "--json")[1])
+    assert shown["last_report"]["inbound"]["transcript"]
+
+    code, out, _ = cli("provider", "show", "Real")
+    assert code == 0
+    assert "Real: ● active" in out and "✓ ehlo" in out and "✓ examine" in out

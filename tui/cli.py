@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("provider", metavar="NAME")
     listing = actions.add_parser("list", help="list providers with their status")
     listing.add_argument("--json", action="store_true")
+    listing.add_argument("--transcripts", action="store_true",
+                         help="with --json: include each last check's transcript (as `show --json` does)")
     show = actions.add_parser("show", help="show one provider (never its password)")
     show.add_argument("provider", metavar="NAME")
     show.add_argument("--json", action="store_true")

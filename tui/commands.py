@@ -140,7 +140,8 @@ def _quote(name: str) -> str:
 def provider_list(args, service) -> int:
     records = service.list()
     if args.json:
-        print_json([record_to_json(r) for r in records])
+        # Transcripts are long (kilobytes each): only `show --json`, or on request, has them.
+        print_json([record_to_json(r, transcripts=args.transcripts) for r in records])
         return EXIT_OK
     if not records:
         say("No providers yet. Add one with `mailprov provider add` or open the UI with `mailprov`.")
@@ -172,9 +173,9 @@ def print_record(record: ProviderRecord) -> None:
         print_report(record.report)
 
 
-def record_to_json(record: ProviderRecord) -> dict:
+def record_to_json(record: ProviderRecord, *, transcripts: bool = True) -> dict:
     """The provider in the export's nested shape (tui.core.exchange.settings_tree), with its
-    sign-in method and status."""
+    sign-in method, status and last report (without its transcripts unless `transcripts`)."""
     from tui.core.exchange import settings_tree
 
     s = record.settings
@@ -191,8 +192,17 @@ def record_to_json(record: ProviderRecord) -> dict:
         "kind": failure.kind.value if failure else None,
         "message": failure.message if failure else None,
         "remedy": failure.remedy if failure else None,
-        "last_report": record.report.to_dict() if record.report else None,
+        "last_report": _report_dict(record.report, transcripts) if record.report else None,
     }
+
+
+def _report_dict(report: CheckReport, transcripts: bool) -> dict:
+    data = report.to_dict()
+    if not transcripts:
+        for result in (data["outbound"], data["inbound"]):
+            if result is not None:
+                del result["transcript"]
+    return data
 
 
 def _iso(moment) -> str | None:
