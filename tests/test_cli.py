@@ -343,3 +343,13 @@ def test_transcripts_only_in_show_json_or_on_request_and_show_prints_the_steps(c
     code, out, _ = cli("provider", "show", "Real")
     assert code == 0
     assert "Real: ● active" in out and "✓ ehlo" in out and "✓ examine" in out
+
+
+def test_a_rename_clash_names_the_rename_flag(cli):
+    add_support(cli)
+    cli("provider", "add", "--name", "Other", "--type", "gmail", "--account", "o@example.com")
+    code, _, err = cli("provider", "edit", "Other", "--rename", "SUPPORT")
+    assert code == 2 and err.startswith("mailprov: --rename (Name): ") and "already exists" in err
+    assert "--name" not in err
+    code, _, err = cli("provider", "edit", "Other", "--rename", "")
+    assert code == 2 and "--rename (Name)" in err

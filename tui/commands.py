@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tui.core import rules
 from tui.core.domain import ProviderDraft, ValidationError
-from tui.core.fields import field_ref
+from tui.core.fields import field_label, field_ref
 from tui.core.report import CheckReport, FailureKind
 from tui.core.settings import Settings
 from tui.core.store import NotFoundError, ProviderRecord
@@ -44,9 +44,7 @@ def run_command(args, settings: Settings) -> int:
             _open_secret_store(service)
         return handler(args, service)
     except ValidationError as exc:
-        for field_name, message in exc.errors.items():
-            _error(f"{field_ref(field_name, exc.inbound)}: {message}")
-        return EXIT_BAD_INPUT
+        return _invalid(exc)
     except (NotFoundError, UsageProblem) as exc:
         _error(str(exc))
         return EXIT_BAD_INPUT
@@ -76,6 +74,17 @@ class UsageProblem(Exception):
     pass
 
 
+def _invalid(exc: ValidationError, flag_used: dict[str, str] | None = None) -> int:
+    """One line per field, naming the flag that sets it (`flag_used` when another flag than
+    the field's own was typed: `edit --rename` sets the name)."""
+    for field_name, message in exc.errors.items():
+        ref = field_ref(field_name, exc.inbound)
+        if flag_used and field_name in flag_used:
+            ref = f"{flag_used[field_name]} ({field_label(field_name, exc.inbound)})"
+        _error(f"{ref}: {message}")
+    return EXIT_BAD_INPUT
+
+
 def _error(line: str) -> None:
     say(f"mailprov: {line}", file=sys.stderr)
 
@@ -102,7 +111,10 @@ def provider_edit(args, service) -> int:
     draft = _apply_flags(service.draft_for(args.provider), args)
     if args.rename is not None:
         draft = draft.updated(name=args.rename)
-    record = service.update(args.provider, draft)
+    try:
+        record = service.update(args.provider, draft)
+    except ValidationError as exc:
+        return _invalid(exc, {"name": "--rename"})
     say(f"Saved {record.name} ({record.status_text}).")
     _warn(rules.warnings(record.settings))
     return EXIT_OK
