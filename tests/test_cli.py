@@ -353,3 +353,38 @@ def test_a_rename_clash_names_the_rename_flag(cli):
     assert "--name" not in err
     code, _, err = cli("provider", "edit", "Other", "--rename", "")
     assert code == 2 and "--rename (Name)" in err
+
+
+def test_reimporting_identical_entries_reports_unchanged(cli, tmp_path, monkeypatch):
+    add_support(cli)
+    exported = tmp_path / "same.toml"
+    assert cli("export", "-o", str(exported))[0] == 0
+    code, out, _ = cli("import", str(exported), "--dry-run")
+    assert code == 0 and out.startswith("unchanged Support\n")
+    code, out, _ = cli("import", str(exported))
+    assert code == 0 and "unchanged Support" in out and "Imported 0 provider(s) (1 unchanged)" in out
+
+    with_password = exported.read_text().replace('name = "Support"', 'name = "Support"\npassword_env = "PW"')
+    exported.write_text(with_password)
+    monkeypatch.setenv("PW", PASSWORD)  # the stored one: still nothing to change
+    assert cli("import", str(exported))[1].startswith("unchanged Support")
+    monkeypatch.setenv("PW", "a new password")
+    assert cli("import", str(exported))[1].startswith("update Support")
+    exported.write_text(with_password.replace("port = 587", "port = 2525"))
+    assert cli("import", str(exported))[1].startswith("update Support")
+    assert json.loads(cli("provider", "show", "Support", "--json")[1])["outbound"]["port"] == 2525
+
+
+def test_an_import_reports_every_problem_at_once_in_file_order(cli, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[provider]]\nname = "A"\ntype = "gmail"\naccount = "a@example.com"\n'
+                   'outbound = { port = 70000 }\n'
+                   '[[provider]]\nname = "B"\ntype = "gmail"\naccount = 5\nreceive_emails = "yes"\n'
+                   '[[provider]]\nname = "a"\ntype = "gmail"\naccount = "a2@example.com"\n')
+    code, _, err = cli("import", str(bad))
+    lines = err.splitlines()
+    assert code == 2 and lines[-1] == f"mailprov: nothing imported: 4 problem(s) in {bad}."
+    assert [line.split(": ")[1] for line in lines[:-1]] == [
+        "provider 1 ('A')", "provider 2 ('B')", "provider 2 ('B')", "provider 3 ('a')"]
+    assert "SMTP port" in lines[0] and "Receive emails" in lines[1] and "Account" in lines[2]
+    assert "more than once" in lines[3]

@@ -340,7 +340,7 @@ def import_file(args, service) -> int:
 def _import(args, service, stop: SignalsStop) -> int:
     import os
 
-    from tui.core.exchange import apply_actions, parse_import, plan_actions
+    from tui.core.exchange import apply_actions, mark_unchanged, parse_import, plan_actions
 
     try:
         text = Path(args.file).read_text(encoding="utf-8")
@@ -349,19 +349,32 @@ def _import(args, service, stop: SignalsStop) -> int:
     plan = parse_import(text)
     if plan.unreadable:
         raise UsageProblem(f"{args.file}: {plan.unreadable}; nothing imported.")
-    actions = plan_actions(plan, service.names(), dict(os.environ))
+    current = {record.name.casefold(): record for record in service.list()}
+    actions = plan_actions(plan, list(current), dict(os.environ))
     if not plan.ok:
         for line in plan.error_lines():
             _error(line)
         _error(f"nothing imported: {len(plan.errors)} problem(s) in {args.file}.")
         return EXIT_BAD_INPUT
+    mark_unchanged(actions, current, lambda record: _stored_password(service, record))
     for action in actions:
-        say(f"{'would ' if args.dry_run else ''}{action.kind} {action.entry.draft.name.strip()}")
+        verb = action.kind if action.kind == "unchanged" or not args.dry_run else f"would {action.kind}"
+        say(f"{verb} {action.entry.draft.name.strip()}")
     if args.dry_run:
         return EXIT_OK
     apply_actions(service, actions, stop=stop.requested)
-    say(f"Imported {len(actions)} provider(s). Run `mailprov check --all` to activate them.")
+    changed = sum(action.kind != "unchanged" for action in actions)
+    unchanged = f" ({len(actions) - changed} unchanged)" if changed < len(actions) else ""
+    say(f"Imported {changed} provider(s){unchanged}. Run `mailprov check --all` to activate them.")
     return EXIT_OK
+
+
+def _stored_password(service, record: ProviderRecord) -> str | None:
+    """Only asked for an entry that would change nothing else (a dry run may lack the store)."""
+    try:
+        return service.secrets.get_password(record.secret_key)
+    except Exception:  # cannot tell: call it an update, which is always safe
+        return None
 
 
 class SignalsStop:

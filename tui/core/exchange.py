@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from tui.core import rules
@@ -88,6 +89,9 @@ class ImportEntry:
     label: str  # how messages name the entry: "provider 2 ('Support')"
     draft: ProviderDraft  # its repr hides the password
     password_env: str | None = None  # the variable's name, not a secret
+    # Fields whose value was already refused (wrong type, given twice): the rules do not
+    # report them a second time as missing.
+    refused: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -100,6 +104,14 @@ class ImportPlan:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def add_error(self, entry: str, field_name: str, message: str) -> None:
+        self.errors.append((entry, field_name, message))
+
+    def sort_errors(self) -> None:
+        """File order: the file's own problems, then entry by entry (stable within one)."""
+        position = {entry.label: index for index, entry in enumerate(self.entries, start=1)}
+        self.errors.sort(key=lambda error: position.get(error[0], 0))
 
     def error_lines(self) -> list[str]:
         return [f"{entry}: {field_label(name, self.inbound.get(entry))}: {message}"
@@ -134,7 +146,9 @@ def parse_import(text: str) -> ImportPlan:
 
 def _parse_entry(index: int, table: Any, plan: ImportPlan) -> None:
     if not isinstance(table, dict):
-        plan.errors.append((f"provider {index}", "provider", "must be a table of settings"))
+        label = f"provider {index}"
+        plan.entries.append(ImportEntry(label, ProviderDraft(), refused=frozenset({"*"})))
+        plan.errors.append((label, "provider", "must be a table of settings"))
         return
     name = table.get("name")
     label = f"provider {index} ('{visible(name)}')" if isinstance(name, str) and name else f"provider {index}"
@@ -156,8 +170,14 @@ def _parse_entry(index: int, table: Any, plan: ImportPlan) -> None:
         password_env = None
     plan.inbound[label] = rules.parse_inbound_protocol(values.get("inbound_protocol", "")) or Protocol.IMAP
     plan.errors.extend((label, key, message) for key, message in errors)
-    if not errors:
-        plan.entries.append(ImportEntry(label, ProviderDraft(**values), password_env))
+    # Kept even with errors, so the rules, the ports and the names are checked in the same
+    # pass: every problem of the file is reported at once.
+    refused = {key for key, _ in errors}
+    refused |= {spec.name for spec in EXPORTED if spec.export_path[0] in refused}  # a table's fields
+    if "receive_emails" in refused:  # whether the inbound server is needed is not known
+        refused |= {spec.name for spec in EXPORTED if spec.export_path[0] == "inbound"}
+    refused = frozenset(refused)
+    plan.entries.append(ImportEntry(label, ProviderDraft(**values), password_env, refused))
 
 
 def _unknown_keys(table: dict) -> list[tuple[str, str]]:
@@ -214,7 +234,7 @@ def _as_address_list(value: Any) -> tuple[str | None, str | None]:
 
 @dataclass
 class ImportAction:
-    kind: str  # "create" or "update"
+    kind: str  # "create", "update", or "unchanged" (the provider already is exactly this)
     entry: ImportEntry
     password: str | None
     settings: ProviderSettings | None = None  # what the rules made of the entry
@@ -230,10 +250,11 @@ def plan_actions(plan: ImportPlan, existing_names: list[str], env: dict[str, str
     seen_in_file: set[str] = set()
     actions: list[ImportAction] = []
     for entry in plan.entries:
-        key = entry.draft.name.strip().casefold()
-        if key in seen_in_file:
-            plan.errors.append((entry.label, "name", "appears more than once in this file"))
+        if "*" in entry.refused:  # not a table at all: nothing more to say about it
             continue
+        key = entry.draft.name.strip().casefold()
+        if key and key in seen_in_file:
+            plan.add_error(entry.label, "name", "appears more than once in this file")
         seen_in_file.add(key)
         password = _password_from_env(entry, env, plan)
         kind = "update" if key in existing else "create"
@@ -242,11 +263,26 @@ def plan_actions(plan: ImportPlan, existing_names: list[str], env: dict[str, str
         draft = entry.draft.updated(password=password or "", password_stored=keeps_password)
         settings, errors = _validated(draft)
         for field_name, message in errors.items():
+            if field_name in entry.refused or (field_name == "password" and PASSWORD_ENV in entry.refused):
+                continue  # its value was refused above: "required" would say it twice
             if field_name == "password" and not entry.password_env:
                 field_name, message = "password_env", NO_PASSWORD_HINT
-            plan.errors.append((entry.label, field_name, message))
+            plan.add_error(entry.label, field_name, message)
         actions.append(ImportAction(kind, ImportEntry(entry.label, draft, entry.password_env), password, settings))
+    plan.sort_errors()
     return actions if plan.ok else []
+
+
+def mark_unchanged(actions: list[ImportAction], current: dict[str, ProviderRecord],
+                   stored_password: Callable[[ProviderRecord], str | None]) -> None:
+    """An update that would change nothing (same settings, no password or the stored one)
+    becomes "unchanged". `current` is keyed by case-folded name."""
+    for action in actions:
+        record = current.get(action.settings.name.casefold()) if action.kind == "update" else None
+        if record is None or record.settings != action.settings:
+            continue
+        if not action.password or action.password == stored_password(record):
+            action.kind = "unchanged"
 
 
 def _validated(draft: ProviderDraft) -> tuple[ProviderSettings | None, dict[str, str]]:
@@ -262,11 +298,12 @@ def _password_from_env(entry: ImportEntry, env: dict[str, str], plan: ImportPlan
         return None
     password = env.get(entry.password_env)
     if not password:
-        plan.errors.append((entry.label, "password_env", f"the variable {visible(entry.password_env)} is not set"))
+        plan.add_error(entry.label, "password_env", f"the variable {visible(entry.password_env)} is not set")
     return password
 
 
 def apply_actions(service, actions: list[ImportAction], stop=lambda: False) -> None:
     """Import through the service, all or nothing: one batched secret write and one SQL
     transaction. `stop()` is asked until the commit (ImportInterrupted: nothing imported)."""
-    service.import_providers([(action.settings, action.password or "") for action in actions], stop=stop)
+    changes = [(action.settings, action.password or "") for action in actions if action.kind != "unchanged"]
+    service.import_providers(changes, stop=stop)
