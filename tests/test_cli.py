@@ -388,3 +388,31 @@ def test_an_import_reports_every_problem_at_once_in_file_order(cli, tmp_path):
         "provider 1 ('A')", "provider 2 ('B')", "provider 2 ('B')", "provider 3 ('a')"]
     assert "SMTP port" in lines[0] and "Receive emails" in lines[1] and "Account" in lines[2]
     assert "more than once" in lines[3]
+
+
+def test_export_with_a_password_env_prefix_imports_elsewhere_in_one_command(cli, mail_servers, tmp_path, monkeypatch):
+    monkeypatch.setenv("MAILPROV_CA_FILE", str(mail_servers.ca_file))
+    draft = mail_servers.draft()
+    assert add_real(cli, "Help desk", draft, draft.password)[0] == 0
+    assert add_real(cli, "Help-desk", draft, draft.password)[0] == 0  # the same variable name: made unique
+    cli("provider", "add", "--name", "G", "--type", "gmail", "--account", "g@example.com")
+    exported = tmp_path / "move.toml"
+    assert cli("export", "--password-env-prefix", "MAILPROV_PW_", "-o", str(exported))[0] == 0
+    text = exported.read_text()
+    assert 'password_env = "MAILPROV_PW_HELP_DESK"' in text and 'password_env = "MAILPROV_PW_HELP_DESK_2"' in text
+    assert text.count("password_env =") == 2  # not for the Gmail provider
+    assert f'"{draft.password}"' not in text  # never a password, only the variables' names
+
+    monkeypatch.setenv("MAILPROV_DB", str(tmp_path / "other-machine.db"))
+    monkeypatch.setenv("MAILPROV_PW_HELP_DESK", draft.password)
+    monkeypatch.setenv("MAILPROV_PW_HELP_DESK_2", "not-the-password")
+    code, out, err = cli("import", str(exported))
+    assert code == 0, err
+    assert "Imported 3 provider(s)" in out
+    code, out, _ = cli("check", "Help desk", "Help-desk", "--json")
+    assert [result["kind"] for result in json.loads(out)] == [None, "auth"]  # each its own password
+
+
+def test_a_bad_password_env_prefix_is_bad_input(cli):
+    code, _, err = cli("export", "--password-env-prefix", "PW-")
+    assert code == 2 and "--password-env-prefix" in err

@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="write providers as TOML (no secrets)")
     export.add_argument("-o", "--output", metavar="FILE", help="file to write (default: stdout)")
+    export.add_argument("--password-env-prefix", metavar="PREFIX",
+                        help='write password_env = "PREFIX<NAME>" for each provider with a password, '
+                        "so the file imports elsewhere once those variables are set")
     importer = commands.add_parser("import", help="create/update providers from TOML, all or nothing")
     importer.add_argument("file", metavar="FILE")
     importer.add_argument("--dry-run", action="store_true", help="check the file, change nothing")

@@ -312,9 +312,14 @@ def print_report(report: CheckReport) -> None:
 
 
 def export(args, service) -> int:
-    from tui.core.exchange import export_toml
+    import re
 
-    text = export_toml(service.list())
+    from tui.core.exchange import ENV_PREFIX_PATTERN, export_toml
+
+    prefix = args.password_env_prefix
+    if prefix is not None and not re.fullmatch(ENV_PREFIX_PATTERN, prefix):
+        raise UsageProblem(f"--password-env-prefix {prefix}: use letters, digits and _ (like MAILPROV_PW_).")
+    text = export_toml(service.list(), password_env_prefix=prefix)
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")

@@ -11,6 +11,7 @@ An imported SMTP-IMAP provider takes its password from an environment variable n
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from collections.abc import Callable
@@ -27,6 +28,12 @@ EXPORT_HEADER = (
     "# mailprov providers. No secrets are exported: to import a provider that logs in with a\n"
     '# password, add password_env = "VARIABLE" and set that variable when you import.\n\n'
 )
+EXPORT_HEADER_WITH_ENV = (
+    "# mailprov providers. No secrets are exported: set each password_env variable to that\n"
+    "# provider's password when you import this file.\n\n"
+)
+# What `export --password-env-prefix` accepts: the start of an environment variable's name.
+ENV_PREFIX_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
 NO_PASSWORD_HINT = 'add password_env = "VARIABLE", naming an environment variable that holds the password'
 PASSWORD_ENV = "password_env"
 # The keys of an entry: each field's top key (a nested table's name, like "inbound"), the
@@ -42,11 +49,40 @@ TABLE_KEYS = {
 }
 
 
-def export_toml(records: list[ProviderRecord]) -> str:
+def export_toml(records: list[ProviderRecord], password_env_prefix: str | None = None) -> str:
+    """The providers as TOML. With `password_env_prefix` each provider that logs in with a
+    password gets `password_env = "<PREFIX><NAME>"`, so the file imports elsewhere as it is,
+    once those variables are set."""
     import tomli_w
 
     entries = [settings_tree(record.settings) for record in records]
-    return EXPORT_HEADER + escaped_in_quotes(tomli_w.dumps({"provider": entries}))
+    header = EXPORT_HEADER
+    if password_env_prefix is not None:
+        variables = password_env_names([record.settings for record in records], password_env_prefix)
+        for entry, variable in zip(entries, variables):
+            if variable:
+                entry[PASSWORD_ENV] = variable
+        header = EXPORT_HEADER_WITH_ENV
+    return header + escaped_in_quotes(tomli_w.dumps({"provider": entries}))
+
+
+def password_env_names(settings: list[ProviderSettings], prefix: str) -> list[str | None]:
+    """One variable name per password provider (None for the others): the prefix and the name
+    upper-cased, every character but A-Z and 0-9 as `_`; made unique with `_2`, `_3`..."""
+    taken: set[str] = set()
+    names: list[str | None] = []
+    for provider in settings:
+        if not provider.sign_in.uses_password:
+            names.append(None)
+            continue
+        base = prefix + re.sub(r"[^A-Z0-9]", "_", provider.name.upper())
+        name, number = base, 1
+        while name in taken:
+            number += 1
+            name = f"{base}_{number}"
+        taken.add(name)
+        names.append(name)
+    return names
 
 
 def settings_tree(settings: ProviderSettings, *, full: bool = False) -> dict[str, Any]:
