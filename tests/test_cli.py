@@ -416,3 +416,17 @@ def test_export_with_a_password_env_prefix_imports_elsewhere_in_one_command(cli,
 def test_a_bad_password_env_prefix_is_bad_input(cli):
     code, _, err = cli("export", "--password-env-prefix", "PW-")
     assert code == 2 and "--password-env-prefix" in err
+
+
+def test_the_same_account_twice_is_allowed_with_a_warning(cli):
+    code, _, err = add_support(cli)
+    assert code == 0 and err == ""
+    code, _, err = cli("provider", "add", "--name", "Second", "--type", "gmail", "--account", "SUPPORT@example.com")
+    assert code == 0
+    assert err == ("mailprov: warning: the account SUPPORT@example.com is also used by 'Support': "
+                   "allowed (campaigns may share a mailbox), but check that this is intended.\n")
+    assert len(json.loads(cli("provider", "list", "--json")[1])) == 2
+    code, _, err = cli("provider", "edit", "Second", "--account", "other@example.com")
+    assert code == 0 and err == ""
+    code, _, err = cli("provider", "edit", "Second", "--account", "support@example.com")
+    assert code == 0 and "also used by 'Support'" in err

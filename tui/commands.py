@@ -103,7 +103,7 @@ def provider_add(args, service) -> int:
     draft = _apply_flags(draft, args)
     record = service.create(draft)
     say(f"Added {record.name} ({record.status_text}). Run `mailprov check {_quote(record.name)}` to activate it.")
-    _warn(rules.warnings(record.settings))
+    _warn(rules.warnings(record.settings) + _shared_account(service, record))
     return EXIT_OK
 
 
@@ -116,8 +116,21 @@ def provider_edit(args, service) -> int:
     except ValidationError as exc:
         return _invalid(exc, {"name": "--rename"})
     say(f"Saved {record.name} ({record.status_text}).")
-    _warn(rules.warnings(record.settings))
+    _warn(rules.warnings(record.settings) + _shared_account(service, record))
     return EXIT_OK
+
+
+def _shared_account(service, record: ProviderRecord) -> list[str]:
+    """Two providers on one mailbox are allowed (two campaigns may share it), but are
+    usually a mistake: said, not refused."""
+    account = record.settings.account.casefold()
+    others = [other.name for other in service.list()
+              if other.id != record.id and other.settings.account.casefold() == account]
+    if not others:
+        return []
+    names = ", ".join(f"'{name}'" for name in others)
+    return [f"the account {record.settings.account} is also used by {names}: "
+            "allowed (campaigns may share a mailbox), but check that this is intended."]
 
 
 def provider_rm(args, service) -> int:
