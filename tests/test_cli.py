@@ -430,3 +430,29 @@ def test_the_same_account_twice_is_allowed_with_a_warning(cli):
     assert code == 0 and err == ""
     code, _, err = cli("provider", "edit", "Second", "--account", "support@example.com")
     assert code == 0 and "also used by 'Support'" in err
+
+
+@pytest.mark.parametrize("variable", ["MAILPROV_CA_FILE", "SSL_CERT_FILE"])
+def test_doctor_says_when_the_ca_file_is_missing(cli, tmp_path, monkeypatch, variable):
+    missing = tmp_path / "no-such-ca.pem"
+    monkeypatch.setenv(variable, str(missing))
+    code, out, _ = cli("doctor")
+    assert code == 1
+    (row,) = [line for line in out.splitlines() if "CA source" in line]
+    assert row.startswith("✖") and variable in row and str(missing) in row and "does not exist" in row
+    missing.write_text("")  # exists now (whether it is a good PEM file the check will say)
+    code, out, _ = cli("doctor")
+    assert code == 0 and "✓ CA source" in out
+
+
+@pytest.mark.parametrize("variable", ["MAILPROV_CA_FILE", "SSL_CERT_FILE"])
+def test_a_check_with_a_missing_ca_file_says_the_file_is_missing(cli, mail_servers, tmp_path, monkeypatch, variable):
+    draft = mail_servers.draft()
+    assert add_real(cli, "Real", draft, draft.password)[0] == 0
+    missing = tmp_path / "no-such-ca.pem"
+    monkeypatch.setenv(variable, str(missing))
+    code, out, _ = cli("check", "Real", "--json")
+    (result,) = json.loads(out)
+    assert code == 1 and result["kind"] == "certificate"
+    assert str(missing) in result["message"] and variable in result["message"] and variable in result["remedy"]
+    assert "trust" not in result["message"]  # not "issued by a CA this machine does not trust"

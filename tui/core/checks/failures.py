@@ -236,8 +236,9 @@ def _certificate_failure(exc: ssl.SSLCertVerificationError, target: Target) -> F
 def _ca_file_failure(exc: CAFileError) -> Failure:
     return make_failure(
         FailureKind.CERTIFICATE,
-        f"The CA file {exc.ca_file} could not be loaded ({exc.reason}).",
-        "Point MAILPROV_CA_FILE at a readable PEM file with the CA certificate.",
+        f"The CA file {exc.ca_file} named by {exc.variable} could not be loaded ({exc.reason}).",
+        f"Point {exc.variable} at a readable PEM file with the CA certificate"
+        + (", or unset it to use the system store." if exc.variable == "SSL_CERT_FILE" else "."),
         (),
     )
 

@@ -6,6 +6,7 @@ TLS are separate phases with their own timing and their own failure kind.
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import threading
@@ -23,12 +24,13 @@ class ResolveTimeout(TimeoutError):
 
 
 class CAFileError(Exception):
-    """The configured CA file could not be loaded."""
+    """The configured CA file could not be loaded; `variable` is the setting that names it."""
 
-    def __init__(self, ca_file: Path, reason: str):
+    def __init__(self, ca_file: Path, reason: str, variable: str = "MAILPROV_CA_FILE"):
         super().__init__(f"{ca_file}: {reason}")
         self.ca_file = ca_file
         self.reason = reason
+        self.variable = variable
 
 
 def resolve(host: str, port: int, timeout: float) -> list[tuple]:
@@ -94,6 +96,11 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext:
     """A verifying client context: the system store (or SSL_CERT_FILE through OpenSSL's
     defaults), or only `ca_file` when given. Verification is never switched off."""
     if ca_file is None:
+        # OpenSSL skips an SSL_CERT_FILE that does not exist and trusts whatever else it
+        # finds, so a typo would read as "untrusted certificate": say the file is missing.
+        env_file = os.environ.get("SSL_CERT_FILE")
+        if env_file and not Path(env_file).is_file():
+            raise CAFileError(Path(env_file), "the file does not exist", "SSL_CERT_FILE")
         return ssl.create_default_context()
     try:
         return ssl.create_default_context(cafile=str(ca_file))
