@@ -456,3 +456,31 @@ def test_a_check_with_a_missing_ca_file_says_the_file_is_missing(cli, mail_serve
     assert code == 1 and result["kind"] == "certificate"
     assert str(missing) in result["message"] and variable in result["message"] and variable in result["remedy"]
     assert "trust" not in result["message"]  # not "issued by a CA this machine does not trust"
+
+
+def test_starttls_on_an_implicit_tls_port_blames_the_security(cli, mail_servers, monkeypatch):
+    """The server waits for a TLS handshake, the client for a greeting: the port is probed
+    with a ClientHello, and the security field is blamed, not the host and port."""
+    monkeypatch.setenv("MAILPROV_CA_FILE", str(mail_servers.ca_file))
+    monkeypatch.setenv("MAILPROV_TIMEOUT", "1")
+    draft = mail_servers.draft(smtp_port=str(mail_servers.smtp_ssl_port), smtp_security="starttls",
+                               inbound_port=str(mail_servers.imap_ssl_port), inbound_security="starttls")
+    assert add_real(cli, "Mixed up", draft, draft.password)[0] == 0
+    code, out, _ = cli("check", "Mixed up", "--json")
+    (result,) = json.loads(out)
+    assert code == 1 and result["kind"] == "tls" and result["fields"] == ["smtp_security"]
+    assert "Pick SSL" in result["remedy"] and not result["transient"]
+
+    cli("provider", "edit", "Mixed up", "--smtp-port", str(mail_servers.smtp_starttls_port))
+    (result,) = json.loads(cli("check", "Mixed up", "--json")[1])
+    assert result["kind"] == "tls" and result["fields"] == ["inbound_security"]  # Dovecot's IMAPS port
+
+
+def test_refused_on_a_port_no_mail_service_uses_is_not_called_transient(cli, mail_servers, monkeypatch):
+    from tests.servers import free_port
+
+    draft = mail_servers.draft(smtp_port=str(free_port()))
+    assert add_real(cli, "Nothing there", draft, draft.password)[0] == 0
+    code, out, _ = cli("check", "Nothing there")
+    assert code == 1 and "✖ refused" in out
+    assert "may pass by itself" not in out

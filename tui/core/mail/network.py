@@ -109,6 +109,22 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext:
         raise CAFileError(Path(ca_file), str(reason)) from None
 
 
+def speaks_tls(host: str, port: int, timeout: float) -> bool:
+    """Whether `port` answers a TLS ClientHello: a port that stayed silent waiting for our
+    greeting may be an implicit-TLS (SSL) port. Only the handshake is done, with a verifying
+    context (a certificate it cannot verify still proves TLS is spoken); nothing is sent after."""
+    try:
+        addresses = resolve(host, port, timeout)
+        with connect(addresses, timeout) as sock:
+            sock.settimeout(timeout)
+            with ssl.create_default_context().wrap_socket(sock, server_hostname=host):
+                return True
+    except ssl.SSLCertVerificationError:
+        return True
+    except (OSError, ValueError):  # ssl.SSLError (not TLS), refused, timeout, DNS
+        return False
+
+
 def tls_detail(sock: ssl.SSLSocket) -> str:
     """TLS version, cipher and the certificate's subject, issuer and days to expiry."""
     parts = [f"{sock.version()}"]
