@@ -484,3 +484,19 @@ def test_refused_on_a_port_no_mail_service_uses_is_not_called_transient(cli, mai
     code, out, _ = cli("check", "Nothing there")
     assert code == 1 and "✖ refused" in out
     assert "may pass by itself" not in out
+
+
+def test_make_run_says_it_installs_before_pip_and_shows_pip_progress(tmp_path):
+    """`make -n` prints what the first `make run` would do, with a venv not made yet."""
+    import shutil
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(["make", "-n", "run", f"VENV={tmp_path / 'venv'}"], cwd=root,
+                          capture_output=True, text=True, timeout=60)
+    lines = done.stdout.splitlines()
+    announce = next(i for i, line in enumerate(lines) if "installing mailprov into" in line and "first run only" in line)
+    pip = next(i for i, line in enumerate(lines) if " pip " in line and "install -e ." in line)
+    assert announce < pip and "--quiet" not in lines[pip]
+    assert any("python3-venv" in line for line in lines)  # said when `python3 -m venv` fails
