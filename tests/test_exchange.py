@@ -282,3 +282,11 @@ def test_every_problem_of_every_entry_in_one_pass_and_in_file_order():
         ("provider 3 ('FIRST')", "name"),
     ]
     assert "more than once" in plan.errors[-1][2]
+
+
+def test_an_entry_that_is_not_a_table_takes_its_place_in_the_file_order():
+    plan = parse_import('provider = [{ name = "A", type = "gmail", account = "bad" }, 5, '
+                        '{ name = "C", type = "gmail", account = "also bad" }]')
+    assert plan_actions(plan, [], {}) == []
+    assert [(entry, field) for entry, field, _ in plan.errors] == [
+        ("provider 1 ('A')", "account"), ("provider 2", "provider"), ("provider 3 ('C')", "account")]

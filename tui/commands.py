@@ -389,9 +389,11 @@ def _import(args, service, stop: SignalsStop) -> int:
 
 def _stored_password(service, record: ProviderRecord) -> str | None:
     """Only asked for an entry that would change nothing else (a dry run may lack the store)."""
+    from tui.core.secrets import SecretStoreError
+
     try:
         return service.secrets.get_password(record.secret_key)
-    except Exception:  # cannot tell: call it an update, which is always safe
+    except SecretStoreError:  # cannot tell: call it an update, which is always safe
         return None
 
 

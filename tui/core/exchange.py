@@ -136,6 +136,7 @@ class ImportPlan:
     errors: list[tuple[str, str, str]] = field(default_factory=list)  # (entry, field, message)
     unreadable: str | None = None  # why the file could not be read as TOML at all
     inbound: dict[str, Protocol] = field(default_factory=dict)  # entry -> its inbound protocol, for labels
+    positions: dict[str, int] = field(default_factory=dict)  # entry -> its place in the file
 
     @property
     def ok(self) -> bool:
@@ -146,8 +147,7 @@ class ImportPlan:
 
     def sort_errors(self) -> None:
         """File order: the file's own problems, then entry by entry (stable within one)."""
-        position = {entry.label: index for index, entry in enumerate(self.entries, start=1)}
-        self.errors.sort(key=lambda error: position.get(error[0], 0))
+        self.errors.sort(key=lambda error: self.positions.get(error[0], 0))
 
     def error_lines(self) -> list[str]:
         return [f"{entry}: {field_label(name, self.inbound.get(entry))}: {message}"
@@ -182,12 +182,12 @@ def parse_import(text: str) -> ImportPlan:
 
 def _parse_entry(index: int, table: Any, plan: ImportPlan) -> None:
     if not isinstance(table, dict):
-        label = f"provider {index}"
-        plan.entries.append(ImportEntry(label, ProviderDraft(), refused=frozenset({"*"})))
-        plan.errors.append((label, "provider", "must be a table of settings"))
+        plan.positions[f"provider {index}"] = index
+        plan.errors.append((f"provider {index}", "provider", "must be a table of settings"))
         return
     name = table.get("name")
     label = f"provider {index} ('{visible(name)}')" if isinstance(name, str) and name else f"provider {index}"
+    plan.positions[label] = index
     errors = _unknown_keys(table)
     values: dict[str, Any] = {}
     for spec in EXPORTED:
@@ -286,8 +286,6 @@ def plan_actions(plan: ImportPlan, existing_names: list[str], env: dict[str, str
     seen_in_file: set[str] = set()
     actions: list[ImportAction] = []
     for entry in plan.entries:
-        if "*" in entry.refused:  # not a table at all: nothing more to say about it
-            continue
         key = entry.draft.name.strip().casefold()
         if key and key in seen_in_file:
             plan.add_error(entry.label, "name", "appears more than once in this file")
