@@ -3,6 +3,8 @@ VENV   ?= .venv
 PYTHON ?= python3
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check --quiet
+# The first `make run` installs for about 20 s: it says so, and pip shows its progress.
+PIP_SHOWN := $(PY) -m pip --disable-pip-version-check
 
 .PHONY: run test dovecot screenshots bench lint clean
 
@@ -13,10 +15,11 @@ test: $(VENV)/.installed-test dovecot
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 $(VENV)/bin/python:
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: on Debian/Ubuntu install python3-venv (apt install python3-venv)"; rm -rf $(VENV); exit 1; }
 
 $(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
-	$(PIP) install -e .
+	@echo "installing mailprov into $(VENV) (first run only)…"
+	$(PIP_SHOWN) install -e .
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python

@@ -167,7 +167,7 @@ def test_nothing_listening_is_refused(mail_servers, closed_port):
 
     failure = report.failure
     assert failure.kind is FailureKind.REFUSED
-    assert failure.transient
+    assert not failure.transient  # a port no mail service uses will not start accepting by itself
     assert failure.fields == ("smtp_host", "smtp_port")
     assert str(closed_port) in failure.message
     assert names(report.outbound) == ["resolve", "connect"]
@@ -226,8 +226,9 @@ def test_plain_connection_to_an_ssl_port_hints_at_ssl(mail_servers):
     )
     report = check_provider(settings, good(mail_servers), timeout=0.5, ca_file=mail_servers.ca_file)
 
-    assert report.failure.kind is FailureKind.TIMEOUT
-    assert "pick SSL" in report.failure.remedy
+    # Silent at the greeting, and answering a TLS ClientHello: the security is to blame.
+    assert report.failure.kind is FailureKind.TLS
+    assert "Pick SSL" in report.failure.remedy and report.failure.fields == ("smtp_security",)
 
 
 def test_ssl_to_a_plain_port_is_a_tls_failure(mail_servers):
@@ -525,3 +526,24 @@ def test_certificate_failures_in_plain_words(code, message, expected):
     assert expected in failure.message and "mail.example.com" in failure.message
     assert failure.fields == ("inbound_host",)
     assert "verif" not in failure.remedy.lower()
+
+
+@pytest.mark.parametrize(("port", "transient"), [(587, True), (25, True), (4587, False)])
+def test_refused_is_transient_only_on_the_usual_ports(port, transient):
+    server = ServerSettings("mail.example.com", port, Security.STARTTLS)
+    target = Target(Protocol.SMTP, server, "a@example.com", "a@example.com", SignIn.PASSWORD, 5)
+    failure = classify(ConnectionRefusedError(111, "Connection refused"), target, "connect")
+    assert failure.kind is FailureKind.REFUSED and failure.transient is transient
+
+
+@pytest.mark.parametrize(("host", "typed"), [("imap.gmail.com", False), ("OUTLOOK.office365.com", False),
+                                             ("imap.gmial.com", True)])
+def test_a_dns_failure_on_a_preset_host_blames_the_dns_not_the_spelling(host, typed):
+    import socket
+
+    server = ServerSettings(host, 993, Security.SSL)
+    target = Target(Protocol.IMAP, server, "a@example.com", "a@example.com", SignIn.GOOGLE, 5)
+    failure = classify(socket.gaierror(socket.EAI_NONAME, "Name or service not known"), target, "resolve")
+    assert failure.kind is FailureKind.DNS
+    assert ("spelling" in failure.remedy) is typed
+    assert ("cannot resolve" in failure.remedy) is not typed

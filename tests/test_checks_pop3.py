@@ -153,7 +153,7 @@ def test_nothing_listening_names_the_usual_pop3_ports(mail_servers, closed_port)
     report = check(mail_servers, settings)
 
     failure = report.inbound.failure
-    assert failure.kind is FailureKind.REFUSED and failure.transient
+    assert failure.kind is FailureKind.REFUSED and not failure.transient  # not a usual port
     assert failure.fields == ("inbound_host", "inbound_port")
     assert "Nothing accepts POP3 connections" in failure.message
     assert "usually 995 for SSL, 110 for TLS" in failure.remedy

@@ -307,3 +307,196 @@ def test_arguments_with_bytes_that_are_not_utf8_are_bad_input(cli):
     code, _, err = cli("provider", "show", bad)
     assert code == 2 and "No provider named 'Caf\\udce9'" in err
     assert json.loads(cli("provider", "list", "--json")[1]) == []
+
+
+def test_check_names_are_deduplicated_case_insensitively_in_order(cli, mail_servers, monkeypatch):
+    monkeypatch.setenv("MAILPROV_CA_FILE", str(mail_servers.ca_file))
+    draft = mail_servers.draft()
+    assert add_real(cli, "Alice", draft, draft.password)[0] == 0
+    assert add_real(cli, "Bob", draft, draft.password)[0] == 0
+    code, out, err = cli("check", "bob", "alice", "ALICE", "Bob", "--json")
+    assert code == 0, out + err
+    assert [result["name"] for result in json.loads(out)] == ["Bob", "Alice"]
+
+
+def test_check_all_on_an_empty_database_says_so(cli):
+    code, out, err = cli("check", "--all")
+    assert (code, out, err) == (0, "No providers to check.\n", "")
+    code, out, err = cli("check", "--all", "--json")
+    assert code == 0 and json.loads(out) == [] and "No providers to check." in err
+
+
+def test_transcripts_only_in_show_json_or_on_request_and_show_prints_the_steps(cli, mail_servers, monkeypatch):
+    monkeypatch.setenv("MAILPROV_CA_FILE", str(mail_servers.ca_file))
+    draft = mail_servers.draft()
+    assert add_real(cli, "Real", draft, draft.password)[0] == 0
+    assert cli("check", "Real")[0] == 0
+
+    (listed,) = json.loads(cli("provider", "list", "--json")[1])
+    assert listed["last_report"]["outbound"]["steps"] and "transcript" not in listed["last_report"]["outbound"]
+    assert "transcript" not in listed["last_report"]["inbound"]
+    (full,) = json.loads(cli("provider", "list", "--json", "--transcripts")[1])
+    assert any(line.startswith("C: ehlo") for line in full["last_report"]["outbound"]["transcript"])
+    shown = json.loads(cli("provider", "show", "Real", "--json")[1])
+    assert shown["last_report"]["inbound"]["transcript"]
+
+    code, out, _ = cli("provider", "show", "Real")
+    assert code == 0
+    assert "Real: ● active" in out and "✓ ehlo" in out and "✓ examine" in out
+
+
+def test_a_rename_clash_names_the_rename_flag(cli):
+    add_support(cli)
+    cli("provider", "add", "--name", "Other", "--type", "gmail", "--account", "o@example.com")
+    code, _, err = cli("provider", "edit", "Other", "--rename", "SUPPORT")
+    assert code == 2 and err.startswith("mailprov: --rename (Name): ") and "already exists" in err
+    assert "--name" not in err
+    code, _, err = cli("provider", "edit", "Other", "--rename", "")
+    assert code == 2 and "--rename (Name)" in err
+
+
+def test_reimporting_identical_entries_reports_unchanged(cli, tmp_path, monkeypatch):
+    add_support(cli)
+    exported = tmp_path / "same.toml"
+    assert cli("export", "-o", str(exported))[0] == 0
+    code, out, _ = cli("import", str(exported), "--dry-run")
+    assert code == 0 and out.startswith("unchanged Support\n")
+    code, out, _ = cli("import", str(exported))
+    assert code == 0 and "unchanged Support" in out and "Imported 0 provider(s) (1 unchanged)" in out
+
+    with_password = exported.read_text().replace('name = "Support"', 'name = "Support"\npassword_env = "PW"')
+    exported.write_text(with_password)
+    monkeypatch.setenv("PW", PASSWORD)  # the stored one: still nothing to change
+    assert cli("import", str(exported))[1].startswith("unchanged Support")
+    monkeypatch.setenv("PW", "a new password")
+    assert cli("import", str(exported))[1].startswith("update Support")
+    exported.write_text(with_password.replace("port = 587", "port = 2525"))
+    assert cli("import", str(exported))[1].startswith("update Support")
+    assert json.loads(cli("provider", "show", "Support", "--json")[1])["outbound"]["port"] == 2525
+
+
+def test_an_import_reports_every_problem_at_once_in_file_order(cli, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[provider]]\nname = "A"\ntype = "gmail"\naccount = "a@example.com"\n'
+                   'outbound = { port = 70000 }\n'
+                   '[[provider]]\nname = "B"\ntype = "gmail"\naccount = 5\nreceive_emails = "yes"\n'
+                   '[[provider]]\nname = "a"\ntype = "gmail"\naccount = "a2@example.com"\n')
+    code, _, err = cli("import", str(bad))
+    lines = err.splitlines()
+    assert code == 2 and lines[-1] == f"mailprov: nothing imported: 4 problem(s) in {bad}."
+    assert [line.split(": ")[1] for line in lines[:-1]] == [
+        "provider 1 ('A')", "provider 2 ('B')", "provider 2 ('B')", "provider 3 ('a')"]
+    assert "SMTP port" in lines[0] and "Receive emails" in lines[1] and "Account" in lines[2]
+    assert "more than once" in lines[3]
+
+
+def test_export_with_a_password_env_prefix_imports_elsewhere_in_one_command(cli, mail_servers, tmp_path, monkeypatch):
+    monkeypatch.setenv("MAILPROV_CA_FILE", str(mail_servers.ca_file))
+    draft = mail_servers.draft()
+    assert add_real(cli, "Help desk", draft, draft.password)[0] == 0
+    assert add_real(cli, "Help-desk", draft, draft.password)[0] == 0  # the same variable name: made unique
+    cli("provider", "add", "--name", "G", "--type", "gmail", "--account", "g@example.com")
+    exported = tmp_path / "move.toml"
+    assert cli("export", "--password-env-prefix", "MAILPROV_PW_", "-o", str(exported))[0] == 0
+    text = exported.read_text()
+    assert 'password_env = "MAILPROV_PW_HELP_DESK"' in text and 'password_env = "MAILPROV_PW_HELP_DESK_2"' in text
+    assert text.count("password_env =") == 2  # not for the Gmail provider
+    assert f'"{draft.password}"' not in text  # never a password, only the variables' names
+
+    monkeypatch.setenv("MAILPROV_DB", str(tmp_path / "other-machine.db"))
+    monkeypatch.setenv("MAILPROV_PW_HELP_DESK", draft.password)
+    monkeypatch.setenv("MAILPROV_PW_HELP_DESK_2", "not-the-password")
+    code, out, err = cli("import", str(exported))
+    assert code == 0, err
+    assert "Imported 3 provider(s)" in out
+    code, out, _ = cli("check", "Help desk", "Help-desk", "--json")
+    assert [result["kind"] for result in json.loads(out)] == [None, "auth"]  # each its own password
+
+
+def test_a_bad_password_env_prefix_is_bad_input(cli):
+    code, _, err = cli("export", "--password-env-prefix", "PW-")
+    assert code == 2 and "--password-env-prefix" in err
+
+
+def test_the_same_account_twice_is_allowed_with_a_warning(cli):
+    code, _, err = add_support(cli)
+    assert code == 0 and err == ""
+    code, _, err = cli("provider", "add", "--name", "Second", "--type", "gmail", "--account", "SUPPORT@example.com")
+    assert code == 0
+    assert err == ("mailprov: warning: the account SUPPORT@example.com is also used by 'Support': "
+                   "allowed (campaigns may share a mailbox), but check that this is intended.\n")
+    assert len(json.loads(cli("provider", "list", "--json")[1])) == 2
+    code, _, err = cli("provider", "edit", "Second", "--account", "other@example.com")
+    assert code == 0 and err == ""
+    code, _, err = cli("provider", "edit", "Second", "--account", "support@example.com")
+    assert code == 0 and "also used by 'Support'" in err
+
+
+@pytest.mark.parametrize("variable", ["MAILPROV_CA_FILE", "SSL_CERT_FILE"])
+def test_doctor_says_when_the_ca_file_is_missing(cli, tmp_path, monkeypatch, variable):
+    missing = tmp_path / "no-such-ca.pem"
+    monkeypatch.setenv(variable, str(missing))
+    code, out, _ = cli("doctor")
+    assert code == 1
+    (row,) = [line for line in out.splitlines() if "CA source" in line]
+    assert row.startswith("✖") and variable in row and str(missing) in row and "does not exist" in row
+    missing.write_text("")  # exists now (whether it is a good PEM file the check will say)
+    code, out, _ = cli("doctor")
+    assert code == 0 and "✓ CA source" in out
+
+
+@pytest.mark.parametrize("variable", ["MAILPROV_CA_FILE", "SSL_CERT_FILE"])
+def test_a_check_with_a_missing_ca_file_says_the_file_is_missing(cli, mail_servers, tmp_path, monkeypatch, variable):
+    draft = mail_servers.draft()
+    assert add_real(cli, "Real", draft, draft.password)[0] == 0
+    missing = tmp_path / "no-such-ca.pem"
+    monkeypatch.setenv(variable, str(missing))
+    code, out, _ = cli("check", "Real", "--json")
+    (result,) = json.loads(out)
+    assert code == 1 and result["kind"] == "certificate"
+    assert str(missing) in result["message"] and variable in result["message"] and variable in result["remedy"]
+    assert "trust" not in result["message"]  # not "issued by a CA this machine does not trust"
+
+
+def test_starttls_on_an_implicit_tls_port_blames_the_security(cli, mail_servers, monkeypatch):
+    """The server waits for a TLS handshake, the client for a greeting: the port is probed
+    with a ClientHello, and the security field is blamed, not the host and port."""
+    monkeypatch.setenv("MAILPROV_CA_FILE", str(mail_servers.ca_file))
+    monkeypatch.setenv("MAILPROV_TIMEOUT", "1")
+    draft = mail_servers.draft(smtp_port=str(mail_servers.smtp_ssl_port), smtp_security="starttls",
+                               inbound_port=str(mail_servers.imap_ssl_port), inbound_security="starttls")
+    assert add_real(cli, "Mixed up", draft, draft.password)[0] == 0
+    code, out, _ = cli("check", "Mixed up", "--json")
+    (result,) = json.loads(out)
+    assert code == 1 and result["kind"] == "tls" and result["fields"] == ["smtp_security"]
+    assert "Pick SSL" in result["remedy"] and not result["transient"]
+
+    cli("provider", "edit", "Mixed up", "--smtp-port", str(mail_servers.smtp_starttls_port))
+    (result,) = json.loads(cli("check", "Mixed up", "--json")[1])
+    assert result["kind"] == "tls" and result["fields"] == ["inbound_security"]  # Dovecot's IMAPS port
+
+
+def test_refused_on_a_port_no_mail_service_uses_is_not_called_transient(cli, mail_servers, monkeypatch):
+    from tests.servers import free_port
+
+    draft = mail_servers.draft(smtp_port=str(free_port()))
+    assert add_real(cli, "Nothing there", draft, draft.password)[0] == 0
+    code, out, _ = cli("check", "Nothing there")
+    assert code == 1 and "✖ refused" in out
+    assert "may pass by itself" not in out
+
+
+def test_make_run_says_it_installs_before_pip_and_shows_pip_progress(tmp_path):
+    """`make -n` prints what the first `make run` would do, with a venv not made yet."""
+    import shutil
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(["make", "-n", "run", f"VENV={tmp_path / 'venv'}"], cwd=root,
+                          capture_output=True, text=True, timeout=60)
+    lines = done.stdout.splitlines()
+    announce = next(i for i, line in enumerate(lines) if "installing mailprov into" in line and "first run only" in line)
+    pip = next(i for i, line in enumerate(lines) if " pip " in line and "install -e ." in line)
+    assert announce < pip and "--quiet" not in lines[pip]
+    assert any("python3-venv" in line for line in lines)  # said when `python3 -m venv` fails

@@ -223,7 +223,10 @@ inbound = "imap.example.com"
     assert "given twice" in messages["smtp_host"] and "outbound.host and smtp_host" in messages["smtp_host"]
     assert messages["outbound.prot"] == "unknown field 'outbound.prot'"
     assert messages["inbound"].startswith("must be a table")
-    assert plan.entries == []
+    assert plan_actions(plan, [], {}) == []  # nothing to import
+    # The refused values are not reported again as missing by the rules.
+    assert [field for _, field, _ in plan.errors].count("smtp_host") == 1
+    assert not any(field.startswith("inbound_") for _, field, _ in plan.errors)
 
 
 def test_messages_name_the_inbound_protocol_of_the_entry():
@@ -241,3 +244,49 @@ password_env = "PW"
     lines = plan.error_lines()
     assert "provider 1 ('Pop'): POP3 host: Enter the POP3 server name, like mail.example.com." in lines
     assert any(line.startswith("provider 1 ('Pop'): POP3 port: ") for line in lines)
+
+
+ROUNDS = """
+[[provider]]
+name = "First"
+type = "smtp-imap"
+account = "first@example.com"
+outbound = { host = "smtp.example.com", port = 70000 }
+receive_emails = false
+password_env = "PW"
+
+[[provider]]
+name = "Second"
+type = "smtp-imap"
+account = "second@example.com"
+outbound = { host = ["not", "text"] }
+receive_emails = "yes"
+password_env = "PW"
+
+[[provider]]
+name = "FIRST"
+type = "gmail"
+account = "other@example.com"
+"""
+
+
+def test_every_problem_of_every_entry_in_one_pass_and_in_file_order():
+    """Type errors, ports and duplicate names together: no rounds."""
+    plan = parse_import(ROUNDS)
+    assert plan_actions(plan, [], {"PW": "pw"}) == []
+    problems = [(entry, field) for entry, field, _ in plan.errors]
+    assert problems == [
+        ("provider 1 ('First')", "smtp_port"),
+        ("provider 2 ('Second')", "receive_emails"),
+        ("provider 2 ('Second')", "smtp_host"),
+        ("provider 3 ('FIRST')", "name"),
+    ]
+    assert "more than once" in plan.errors[-1][2]
+
+
+def test_an_entry_that_is_not_a_table_takes_its_place_in_the_file_order():
+    plan = parse_import('provider = [{ name = "A", type = "gmail", account = "bad" }, 5, '
+                        '{ name = "C", type = "gmail", account = "also bad" }]')
+    assert plan_actions(plan, [], {}) == []
+    assert [(entry, field) for entry, field, _ in plan.errors] == [
+        ("provider 1 ('A')", "account"), ("provider 2", "provider"), ("provider 3 ('C')", "account")]

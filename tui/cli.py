@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("provider", metavar="NAME")
     listing = actions.add_parser("list", help="list providers with their status")
     listing.add_argument("--json", action="store_true")
+    listing.add_argument("--transcripts", action="store_true",
+                         help="with --json: include each last check's transcript (as `show --json` does)")
     show = actions.add_parser("show", help="show one provider (never its password)")
     show.add_argument("provider", metavar="NAME")
     show.add_argument("--json", action="store_true")
@@ -65,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="write providers as TOML (no secrets)")
     export.add_argument("-o", "--output", metavar="FILE", help="file to write (default: stdout)")
+    export.add_argument("--password-env-prefix", metavar="PREFIX",
+                        help='write password_env = "PREFIX<NAME>" for each provider with a password, '
+                        "so the file imports elsewhere once those variables are set")
     importer = commands.add_parser("import", help="create/update providers from TOML, all or nothing")
     importer.add_argument("file", metavar="FILE")
     importer.add_argument("--dry-run", action="store_true", help="check the file, change nothing")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tui.core import rules
 from tui.core.domain import ProviderDraft, ValidationError
-from tui.core.fields import field_ref
+from tui.core.fields import field_label, field_ref
 from tui.core.report import CheckReport, FailureKind
 from tui.core.settings import Settings
 from tui.core.store import NotFoundError, ProviderRecord
@@ -44,9 +44,7 @@ def run_command(args, settings: Settings) -> int:
             _open_secret_store(service)
         return handler(args, service)
     except ValidationError as exc:
-        for field_name, message in exc.errors.items():
-            _error(f"{field_ref(field_name, exc.inbound)}: {message}")
-        return EXIT_BAD_INPUT
+        return _invalid(exc)
     except (NotFoundError, UsageProblem) as exc:
         _error(str(exc))
         return EXIT_BAD_INPUT
@@ -76,6 +74,17 @@ class UsageProblem(Exception):
     pass
 
 
+def _invalid(exc: ValidationError, flag_used: dict[str, str] | None = None) -> int:
+    """One line per field, naming the flag that sets it (`flag_used` when another flag than
+    the field's own was typed: `edit --rename` sets the name)."""
+    for field_name, message in exc.errors.items():
+        ref = field_ref(field_name, exc.inbound)
+        if flag_used and field_name in flag_used:
+            ref = f"{flag_used[field_name]} ({field_label(field_name, exc.inbound)})"
+        _error(f"{ref}: {message}")
+    return EXIT_BAD_INPUT
+
+
 def _error(line: str) -> None:
     say(f"mailprov: {line}", file=sys.stderr)
 
@@ -94,7 +103,7 @@ def provider_add(args, service) -> int:
     draft = _apply_flags(draft, args)
     record = service.create(draft)
     say(f"Added {record.name} ({record.status_text}). Run `mailprov check {_quote(record.name)}` to activate it.")
-    _warn(rules.warnings(record.settings))
+    _warn(rules.warnings(record.settings) + _shared_account(service, record))
     return EXIT_OK
 
 
@@ -102,10 +111,26 @@ def provider_edit(args, service) -> int:
     draft = _apply_flags(service.draft_for(args.provider), args)
     if args.rename is not None:
         draft = draft.updated(name=args.rename)
-    record = service.update(args.provider, draft)
+    try:
+        record = service.update(args.provider, draft)
+    except ValidationError as exc:
+        return _invalid(exc, {"name": "--rename"})
     say(f"Saved {record.name} ({record.status_text}).")
-    _warn(rules.warnings(record.settings))
+    _warn(rules.warnings(record.settings) + _shared_account(service, record))
     return EXIT_OK
+
+
+def _shared_account(service, record: ProviderRecord) -> list[str]:
+    """Two providers on one mailbox are allowed (two campaigns may share it), but are
+    usually a mistake: said, not refused."""
+    account = record.settings.account.casefold()
+    others = [other.name for other in service.list()
+              if other.id != record.id and other.settings.account.casefold() == account]
+    if not others:
+        return []
+    names = ", ".join(f"'{name}'" for name in others)
+    return [f"the account {record.settings.account} is also used by {names}: "
+            "allowed (campaigns may share a mailbox), but check that this is intended."]
 
 
 def provider_rm(args, service) -> int:
@@ -140,7 +165,8 @@ def _quote(name: str) -> str:
 def provider_list(args, service) -> int:
     records = service.list()
     if args.json:
-        print_json([record_to_json(r) for r in records])
+        # Transcripts are long (kilobytes each): only `show --json`, or on request, has them.
+        print_json([record_to_json(r, transcripts=args.transcripts) for r in records])
         return EXIT_OK
     if not records:
         say("No providers yet. Add one with `mailprov provider add` or open the UI with `mailprov`.")
@@ -172,9 +198,9 @@ def print_record(record: ProviderRecord) -> None:
         print_report(record.report)
 
 
-def record_to_json(record: ProviderRecord) -> dict:
+def record_to_json(record: ProviderRecord, *, transcripts: bool = True) -> dict:
     """The provider in the export's nested shape (tui.core.exchange.settings_tree), with its
-    sign-in method and status."""
+    sign-in method, status and last report (without its transcripts unless `transcripts`)."""
     from tui.core.exchange import settings_tree
 
     s = record.settings
@@ -191,8 +217,17 @@ def record_to_json(record: ProviderRecord) -> dict:
         "kind": failure.kind.value if failure else None,
         "message": failure.message if failure else None,
         "remedy": failure.remedy if failure else None,
-        "last_report": record.report.to_dict() if record.report else None,
+        "last_report": _report_dict(record.report, transcripts) if record.report else None,
     }
+
+
+def _report_dict(report: CheckReport, transcripts: bool) -> dict:
+    data = report.to_dict()
+    if not transcripts:
+        for result in (data["outbound"], data["inbound"]):
+            if result is not None:
+                del result["transcript"]
+    return data
 
 
 def _iso(moment) -> str | None:
@@ -222,8 +257,11 @@ def check(args, service) -> int:
         raise UsageProblem("give provider names or --all, not both.")
     if not args.all and not args.names:
         raise UsageProblem("name the providers to check, or use --all.")
-    names = None if args.all else [service.require(name).name for name in args.names]
+    # Names are case-insensitive: `check alice ALICE` checks Alice once, in the order given.
+    names = None if args.all else list(dict.fromkeys(service.require(name).name for name in args.names))
     reports = service.check_all(names)
+    if not reports:  # --all on an empty database; on stderr with --json, which stays `[]`
+        say("No providers to check.", file=sys.stderr if args.json else None)
     for report in reports:
         _warn([f"{report.provider}: {line}" for line in rules.report_warnings(report)])
     if args.json:
@@ -287,9 +325,14 @@ def print_report(report: CheckReport) -> None:
 
 
 def export(args, service) -> int:
-    from tui.core.exchange import export_toml
+    import re
 
-    text = export_toml(service.list())
+    from tui.core.exchange import ENV_PREFIX_PATTERN, export_toml
+
+    prefix = args.password_env_prefix
+    if prefix is not None and not re.fullmatch(ENV_PREFIX_PATTERN, prefix):
+        raise UsageProblem(f"--password-env-prefix {prefix}: use letters, digits and _ (like MAILPROV_PW_).")
+    text = export_toml(service.list(), password_env_prefix=prefix)
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")
@@ -315,7 +358,7 @@ def import_file(args, service) -> int:
 def _import(args, service, stop: SignalsStop) -> int:
     import os
 
-    from tui.core.exchange import apply_actions, parse_import, plan_actions
+    from tui.core.exchange import apply_actions, mark_unchanged, parse_import, plan_actions
 
     try:
         text = Path(args.file).read_text(encoding="utf-8")
@@ -324,19 +367,34 @@ def _import(args, service, stop: SignalsStop) -> int:
     plan = parse_import(text)
     if plan.unreadable:
         raise UsageProblem(f"{args.file}: {plan.unreadable}; nothing imported.")
-    actions = plan_actions(plan, service.names(), dict(os.environ))
+    current = {record.name.casefold(): record for record in service.list()}
+    actions = plan_actions(plan, list(current), dict(os.environ))
     if not plan.ok:
         for line in plan.error_lines():
             _error(line)
         _error(f"nothing imported: {len(plan.errors)} problem(s) in {args.file}.")
         return EXIT_BAD_INPUT
+    mark_unchanged(actions, current, lambda record: _stored_password(service, record))
     for action in actions:
-        say(f"{'would ' if args.dry_run else ''}{action.kind} {action.entry.draft.name.strip()}")
+        verb = action.kind if action.kind == "unchanged" or not args.dry_run else f"would {action.kind}"
+        say(f"{verb} {action.entry.draft.name.strip()}")
     if args.dry_run:
         return EXIT_OK
     apply_actions(service, actions, stop=stop.requested)
-    say(f"Imported {len(actions)} provider(s). Run `mailprov check --all` to activate them.")
+    changed = sum(action.kind != "unchanged" for action in actions)
+    unchanged = f" ({len(actions) - changed} unchanged)" if changed < len(actions) else ""
+    say(f"Imported {changed} provider(s){unchanged}. Run `mailprov check --all` to activate them.")
     return EXIT_OK
+
+
+def _stored_password(service, record: ProviderRecord) -> str | None:
+    """Only asked for an entry that would change nothing else (a dry run may lack the store)."""
+    from tui.core.secrets import SecretStoreError
+
+    try:
+        return service.secrets.get_password(record.secret_key)
+    except SecretStoreError:  # cannot tell: call it an update, which is always safe
+        return None
 
 
 class SignalsStop:

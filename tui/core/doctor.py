@@ -21,7 +21,7 @@ def collect(settings: Settings) -> list[tuple[str, str, bool]]:
     rows.append(_database_row(settings))
     rows += _permission_rows(settings)
     rows.append(_secrets_row(settings))
-    rows.append(("CA source", settings.ca_source, True))
+    rows.append(_ca_row(settings))
     rows.append(("timeout", f"{settings.timeout:g} s per network operation", True))
     rows.append(_log_row(settings))
     return rows
@@ -91,3 +91,13 @@ def _secrets_row(settings: Settings) -> tuple[str, str, bool]:
         return ("secret store", describe_backend(choose_backend(settings)), True)
     except Exception as exc:
         return ("secret store", f"unusable: {exc}", False)
+
+
+def _ca_row(settings: Settings) -> tuple[str, str, bool]:
+    """The CA file in use must exist: OpenSSL would skip a missing SSL_CERT_FILE silently,
+    and a missing MAILPROV_CA_FILE fails every check."""
+    variable, path = ("MAILPROV_CA_FILE", settings.ca_file) if settings.ca_file else (
+        "SSL_CERT_FILE", settings.env.get("SSL_CERT_FILE"))
+    if path and not Path(path).is_file():
+        return ("CA source", f"{variable} names {path}, which does not exist: fix or unset it", False)
+    return ("CA source", settings.ca_source, True)

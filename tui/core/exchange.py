@@ -11,8 +11,10 @@ An imported SMTP-IMAP provider takes its password from an environment variable n
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from tui.core import rules
@@ -26,6 +28,12 @@ EXPORT_HEADER = (
     "# mailprov providers. No secrets are exported: to import a provider that logs in with a\n"
     '# password, add password_env = "VARIABLE" and set that variable when you import.\n\n'
 )
+EXPORT_HEADER_WITH_ENV = (
+    "# mailprov providers. No secrets are exported: set each password_env variable to that\n"
+    "# provider's password when you import this file.\n\n"
+)
+# What `export --password-env-prefix` accepts: the start of an environment variable's name.
+ENV_PREFIX_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
 NO_PASSWORD_HINT = 'add password_env = "VARIABLE", naming an environment variable that holds the password'
 PASSWORD_ENV = "password_env"
 # The keys of an entry: each field's top key (a nested table's name, like "inbound"), the
@@ -41,11 +49,40 @@ TABLE_KEYS = {
 }
 
 
-def export_toml(records: list[ProviderRecord]) -> str:
+def export_toml(records: list[ProviderRecord], password_env_prefix: str | None = None) -> str:
+    """The providers as TOML. With `password_env_prefix` each provider that logs in with a
+    password gets `password_env = "<PREFIX><NAME>"`, so the file imports elsewhere as it is,
+    once those variables are set."""
     import tomli_w
 
     entries = [settings_tree(record.settings) for record in records]
-    return EXPORT_HEADER + escaped_in_quotes(tomli_w.dumps({"provider": entries}))
+    header = EXPORT_HEADER
+    if password_env_prefix is not None:
+        variables = password_env_names([record.settings for record in records], password_env_prefix)
+        for entry, variable in zip(entries, variables):
+            if variable:
+                entry[PASSWORD_ENV] = variable
+        header = EXPORT_HEADER_WITH_ENV
+    return header + escaped_in_quotes(tomli_w.dumps({"provider": entries}))
+
+
+def password_env_names(settings: list[ProviderSettings], prefix: str) -> list[str | None]:
+    """One variable name per password provider (None for the others): the prefix and the name
+    upper-cased, every character but A-Z and 0-9 as `_`; made unique with `_2`, `_3`..."""
+    taken: set[str] = set()
+    names: list[str | None] = []
+    for provider in settings:
+        if not provider.sign_in.uses_password:
+            names.append(None)
+            continue
+        base = prefix + re.sub(r"[^A-Z0-9]", "_", provider.name.upper())
+        name, number = base, 1
+        while name in taken:
+            number += 1
+            name = f"{base}_{number}"
+        taken.add(name)
+        names.append(name)
+    return names
 
 
 def settings_tree(settings: ProviderSettings, *, full: bool = False) -> dict[str, Any]:
@@ -88,6 +125,9 @@ class ImportEntry:
     label: str  # how messages name the entry: "provider 2 ('Support')"
     draft: ProviderDraft  # its repr hides the password
     password_env: str | None = None  # the variable's name, not a secret
+    # Fields whose value was already refused (wrong type, given twice): the rules do not
+    # report them a second time as missing.
+    refused: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -96,10 +136,18 @@ class ImportPlan:
     errors: list[tuple[str, str, str]] = field(default_factory=list)  # (entry, field, message)
     unreadable: str | None = None  # why the file could not be read as TOML at all
     inbound: dict[str, Protocol] = field(default_factory=dict)  # entry -> its inbound protocol, for labels
+    positions: dict[str, int] = field(default_factory=dict)  # entry -> its place in the file
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def add_error(self, entry: str, field_name: str, message: str) -> None:
+        self.errors.append((entry, field_name, message))
+
+    def sort_errors(self) -> None:
+        """File order: the file's own problems, then entry by entry (stable within one)."""
+        self.errors.sort(key=lambda error: self.positions.get(error[0], 0))
 
     def error_lines(self) -> list[str]:
         return [f"{entry}: {field_label(name, self.inbound.get(entry))}: {message}"
@@ -134,10 +182,12 @@ def parse_import(text: str) -> ImportPlan:
 
 def _parse_entry(index: int, table: Any, plan: ImportPlan) -> None:
     if not isinstance(table, dict):
+        plan.positions[f"provider {index}"] = index
         plan.errors.append((f"provider {index}", "provider", "must be a table of settings"))
         return
     name = table.get("name")
     label = f"provider {index} ('{visible(name)}')" if isinstance(name, str) and name else f"provider {index}"
+    plan.positions[label] = index
     errors = _unknown_keys(table)
     values: dict[str, Any] = {}
     for spec in EXPORTED:
@@ -156,8 +206,14 @@ def _parse_entry(index: int, table: Any, plan: ImportPlan) -> None:
         password_env = None
     plan.inbound[label] = rules.parse_inbound_protocol(values.get("inbound_protocol", "")) or Protocol.IMAP
     plan.errors.extend((label, key, message) for key, message in errors)
-    if not errors:
-        plan.entries.append(ImportEntry(label, ProviderDraft(**values), password_env))
+    # Kept even with errors, so the rules, the ports and the names are checked in the same
+    # pass: every problem of the file is reported at once.
+    refused = {key for key, _ in errors}
+    refused |= {spec.name for spec in EXPORTED if spec.export_path[0] in refused}  # a table's fields
+    if "receive_emails" in refused:  # whether the inbound server is needed is not known
+        refused |= {spec.name for spec in EXPORTED if spec.export_path[0] == "inbound"}
+    refused = frozenset(refused)
+    plan.entries.append(ImportEntry(label, ProviderDraft(**values), password_env, refused))
 
 
 def _unknown_keys(table: dict) -> list[tuple[str, str]]:
@@ -214,7 +270,7 @@ def _as_address_list(value: Any) -> tuple[str | None, str | None]:
 
 @dataclass
 class ImportAction:
-    kind: str  # "create" or "update"
+    kind: str  # "create", "update", or "unchanged" (the provider already is exactly this)
     entry: ImportEntry
     password: str | None
     settings: ProviderSettings | None = None  # what the rules made of the entry
@@ -231,9 +287,8 @@ def plan_actions(plan: ImportPlan, existing_names: list[str], env: dict[str, str
     actions: list[ImportAction] = []
     for entry in plan.entries:
         key = entry.draft.name.strip().casefold()
-        if key in seen_in_file:
-            plan.errors.append((entry.label, "name", "appears more than once in this file"))
-            continue
+        if key and key in seen_in_file:
+            plan.add_error(entry.label, "name", "appears more than once in this file")
         seen_in_file.add(key)
         password = _password_from_env(entry, env, plan)
         kind = "update" if key in existing else "create"
@@ -242,11 +297,26 @@ def plan_actions(plan: ImportPlan, existing_names: list[str], env: dict[str, str
         draft = entry.draft.updated(password=password or "", password_stored=keeps_password)
         settings, errors = _validated(draft)
         for field_name, message in errors.items():
+            if field_name in entry.refused or (field_name == "password" and PASSWORD_ENV in entry.refused):
+                continue  # its value was refused above: "required" would say it twice
             if field_name == "password" and not entry.password_env:
                 field_name, message = "password_env", NO_PASSWORD_HINT
-            plan.errors.append((entry.label, field_name, message))
+            plan.add_error(entry.label, field_name, message)
         actions.append(ImportAction(kind, ImportEntry(entry.label, draft, entry.password_env), password, settings))
+    plan.sort_errors()
     return actions if plan.ok else []
+
+
+def mark_unchanged(actions: list[ImportAction], current: dict[str, ProviderRecord],
+                   stored_password: Callable[[ProviderRecord], str | None]) -> None:
+    """An update that would change nothing (same settings, no password or the stored one)
+    becomes "unchanged". `current` is keyed by case-folded name."""
+    for action in actions:
+        record = current.get(action.settings.name.casefold()) if action.kind == "update" else None
+        if record is None or record.settings != action.settings:
+            continue
+        if not action.password or action.password == stored_password(record):
+            action.kind = "unchanged"
 
 
 def _validated(draft: ProviderDraft) -> tuple[ProviderSettings | None, dict[str, str]]:
@@ -262,11 +332,12 @@ def _password_from_env(entry: ImportEntry, env: dict[str, str], plan: ImportPlan
         return None
     password = env.get(entry.password_env)
     if not password:
-        plan.errors.append((entry.label, "password_env", f"the variable {visible(entry.password_env)} is not set"))
+        plan.add_error(entry.label, "password_env", f"the variable {visible(entry.password_env)} is not set")
     return password
 
 
 def apply_actions(service, actions: list[ImportAction], stop=lambda: False) -> None:
     """Import through the service, all or nothing: one batched secret write and one SQL
     transaction. `stop()` is asked until the commit (ImportInterrupted: nothing imported)."""
-    service.import_providers([(action.settings, action.password or "") for action in actions], stop=stop)
+    changes = [(action.settings, action.password or "") for action in actions if action.kind != "unchanged"]
+    service.import_providers(changes, stop=stop)

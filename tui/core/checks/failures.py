@@ -12,9 +12,10 @@ import errno
 import smtplib
 import socket
 import ssl
+from dataclasses import replace
 
 from tui.core.checks.target import Target
-from tui.core.domain import SignIn
+from tui.core.domain import PRESETS, SignIn
 from tui.core.mail import errors
 from tui.core.mail.bounds import ReplyTooLong
 from tui.core.mail.errors import Cleaner, reply_text, shorten
@@ -133,10 +134,22 @@ def _host_port_fields(target: Target) -> tuple[str, ...]:
     return (target.field("host"), target.field("port"))
 
 
+# The hosts Outlook and Gmail come with: nobody typed them, so a lookup failing is this
+# machine's DNS, not a spelling mistake.
+PRESET_HOSTS = frozenset(
+    server.host.casefold()
+    for preset in PRESETS.values()
+    for server in (preset.outbound, *preset.inbound.values())
+)
+
+
 def _dns_failure(exc: socket.gaierror, target: Target) -> Failure:
     reason = exc.strerror or str(exc)
     if exc.errno == socket.EAI_AGAIN:
         remedy = "This machine's DNS did not answer: check /etc/resolv.conf and the network, then try again."
+    elif target.host.casefold() in PRESET_HOSTS:
+        remedy = (f"{target.host} is the provider's own server, spelled right: this machine's DNS "
+                  "cannot resolve it. Check /etc/resolv.conf and the network, then try again.")
     else:
         remedy = f"Check the spelling of the {target.label} host."
     return make_failure(
@@ -170,14 +183,30 @@ def _timeout_failure(target: Target, step: str) -> Failure:
     return make_failure(FailureKind.TIMEOUT, message, remedy, _host_port_fields(target))
 
 
-def _refused_failure(target: Target) -> Failure:
+def implicit_tls_port(target: Target) -> Failure:
+    """Security TLS (STARTTLS) or none on a port that expects TLS from the first byte: the
+    server waits for our handshake while we wait for its greeting."""
+    own_port = target.spec.ports[target.security]
     return make_failure(
+        FailureKind.TLS,
+        f"The {target.where} sent no greeting within {target.timeout:g} s: it expects TLS from "
+        f"the first byte (SSL), while security {target.security.label} waits for a greeting first.",
+        f"Pick SSL for port {target.port}, or keep {target.security.label} with port {own_port}.",
+        (target.field("security"),),
+    )
+
+
+def _refused_failure(target: Target) -> Failure:
+    failure = make_failure(
         FailureKind.REFUSED,
         f"Nothing accepts {target.label} connections on port {target.port} of {target.host} "
         "(connection refused).",
         f"Check the {target.label} host and port (usually {target.spec.usual_ports}).",
         _host_port_fields(target),
     )
+    # A mail port that refuses may be a server restarting; a port no mail service uses
+    # will not start accepting by itself.
+    return failure if target.port in target.spec.ports.values() else replace(failure, transient=False)
 
 
 def _unreachable_failure(exc: OSError, target: Target) -> Failure:
@@ -236,8 +265,9 @@ def _certificate_failure(exc: ssl.SSLCertVerificationError, target: Target) -> F
 def _ca_file_failure(exc: CAFileError) -> Failure:
     return make_failure(
         FailureKind.CERTIFICATE,
-        f"The CA file {exc.ca_file} could not be loaded ({exc.reason}).",
-        "Point MAILPROV_CA_FILE at a readable PEM file with the CA certificate.",
+        f"The CA file {exc.ca_file} named by {exc.variable} could not be loaded ({exc.reason}).",
+        f"Point {exc.variable} at a readable PEM file with the CA certificate"
+        + (", or unset it to use the system store." if exc.variable == "SSL_CERT_FILE" else "."),
         (),
     )
 

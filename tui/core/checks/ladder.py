@@ -23,10 +23,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from tui.core.checks.failures import classify, deadline_failure
+from tui.core.checks.failures import classify, deadline_failure, implicit_tls_port
 from tui.core.checks.target import Target
 from tui.core.mail.bounds import Deadline
 from tui.core.mail.credential import Credential
+from tui.core.mail.network import speaks_tls
 from tui.core.mail.redact import Redactor
 from tui.core.mail.session import Phases
 from tui.core.mail.transcript import Cleaner, Transcript, cut
@@ -69,6 +70,8 @@ class Ladder(Phases):
             if failure.kind is FailureKind.TIMEOUT and self.deadline.expired:
                 # The wait was cut short by the overall deadline, not by a silent server.
                 failure = deadline_failure(self.target, name)
+            elif failure.kind is FailureKind.TIMEOUT and name == "greeting" and self._waits_for_tls():
+                failure = implicit_tls_port(self.target)
             failure = replace(
                 failure, message=cut(self.clean(failure.message), MAX_DETAIL), remedy=self.clean(failure.remedy)
             )
@@ -79,6 +82,17 @@ class Ladder(Phases):
         step.ok = True
         step.detail = cut(self.clean(step.detail), MAX_DETAIL)
         self._finish(step, started)
+
+    def _waits_for_tls(self) -> bool:
+        """A server silent at the greeting while security is not SSL: is it waiting for our
+        TLS handshake (an implicit-TLS port, like 465/993/995)? Asked of the port itself."""
+        target = self.target
+        if target.security is Security.SSL:
+            return False
+        if target.port == target.spec.ssl_port:
+            return True
+        probe_time = min(self.deadline.per_operation, self.deadline.remaining)
+        return probe_time > 0 and speaks_tls(target.host, target.port, probe_time)
 
     def starttls_offered(self) -> None:
         self.result.starttls_offered = True

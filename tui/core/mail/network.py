@@ -6,6 +6,7 @@ TLS are separate phases with their own timing and their own failure kind.
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import threading
@@ -23,12 +24,13 @@ class ResolveTimeout(TimeoutError):
 
 
 class CAFileError(Exception):
-    """The configured CA file could not be loaded."""
+    """The configured CA file could not be loaded; `variable` is the setting that names it."""
 
-    def __init__(self, ca_file: Path, reason: str):
+    def __init__(self, ca_file: Path, reason: str, variable: str = "MAILPROV_CA_FILE"):
         super().__init__(f"{ca_file}: {reason}")
         self.ca_file = ca_file
         self.reason = reason
+        self.variable = variable
 
 
 def resolve(host: str, port: int, timeout: float) -> list[tuple]:
@@ -94,12 +96,33 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext:
     """A verifying client context: the system store (or SSL_CERT_FILE through OpenSSL's
     defaults), or only `ca_file` when given. Verification is never switched off."""
     if ca_file is None:
+        # OpenSSL skips an SSL_CERT_FILE that does not exist and trusts whatever else it
+        # finds, so a typo would read as "untrusted certificate": say the file is missing.
+        env_file = os.environ.get("SSL_CERT_FILE")
+        if env_file and not Path(env_file).is_file():
+            raise CAFileError(Path(env_file), "the file does not exist", "SSL_CERT_FILE")
         return ssl.create_default_context()
     try:
         return ssl.create_default_context(cafile=str(ca_file))
     except (OSError, ssl.SSLError) as exc:
         reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
         raise CAFileError(Path(ca_file), str(reason)) from None
+
+
+def speaks_tls(host: str, port: int, timeout: float) -> bool:
+    """Whether `port` answers a TLS ClientHello: a port that stayed silent waiting for our
+    greeting may be an implicit-TLS (SSL) port. Only the handshake is done, with a verifying
+    context (a certificate it cannot verify still proves TLS is spoken); nothing is sent after."""
+    try:
+        addresses = resolve(host, port, timeout)
+        with connect(addresses, timeout) as sock:
+            sock.settimeout(timeout)
+            with ssl.create_default_context().wrap_socket(sock, server_hostname=host):
+                return True
+    except ssl.SSLCertVerificationError:
+        return True
+    except (OSError, ValueError):  # ssl.SSLError (not TLS), refused, timeout, DNS
+        return False
 
 
 def tls_detail(sock: ssl.SSLSocket) -> str:
