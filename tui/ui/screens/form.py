@@ -55,15 +55,19 @@ class ProviderFormScreen(Screen[str | None]):
         self.busy = False
         self.saved_name: str | None = None
         self.password_stored = False  # editing a provider whose password is in keyring
+        # Keys typed while an edit form reads its provider wait for it (see tui.ui.keys):
+        # typed into the empty Name, they would be lost under the loaded name.
+        self.ready_for_keys = editing is None
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="form-layout"):
             with VerticalScroll(id="form-body"):
                 yield from self._common_fields()
+                # The OAuth panel is built the first time an OAuth type is chosen (see show_type):
+                # most providers never need it, and it costs as much as a third of the form.
                 with ContentSwitcher(initial="panel-password", id="type-panels"):
                     yield PasswordPanel(id="panel-password")
-                    yield OAuthPanel(ProviderType.OUTLOOK, id="panel-oauth")
                 yield Static("", id="form-summary")
                 with Horizontal(id="form-buttons"):
                     yield Button("Save (ctrl+s)", variant="primary", id="save")
@@ -91,11 +95,16 @@ class ProviderFormScreen(Screen[str | None]):
         self.sub_title = f"Edit '{visible(self.editing)}'" if self.editing else "New provider"
         if self.editing:
             self.set_busy(True)
-            self.load_draft(self.editing)
+            self.load_draft(self.editing)  # the focus goes to Name once the values are in
         else:
             self.saved_draft = self.draft()
             self.revalidate()
-        self.query_one("#name", Input).focus()
+            self.query_one("#name", Input).focus()
+
+    @property
+    def loaded(self) -> bool:
+        """The form shows its values (an edit form's are read in a worker)."""
+        return self.saved_draft is not None
 
     # Loading -------------------------------------------------------------------------
 
@@ -111,18 +120,25 @@ class ProviderFormScreen(Screen[str | None]):
         else:
             self.post_message(DraftLoaded(draft, names, view))
 
-    def on_draft_loaded(self, message: DraftLoaded) -> None:
+    async def on_draft_loaded(self, message: DraftLoaded) -> None:
         self.other_names = message.other_names
         self.password_stored = message.draft.password_stored
-        self.set_draft(message.draft)
+        await self.set_draft(message.draft)
         self.saved_draft = self.draft()
         self.set_busy(False)
         self.revalidate()
         if message.view is not None and message.view.last_checked_at is not None:
             self.query_one("#form-status-scroll").display = True
             self.query_one("#form-status", StatusPane).show(message.view, self.app.now())
+        self.accept_keys()
 
-    def set_draft(self, draft: ProviderDraft) -> None:
+    def accept_keys(self) -> None:
+        """Loaded (or failed to load): keys typed meanwhile go to Name now."""
+        if not self.ready_for_keys:
+            self.ready_for_keys = True
+            self.query_one("#name", Input).focus()
+
+    async def set_draft(self, draft: ProviderDraft) -> None:
         """Fill the form from a draft; loading is not typing, so no Changed messages."""
         with self.prevent(Input.Changed, Select.Changed, Switch.Changed):
             for field in ("name", "account", "username", "from_name", "reply_to"):
@@ -130,7 +146,7 @@ class ProviderFormScreen(Screen[str | None]):
             self.query_one("#receive-emails", Switch).value = draft.receive_emails
             self.query_one("#active-reference", Switch).value = draft.active_reference
             self.query_one("#type", Select).value = draft.type
-        self.show_type(ProviderType(draft.type))
+        await self.show_type(ProviderType(draft.type))
         self.active_panel.set_values(draft)
         self.set_receive(draft.receive_emails)
         for form_field in self.query(FormField):
@@ -203,20 +219,32 @@ class ProviderFormScreen(Screen[str | None]):
         self.touch(event.control)
 
     @on(Select.Changed)
-    def select_changed(self, event: Select.Changed) -> None:
+    async def select_changed(self, event: Select.Changed) -> None:
         if event.control.id == "type" and event.value != Select.NULL:
-            self.show_type(ProviderType(event.value))
+            await self.show_type(ProviderType(event.value))
         self.touch(event.control)
 
     @on(Input.Blurred)
     def field_left(self, event: Input.Blurred) -> None:
         self.touch(event.input)
 
-    def show_type(self, provider_type: ProviderType) -> None:
-        self.query_one("#type-panels", ContentSwitcher).current = panel_of(provider_type)
+    async def show_type(self, provider_type: ProviderType) -> None:
         if provider_type.sign_in.uses_oauth:
-            self.query_one(OAuthPanel).set_type(provider_type)
+            await self.oauth_panel(provider_type)
+        self.query_one("#type-panels", ContentSwitcher).current = panel_of(provider_type)
         self.refresh_bindings()
+
+    async def oauth_panel(self, provider_type: ProviderType) -> OAuthPanel:
+        """The OAuth panel set to `provider_type`, built on first use."""
+        panels = self.query(OAuthPanel)
+        if panels:
+            panel = panels.first()
+            panel.set_type(provider_type)
+            return panel
+        panel = OAuthPanel(provider_type, id="panel-oauth")
+        await self.query_one("#type-panels", ContentSwitcher).mount(panel)
+        panel.set_receive(self.query_one("#receive-emails", Switch).value)
+        return panel
 
     def set_receive(self, receive: bool) -> None:
         for panel in self.query(TypePanel):
@@ -317,6 +345,7 @@ class ProviderFormScreen(Screen[str | None]):
 
     def on_action_failed(self, message: ActionFailed) -> None:
         self.set_busy(False)
+        self.accept_keys()
         if message.errors:
             self.refuse(message.errors, message.what.removesuffix("ing") or "save")
         else:
