@@ -27,8 +27,9 @@ TIME_TICK_SECONDS = 10.0  # "just now" becomes "1 min ago" without waiting for a
 class StatusPane(Static, can_focus=False):
     """Shows one provider; during a check, the steps as they arrive."""
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, classes: str | None = None, transcript_key: str = "l") -> None:
         super().__init__("", id=id, classes=classes)
+        self.transcript_key = transcript_key  # named in "Press … to show the transcript"
         self.view: ProviderView | None = None
         self.now: datetime | None = None
         self.live_steps: list[tuple[str, Step]] | None = None  # None when no check runs
@@ -103,7 +104,7 @@ class StatusPane(Static, can_focus=False):
 
     def _transcript(self, report: CheckReport) -> list[Content]:
         if not self.show_transcript:
-            return [Content.from_markup("[$text-muted]Press l to show the transcript.")]
+            return [Content.styled(f"Press {self.transcript_key} to show the transcript.", "$text-muted")]
         lines = [Content.from_markup("[b]Transcript[/b] [$text-muted](secrets removed)")]
         for result in report.results:
             lines.append(Content.styled(f"{result.protocol.upper()} {visible(result.host)}:{result.port}", "bold"))
