@@ -143,8 +143,9 @@ class ProviderFormScreen(Screen[str | None]):
     def accept_keys(self) -> None:
         """Loaded (or failed to load): keys typed meanwhile go to Name now."""
         if not self.ready_for_keys:
-            self.ready_for_keys = True
             self.query_one("#name", Input).focus()
+            # Once the focus asked for above is applied (through the app's queue).
+            self.app.call_later(setattr, self, "ready_for_keys", True)
 
     async def set_draft(self, draft: ProviderDraft) -> None:
         """Fill the form from a draft; loading is not typing, so no Changed messages."""
