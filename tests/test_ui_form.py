@@ -323,3 +323,18 @@ async def test_placeholders_read_as_examples(tmp_path):
         await open_new_form(pilot)
         for control in ("#name", "#account", "#from-name", "#smtp-host", "#inbound-host"):
             assert app.screen.query_one(control, Input).placeholder.startswith("e.g. "), control
+
+
+async def test_wrapped_lines_in_the_status_pane_continue_under_their_text(tmp_path):
+    app = make_app(tmp_path)
+    fill_demo(app.service)  # Billing failed: "Fix: Check the password; some providers want an app password."
+    async with app.run_test(size=(120, 40)) as pilot:  # the pane beside the fields: about 57 columns
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        pane = app.screen.query_one("#form-status", StatusPane)
+        lines = str(pane.render()).splitlines()
+        fix = next(i for i, line in enumerate(lines) if line.startswith("  Fix: "))
+        assert all(len(line) <= pane.size.width for line in lines[: fix + 2])
+        continued = lines[fix + 1]
+        assert continued.startswith(" " * len("  Fix: ")) and continued.strip() in "app password.", lines[fix:fix + 2]

@@ -5,6 +5,7 @@ and through `visible()`, so a greeting cannot drive the terminal."""
 
 from __future__ import annotations
 
+import textwrap
 from datetime import datetime
 
 from textual.content import Content
@@ -58,6 +59,11 @@ class StatusPane(Static, can_focus=False):
             self.now = now()
             self._render_view()
 
+    def on_resize(self) -> None:
+        """Long lines are wrapped to the width (with a hanging indent): a new width, new lines."""
+        if self.view is not None or self.live_steps is not None:
+            self._render_view()
+
     def add_step(self, protocol: str, step: Step) -> None:
         if self.live_steps is None:
             self.live_steps = []
@@ -78,7 +84,7 @@ class StatusPane(Static, can_focus=False):
             parts.extend(_live_ladder(self.live_steps))
         elif self.view is not None:
             parts.extend(self._times())
-            parts.extend(_failure_lines(self.view))
+            parts.extend(_failure_lines(self.view, self.size.width))
             if self.view.report is not None:
                 parts.extend(_report_ladder(self.view.report))
                 parts.extend(self._transcript(self.view.report))
@@ -112,16 +118,26 @@ class StatusPane(Static, can_focus=False):
         return lines
 
 
-def _failure_lines(view: ProviderView) -> list[Content]:
+def _failure_lines(view: ProviderView, width: int) -> list[Content]:
     failure = view.failure
     if view.status is not Status.RED or failure is None:
         return []
     transient = " (may pass by itself: check again)" if failure.transient else ""
     return [
         Content.assemble(("Error: ", "bold $error"), (failure.kind.value, "$error"), transient),
-        Content.assemble("  ", visible(failure.message)),
-        Content.assemble(("  Fix: ", "bold"), visible(failure.remedy)),
+        *_hanging(Content("  "), visible(failure.message), width),
+        *_hanging(Content.styled("  Fix: ", "bold"), visible(failure.remedy), width),
     ]
+
+
+def _hanging(head: Content, text: str, width: int) -> list[Content]:
+    """`head` then `text`, wrapped to `width` with the lines after the first starting under
+    the text, not at column 1 (width 0: not laid out yet, one line)."""
+    indent = head.cell_length
+    if width <= indent + 10:
+        return [Content.assemble(head, text)]
+    lines = textwrap.wrap(text, width - indent, break_long_words=True, break_on_hyphens=False) or [""]
+    return [Content.assemble(head, lines[0]), *(Content(" " * indent + line) for line in lines[1:])]
 
 
 def _step_line(step: Step) -> Content:
