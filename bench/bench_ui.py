@@ -218,7 +218,132 @@ def watch_refills(screen, refilled: list[float]) -> None:
     screen.refresh_rows = stamped
 
 
+BASELINE_FORM_KEYS = 5
+
+
+class _FormBaseline:
+    """The bare Textual baseline for opening a form: a key pushes a screen with one Input."""
+
+    @staticmethod
+    def build():
+        from textual.app import App
+        from textual.screen import Screen
+        from textual.widgets import Footer, Input, Label
+
+        class OneInput(Screen):
+            BINDINGS = [("escape", "app.pop_screen", "Back")]
+
+            def compose(self):
+                yield Input(id="name")
+                yield Footer()
+
+            def on_mount(self):
+                self.query_one(Input).focus()
+
+        class Bare(App):
+            BINDINGS = [("n", "open", "New")]
+
+            def compose(self):
+                yield Label("bare app ready")
+                yield Footer()
+
+            def action_open(self):
+                self.push_screen(OneInput())
+
+        return Bare()
+
+
+async def time_until(app, pressed_key: str, usable, frames: list[float]) -> float:
+    """Seconds from a key (sent as the terminal would send it) to the first frame painted
+    once `usable()` holds."""
+    from tests.ui_helpers import key_event
+
+    frames.clear()
+    started = time.perf_counter()
+    app.post_message(key_event(pressed_key))
+    while not usable():
+        await asyncio.sleep(0.001)
+    ready = time.perf_counter()
+    while not any(t >= ready for t in frames):
+        await asyncio.sleep(0.001)
+    return next(t for t in frames if t >= ready) - started
+
+
+async def form_baseline_timing() -> float:
+    from textual.widgets import Input
+
+    app = _FormBaseline.build()
+    frames: list[float] = []
+    timings = []
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        watch_frames(app, frames)
+        for _ in range(RUNS * 2):
+            timings.append(await time_until(app, "n", lambda: isinstance(app.focused, Input), frames))
+            await pilot.press("escape")
+            await pilot.pause()
+    return statistics.median(timings)
+
+
+async def form_timings(folder: Path) -> tuple[float, float]:
+    """Median seconds from a key to a usable form, with 10,000 providers: (`n`, a new form;
+    `enter`, the edit form with its values loaded and the focus on Name)."""
+    from textual.widgets import Input
+
+    from tui.core.settings import load_settings
+    from tui.ui.app import create_app
+    from tui.ui.demo import memory_service
+    from tui.ui.screens.form import ProviderFormScreen
+
+    settings = load_settings(env=mailprov_env(folder))
+    app = create_app(memory_service(settings), settings)
+    frames: list[float] = []
+
+    def usable() -> bool:
+        screen = app.screen
+        return (
+            isinstance(screen, ProviderFormScreen)
+            and screen.loaded
+            and isinstance(app.focused, Input)
+            and app.focused.id == "name"
+        )
+
+    timings: dict[str, list[float]] = {"n": [], "enter": []}
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(3):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        watch_frames(app, frames)
+        for _ in range(RUNS * 2):
+            for key, bucket in timings.items():
+                bucket.append(await time_until(app, key, usable, frames))
+                await app.workers.wait_for_complete()
+                await pilot.press("escape")
+                await pilot.pause()
+    return statistics.median(timings["n"]), statistics.median(timings["enter"])
+
+
+def form_only() -> int:
+    """`python -m bench.bench_ui form`: only the key -> usable form figures."""
+    with tempfile.TemporaryDirectory(prefix="mailprov-bench-") as tmp:
+        big = Path(tmp)
+        fill_database(big, BIG)
+        bare_form = asyncio.run(form_baseline_timing())
+        new_form, edit_form = asyncio.run(form_timings(big))
+    print_form_timings(bare_form, new_form, edit_form)
+    return 0
+
+
+def print_form_timings(bare_form: float, new_form: float, edit_form: float) -> None:
+    print(f"key -> usable form (focus on Name, values loaded), {BIG} providers (in-process, median)")
+    print(f"  bare Textual app, a screen with one Input  {bare_form * 1000:6.1f} ms  (baseline)")
+    for label, seconds in (("n, new form", new_form), ("enter, edit form", edit_form)):
+        print(f"  {label:<17} {seconds * 1000:6.1f} ms  {seconds / bare_form:4.1f}x bare  (target < 150 ms)")
+
+
 def main() -> int:
+    if sys.argv[1:] == ["form"]:
+        return form_only()
     python = sys.executable
     mailprov = [python, "-m", "tui"]
     with tempfile.TemporaryDirectory(prefix="mailprov-bench-") as tmp:
@@ -235,6 +360,8 @@ def main() -> int:
         big_paint, _ = median_run(mailprov, mailprov_env(big), b"Loading providers")
         big_listed, peak_kb = median_run(mailprov, mailprov_env(big), b"Provider 00000")
         keep_all_ms, narrow_ms = asyncio.run(filter_timings(big))
+        bare_form = asyncio.run(form_baseline_timing())
+        new_form, edit_form = asyncio.run(form_timings(big))
 
     def ratio(seconds: float) -> str:
         return f"{seconds * 1000:7.0f} ms  {seconds / bare:4.2f}x bare"
@@ -249,6 +376,7 @@ def main() -> int:
     print(f"filter keystroke -> updated table painted, {BIG} providers (in-process, median)")
     print(f"  all {BIG} rows still match   {keep_all_ms:6.1f} ms  (target < 50 ms)")
     print(f"  the list narrows            {narrow_ms:6.1f} ms  (target < 50 ms)")
+    print_form_timings(bare_form, new_form, edit_form)
     print(f"peak memory with {BIG} providers: {peak_kb / 1024:.0f} MB  (target < 150 MB;"
           f" the bare app: {bare_kb / 1024:.0f} MB, {peak_kb / bare_kb:.1f}x)")
     return 0

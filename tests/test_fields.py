@@ -79,11 +79,11 @@ async def test_every_field_reaches_the_form_and_comes_back(tmp_path):
         form = app.screen
         for spec in FIELDS:
             assert form.query(f"#{spec.widget_id}"), spec.widget_id
-        form.set_draft(sample_draft())
+        await form.set_draft(sample_draft())
         await pilot.pause()
         assert form.draft() == sample_draft()
         gmail = sample_draft(type="gmail", password="")
-        form.set_draft(gmail)
+        await form.set_draft(gmail)
         await pilot.pause()
         assert form.draft() == gmail  # the OAuth panel has every field but the password
 

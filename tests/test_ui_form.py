@@ -249,3 +249,92 @@ async def test_editing_a_pop3_provider_shows_pop3(tmp_path):
         assert (inbound(app, "host").value, inbound(app, "port").value) == ("pop.example.com", "995")
         assert "Receiving (POP3)" in visible_text(app)
         assert app.screen.draft() == app.screen.saved_draft  # loading is not an unsaved change
+
+
+async def test_keys_typed_while_the_edit_form_loads_go_after_the_loaded_name(tmp_path):
+    from tests.ui_helpers import burst
+
+    app = make_app(tmp_path)
+    app.service.create(example_draft("Support"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        await burst(pilot, "enter", "XY")  # typed before the form has read the provider
+        await settle(pilot)
+        assert isinstance(app.screen, ProviderFormScreen)
+        assert app.screen.query_one("#name", Input).value == "SupportXY"
+
+
+async def test_ctrl_l_shows_the_transcript_in_the_form_and_l_stays_typed(tmp_path):
+    app = make_app(tmp_path)
+    fill_demo(app.service)  # Billing failed its last check
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "Press ctrl+l to show the transcript." in visible_text(app)
+        assert app.focused is app.screen.query_one("#name", Input)
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        pane = app.screen.query_one("#form-status", StatusPane)
+        assert pane.show_transcript
+        assert app.screen.query_one("#name", Input).value == "Billing"
+        await pilot.press("l")
+        assert app.screen.query_one("#name", Input).value == "Billingl"  # a letter is typed, not a key
+
+
+async def test_a_failed_recheck_keeps_the_records_last_success(tmp_path, closed_port):
+    app = make_app(tmp_path)
+    fill_demo(app.service)  # Support passed 3 minutes ago
+    last_ok = app.service.get("Support").last_ok_at
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#providers").focus()
+        await pilot.press("down", "down")  # by name: Billing, Sales, Support
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.query_one("#name", Input).value == "Support"
+        await type_into(pilot, "#smtp-host", "127.0.0.1")
+        await type_into(pilot, "#smtp-port", str(closed_port))
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        pane = app.screen.query_one("#form-status", StatusPane)
+        assert pane.view is not None and pane.view.name == "Support"  # not "Unsaved settings"
+        await settle(pilot)
+        assert app.service.get("Support").status.value == "red"
+        assert pane.view.last_ok_at == last_ok == app.service.get("Support").last_ok_at
+        assert "Last success: never" not in visible_text(app)
+
+
+async def test_saving_an_incomplete_form_says_so_in_a_sentence(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_new_form(pilot)
+        await type_into(pilot, "#name", "Support")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        note = notifications(app)[-1]
+        assert note.startswith("Not saved yet: check Account") and "sav yet" not in note.replace("saved yet", "")
+        assert "not a valid address" in error_of(app, "account") or error_of(app, "account")
+
+
+async def test_placeholders_read_as_examples(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_new_form(pilot)
+        for control in ("#name", "#account", "#from-name", "#smtp-host", "#inbound-host"):
+            assert app.screen.query_one(control, Input).placeholder.startswith("e.g. "), control
+
+
+async def test_wrapped_lines_in_the_status_pane_continue_under_their_text(tmp_path):
+    app = make_app(tmp_path)
+    fill_demo(app.service)  # Billing failed: "Fix: Check the password; some providers want an app password."
+    async with app.run_test(size=(120, 40)) as pilot:  # the pane beside the fields: about 57 columns
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        pane = app.screen.query_one("#form-status", StatusPane)
+        lines = str(pane.render()).splitlines()
+        fix = next(i for i, line in enumerate(lines) if line.startswith("  Fix: "))
+        assert all(len(line) <= pane.size.width for line in lines[: fix + 2])
+        continued = lines[fix + 1]
+        assert continued.startswith(" " * len("  Fix: ")) and continued.strip() in "app password.", lines[fix:fix + 2]

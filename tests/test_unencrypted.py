@@ -123,7 +123,7 @@ async def test_the_form_warns_under_security_none_and_save_stays_enabled(tmp_pat
         await settle(pilot)
         form = app.screen
         assert isinstance(form, ProviderFormScreen)
-        form.set_draft(example_draft("Plain"))
+        await form.set_draft(example_draft("Plain"))
         form.revalidate()
         assert not security_warning(app, "smtp").display
 
@@ -147,7 +147,7 @@ async def test_after_a_test_check_the_form_says_the_server_offers_starttls(tmp_p
             await pilot.press("n")
             await settle(pilot)
             form = app.screen
-            form.set_draft(example_draft("Plain", smtp_host="127.0.0.1", smtp_port=str(server.port),
+            await form.set_draft(example_draft("Plain", smtp_host="127.0.0.1", smtp_port=str(server.port),
                                          smtp_security="none", receive_emails=False))
             form.query_one("#receive-emails", Switch).value = False
             await pilot.pause()

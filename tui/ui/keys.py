@@ -8,7 +8,8 @@ already handed to the field that had focus before: `alice`, Tab, `ZZ` typed `ali
 
 `TypeAheadApp` hands a key out only when the keys before it have been dealt with (a widget
 stopped them, or they reached the app and its bindings ran), to whatever has focus then.
-A screen that is still opening gets its keys once it is mounted and has set its focus.
+A screen that is still opening gets its keys once it is mounted and has set its focus
+(and, for a screen with a `ready_for_keys` attribute, once that is true).
 Characters typed into a text field follow one another at once (they cannot move the focus),
 and a key that finds nothing in flight is handed out at once: only bursts wait.
 """
@@ -81,10 +82,13 @@ class TypeAheadApp(App[ReturnType]):
         return None if event.key in self.screen.active_bindings else focused
 
     def _screen_is_ready(self) -> bool:
+        """Mounted, and not still loading what its fields show (a screen says so with a
+        false `ready_for_keys`: the edit form while it reads the provider)."""
         try:
-            return self.screen.is_mounted
+            screen = self.screen
         except ScreenStackError:  # starting up or shutting down
             return False
+        return screen.is_mounted and getattr(screen, "ready_for_keys", True)
 
     def _wait_for_screen(self) -> None:
         """Another screen came up (or is being opened): keys wait until it is mounted and

@@ -25,6 +25,9 @@ from tui.ui.widgets.server_section import ServerSection
 from tui.ui.widgets.status_pane import StatusPane
 from tui.ui.widgets.type_panels import OAuthPanel, PasswordPanel, TypePanel
 
+TRANSCRIPT_KEY = "ctrl+l"
+NOT_SAVED = "Not saved yet"
+NOT_TESTED = "Not tested yet"
 TYPE_OPTIONS = [(t.label, t.value) for t in ProviderType]
 
 
@@ -41,6 +44,9 @@ class ProviderFormScreen(Screen[str | None]):
         Binding("ctrl+s", "save", "Save", tooltip="Save, then run the activation check", id="save"),
         Binding("ctrl+t", "test", "Test", tooltip="Test the values as typed, without saving", id="test"),
         Binding("ctrl+r", "reveal", "Show password", tooltip="Show or hide the password", id="reveal"),
+        # Not `l` as in the list: a letter would be typed into the focused field.
+        Binding(TRANSCRIPT_KEY, "transcript", "Transcript", tooltip="Show or hide the last check's transcript",
+                id="transcript", show=False),
         Binding("escape", "back", "Back", tooltip="Back to the list", id="back"),
     ]
 
@@ -55,47 +61,57 @@ class ProviderFormScreen(Screen[str | None]):
         self.busy = False
         self.saved_name: str | None = None
         self.password_stored = False  # editing a provider whose password is in keyring
+        self.record_view: ProviderView | None = None  # the saved provider, as the list shows it
+        # Keys typed while an edit form reads its provider wait for it (see tui.ui.keys):
+        # typed into the empty Name, they would be lost under the loaded name.
+        self.ready_for_keys = editing is None
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="form-layout"):
             with VerticalScroll(id="form-body"):
                 yield from self._common_fields()
+                # The OAuth panel is built the first time an OAuth type is chosen (see show_type):
+                # most providers never need it, and it costs as much as a third of the form.
                 with ContentSwitcher(initial="panel-password", id="type-panels"):
                     yield PasswordPanel(id="panel-password")
-                    yield OAuthPanel(ProviderType.OUTLOOK, id="panel-oauth")
                 yield Static("", id="form-summary")
                 with Horizontal(id="form-buttons"):
                     yield Button("Save (ctrl+s)", variant="primary", id="save")
                     yield Button("Test (ctrl+t)", id="test")
                     yield Button("Back (esc)", id="back")
             with VerticalScroll(id="form-status-scroll"):
-                yield StatusPane(id="form-status")
+                yield StatusPane(id="form-status", transcript_key=TRANSCRIPT_KEY)
         yield Footer()
 
     def _common_fields(self) -> ComposeResult:
         yield Static("Fields marked * are required.", id="form-intro")
-        yield FormField(text_input("name", "Support desk"), required=True)
+        yield FormField(text_input("name", "e.g. Support desk"), required=True)
         yield FormField(
             Select(TYPE_OPTIONS, value=ProviderType.SMTP_IMAP.value, allow_blank=False, compact=True, id="type")
         )
-        yield FormField(text_input("account", "support@example.com"), required=True)
+        yield FormField(text_input("account", "e.g. support@example.com"), required=True)
         yield FormField(text_input("username", "optional: the login, if not the account"))
-        yield FormField(text_input("from-name", "Example Support"))
+        yield FormField(text_input("from-name", "e.g. Example Support"))
         yield FormField(Switch(value=True, id="receive-emails"))
         yield FormField(Switch(value=True, id="active-reference"))
-        yield FormField(text_input("reply-to", "addresses separated by ;"))
+        yield FormField(text_input("reply-to", "e.g. a@example.com; b@example.com"))
 
     def on_mount(self) -> None:
         self.query_one("#form-status-scroll").display = False
         self.sub_title = f"Edit '{visible(self.editing)}'" if self.editing else "New provider"
         if self.editing:
             self.set_busy(True)
-            self.load_draft(self.editing)
+            self.load_draft(self.editing)  # the focus goes to Name once the values are in
         else:
             self.saved_draft = self.draft()
             self.revalidate()
-        self.query_one("#name", Input).focus()
+            self.query_one("#name", Input).focus()
+
+    @property
+    def loaded(self) -> bool:
+        """The form shows its values (an edit form's are read in a worker)."""
+        return self.saved_draft is not None
 
     # Loading -------------------------------------------------------------------------
 
@@ -111,18 +127,27 @@ class ProviderFormScreen(Screen[str | None]):
         else:
             self.post_message(DraftLoaded(draft, names, view))
 
-    def on_draft_loaded(self, message: DraftLoaded) -> None:
+    async def on_draft_loaded(self, message: DraftLoaded) -> None:
         self.other_names = message.other_names
         self.password_stored = message.draft.password_stored
-        self.set_draft(message.draft)
+        self.record_view = message.view
+        await self.set_draft(message.draft)
         self.saved_draft = self.draft()
         self.set_busy(False)
         self.revalidate()
         if message.view is not None and message.view.last_checked_at is not None:
             self.query_one("#form-status-scroll").display = True
             self.query_one("#form-status", StatusPane).show(message.view, self.app.now())
+        self.accept_keys()
 
-    def set_draft(self, draft: ProviderDraft) -> None:
+    def accept_keys(self) -> None:
+        """Loaded (or failed to load): keys typed meanwhile go to Name now."""
+        if not self.ready_for_keys:
+            self.query_one("#name", Input).focus()
+            # Once the focus asked for above is applied (through the app's queue).
+            self.app.call_later(setattr, self, "ready_for_keys", True)
+
+    async def set_draft(self, draft: ProviderDraft) -> None:
         """Fill the form from a draft; loading is not typing, so no Changed messages."""
         with self.prevent(Input.Changed, Select.Changed, Switch.Changed):
             for field in ("name", "account", "username", "from_name", "reply_to"):
@@ -130,7 +155,7 @@ class ProviderFormScreen(Screen[str | None]):
             self.query_one("#receive-emails", Switch).value = draft.receive_emails
             self.query_one("#active-reference", Switch).value = draft.active_reference
             self.query_one("#type", Select).value = draft.type
-        self.show_type(ProviderType(draft.type))
+        await self.show_type(ProviderType(draft.type))
         self.active_panel.set_values(draft)
         self.set_receive(draft.receive_emails)
         for form_field in self.query(FormField):
@@ -203,20 +228,32 @@ class ProviderFormScreen(Screen[str | None]):
         self.touch(event.control)
 
     @on(Select.Changed)
-    def select_changed(self, event: Select.Changed) -> None:
+    async def select_changed(self, event: Select.Changed) -> None:
         if event.control.id == "type" and event.value != Select.NULL:
-            self.show_type(ProviderType(event.value))
+            await self.show_type(ProviderType(event.value))
         self.touch(event.control)
 
     @on(Input.Blurred)
     def field_left(self, event: Input.Blurred) -> None:
         self.touch(event.input)
 
-    def show_type(self, provider_type: ProviderType) -> None:
-        self.query_one("#type-panels", ContentSwitcher).current = panel_of(provider_type)
+    async def show_type(self, provider_type: ProviderType) -> None:
         if provider_type.sign_in.uses_oauth:
-            self.query_one(OAuthPanel).set_type(provider_type)
+            await self.oauth_panel(provider_type)
+        self.query_one("#type-panels", ContentSwitcher).current = panel_of(provider_type)
         self.refresh_bindings()
+
+    async def oauth_panel(self, provider_type: ProviderType) -> OAuthPanel:
+        """The OAuth panel set to `provider_type`, built on first use."""
+        panels = self.query(OAuthPanel)
+        if panels:
+            panel = panels.first()
+            panel.set_type(provider_type)
+            return panel
+        panel = OAuthPanel(provider_type, id="panel-oauth")
+        await self.query_one("#type-panels", ContentSwitcher).mount(panel)
+        panel.set_receive(self.query_one("#receive-emails", Switch).value)
+        return panel
 
     def set_receive(self, receive: bool) -> None:
         for panel in self.query(TypePanel):
@@ -234,6 +271,13 @@ class ProviderFormScreen(Screen[str | None]):
     @on(Button.Pressed)
     def button_pressed(self, event: Button.Pressed) -> None:
         self.run_action(event.button.id or "")
+
+    def action_transcript(self) -> None:
+        pane = self.query_one("#form-status", StatusPane)
+        pane.toggle_transcript()
+        if pane.show_transcript:
+            scroll = self.query_one("#form-status-scroll", VerticalScroll)
+            self.call_after_refresh(scroll.scroll_end, animate=False)
 
     def action_reveal(self) -> None:
         self.query_one(PasswordPanel).toggle_reveal()
@@ -257,9 +301,13 @@ class ProviderFormScreen(Screen[str | None]):
         first = next((f for f in self.visible_fields() if f.field in errors), None)
         if first is not None:
             self.focus_field(first.field)
+        for form_field in self.visible_fields():  # a message only the service found (a name taken meanwhile)
+            if form_field.field in errors and form_field.field not in self.errors:
+                form_field.set_error(errors[form_field.field])
         inbound = self.draft().inbound_protocol
         labels = ", ".join(field_label(f, inbound) for f in errors)
-        notify_text(self, f"Cannot {what} yet: check {labels}.", severity="warning", title="Fix the form")
+        notify_text(self, f"{what}: check {labels} (the reason is under each).", severity="warning",
+                    title="Fix the form")
 
     def focus_field(self, field: str) -> None:
         control = self.control_for(field)
@@ -271,7 +319,7 @@ class ProviderFormScreen(Screen[str | None]):
         draft = self.draft()
         errors = rules.validate(draft, self.other_names)
         if errors:
-            self.refuse(errors, "save")
+            self.refuse(errors, NOT_SAVED)
             return
         self.set_busy(True)
         self.save_provider(draft)
@@ -280,7 +328,7 @@ class ProviderFormScreen(Screen[str | None]):
         draft = self.draft()
         errors = {k: v for k, v in rules.validate(draft).items() if k != "name"}
         if errors:
-            self.refuse(errors, "test")
+            self.refuse(errors, NOT_TESTED)
             return
         self.set_busy(True)
         self.start_check_display(draft)
@@ -312,20 +360,24 @@ class ProviderFormScreen(Screen[str | None]):
         self.sub_title = f"Edit '{visible(name)}'"
         draft = self.draft()
         self.saved_draft = draft
-        self.start_check_display(draft)
+        self.record_view = ProviderView.from_record(message.record)
+        self.start_check_display(draft, self.record_view)
         self.check_saved(name)
 
     def on_action_failed(self, message: ActionFailed) -> None:
         self.set_busy(False)
+        self.accept_keys()
         if message.errors:
-            self.refuse(message.errors, message.what.removesuffix("ing") or "save")
+            self.refuse(message.errors, NOT_TESTED if message.what == "testing" else NOT_SAVED)
         else:
             notify_text(self, f"Failed {message.what}: {message.error}", severity="error", timeout=10)
 
-    def start_check_display(self, draft: ProviderDraft) -> None:
+    def start_check_display(self, draft: ProviderDraft, saved: ProviderView | None = None) -> None:
+        """`saved`: the provider just saved is checked (its name heads the pane); None: a
+        test of the values as typed ("Unsaved settings")."""
         self.query_one("#form-status-scroll").display = True
         pane = self.query_one("#form-status", StatusPane)
-        pane.start_check(None, self.app.now())
+        pane.start_check(saved, self.app.now())
 
     @work(thread=True, exit_on_error=False, group="form-check")
     def check_saved(self, name: str) -> None:
@@ -362,9 +414,13 @@ class ProviderFormScreen(Screen[str | None]):
         self.set_busy(False)
         report = message.report
         draft = self.draft()
-        view = ProviderView.for_report(draft, report)
-        if not message.saved:
-            view = replace(view, name=f"{view.name} (test, not saved)")
+        if message.saved and self.record_view is not None:
+            # As the list shows it: the last success stays the record's when this check failed.
+            view = self.record_view = self.record_view.with_report(report)
+        else:
+            view = ProviderView.for_report(draft, report)
+            if not message.saved:
+                view = replace(view, name=f"{view.name} (test, not saved)")
         self.query_one("#form-status", StatusPane).show(view, self.app.now())
         offered = {result.protocol for result in report.results if result.starttls_offered}
         for section in self.active_panel.query(ServerSection):

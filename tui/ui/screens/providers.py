@@ -247,10 +247,6 @@ class ProvidersScreen(Screen[None]):
         self.show_selected()
         self.refresh_bindings()
 
-    @on(ProviderTable.Selected)
-    def row_selected(self) -> None:
-        self.action_edit()
-
     # Filter and zoom -----------------------------------------------------------------
 
     def action_filter(self) -> None:

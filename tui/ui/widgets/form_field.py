@@ -19,8 +19,10 @@ def field_name_of(widget: Widget) -> str | None:
 
 def text_input(id: str, placeholder: str = "", **options) -> Input:
     """A form's text field. It takes no control character, typed or pasted: an Input shows
-    its value as it is, so an escape pasted into it would reach the terminal."""
-    return Input(id=id, placeholder=placeholder, compact=True, restrict=NO_CONTROL_CHARS, **options)
+    its value as it is, so an escape pasted into it would reach the terminal. Focusing it
+    does not select its value: a key typed next would replace a loaded name."""
+    return Input(id=id, placeholder=placeholder, compact=True, restrict=NO_CONTROL_CHARS,
+                 select_on_focus=False, **options)
 
 
 class FormField(Vertical):

@@ -79,13 +79,6 @@ class ProviderTable(ScrollView, can_focus=True):
     class Highlighted(Message):
         """The cursor moved to another provider (or the list changed under it)."""
 
-    class Selected(Message):
-        """Enter on a provider."""
-
-        def __init__(self, name: str) -> None:
-            super().__init__()
-            self.name = name
-
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.views: list[ProviderView] = []
@@ -206,9 +199,11 @@ class ProviderTable(ScrollView, can_focus=True):
     def action_move_to(self, row: int) -> None:
         self.cursor_row = row if row >= 0 else len(self.views) - 1
 
-    def action_select(self) -> None:
+    async def action_select(self) -> None:
+        # The screen's edit runs now, not through a message: keys typed right after enter
+        # are handed out once this key is dealt with (tui.ui.keys), and must find the form.
         if self.selected_name is not None:
-            self.post_message(self.Selected(self.selected_name))
+            await self.run_action("screen.edit")
 
     def on_click(self, event) -> None:
         row = round(self.scroll_y) + event.y - HEADER_LINES

@@ -93,7 +93,7 @@ class ServerSection(Vertical):
         for form_field in self.query(FormField):
             form_field.relabel(self.protocol)
         server = self._preset_server()
-        self.host_input.placeholder = f"{server.host} (preset)" if server else "mail.example.com"
+        self.host_input.placeholder = f"{server.host} (preset)" if server else "e.g. mail.example.com"
         self.port_input.placeholder = f"{self._standard_port()} (standard)"
 
     @on(Select.Changed)

@@ -5,6 +5,7 @@ and through `visible()`, so a greeting cannot drive the terminal."""
 
 from __future__ import annotations
 
+import textwrap
 from datetime import datetime
 
 from textual.content import Content
@@ -27,8 +28,9 @@ TIME_TICK_SECONDS = 10.0  # "just now" becomes "1 min ago" without waiting for a
 class StatusPane(Static, can_focus=False):
     """Shows one provider; during a check, the steps as they arrive."""
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, classes: str | None = None, transcript_key: str = "l") -> None:
         super().__init__("", id=id, classes=classes)
+        self.transcript_key = transcript_key  # named in "Press … to show the transcript"
         self.view: ProviderView | None = None
         self.now: datetime | None = None
         self.live_steps: list[tuple[str, Step]] | None = None  # None when no check runs
@@ -57,6 +59,11 @@ class StatusPane(Static, can_focus=False):
             self.now = now()
             self._render_view()
 
+    def on_resize(self) -> None:
+        """Long lines are wrapped to the width (with a hanging indent): a new width, new lines."""
+        if self.view is not None or self.live_steps is not None:
+            self._render_view()
+
     def add_step(self, protocol: str, step: Step) -> None:
         if self.live_steps is None:
             self.live_steps = []
@@ -77,7 +84,7 @@ class StatusPane(Static, can_focus=False):
             parts.extend(_live_ladder(self.live_steps))
         elif self.view is not None:
             parts.extend(self._times())
-            parts.extend(_failure_lines(self.view))
+            parts.extend(_failure_lines(self.view, self.size.width))
             if self.view.report is not None:
                 parts.extend(_report_ladder(self.view.report))
                 parts.extend(self._transcript(self.view.report))
@@ -103,7 +110,7 @@ class StatusPane(Static, can_focus=False):
 
     def _transcript(self, report: CheckReport) -> list[Content]:
         if not self.show_transcript:
-            return [Content.from_markup("[$text-muted]Press l to show the transcript.")]
+            return [Content.styled(f"Press {self.transcript_key} to show the transcript.", "$text-muted")]
         lines = [Content.from_markup("[b]Transcript[/b] [$text-muted](secrets removed)")]
         for result in report.results:
             lines.append(Content.styled(f"{result.protocol.upper()} {visible(result.host)}:{result.port}", "bold"))
@@ -111,16 +118,26 @@ class StatusPane(Static, can_focus=False):
         return lines
 
 
-def _failure_lines(view: ProviderView) -> list[Content]:
+def _failure_lines(view: ProviderView, width: int) -> list[Content]:
     failure = view.failure
     if view.status is not Status.RED or failure is None:
         return []
     transient = " (may pass by itself: check again)" if failure.transient else ""
     return [
         Content.assemble(("Error: ", "bold $error"), (failure.kind.value, "$error"), transient),
-        Content.assemble("  ", visible(failure.message)),
-        Content.assemble(("  Fix: ", "bold"), visible(failure.remedy)),
+        *_hanging(Content("  "), visible(failure.message), width),
+        *_hanging(Content.styled("  Fix: ", "bold"), visible(failure.remedy), width),
     ]
+
+
+def _hanging(head: Content, text: str, width: int) -> list[Content]:
+    """`head` then `text`, wrapped to `width` with the lines after the first starting under
+    the text, not at column 1 (width 0: not laid out yet, one line)."""
+    indent = head.cell_length
+    if width <= indent + 10:
+        return [Content.assemble(head, text)]
+    lines = textwrap.wrap(text, width - indent, break_long_words=True, break_on_hyphens=False) or [""]
+    return [Content.assemble(head, lines[0]), *(Content(" " * indent + line) for line in lines[1:])]
 
 
 def _step_line(step: Step) -> Content:
