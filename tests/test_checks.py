@@ -333,7 +333,7 @@ def test_not_signed_in_fails_at_auth_honestly(mail_servers):
     assert report.status is Status.RED
     assert failure.kind is FailureKind.AUTH
     assert failure.message.startswith("Not signed in: this provider logs in with a Microsoft account")
-    assert "not available in this version yet" in failure.remedy
+    assert "next version" in failure.remedy
     assert report.outbound.steps[-1].name == "auth"
     assert all(step.ok for step in report.outbound.steps[:-1])
     assert "AUTH" not in [line[3:7] for line in report.outbound.transcript]
@@ -547,3 +547,9 @@ def test_a_dns_failure_on_a_preset_host_blames_the_dns_not_the_spelling(host, ty
     assert failure.kind is FailureKind.DNS
     assert ("spelling" in failure.remedy) is typed
     assert ("cannot resolve" in failure.remedy) is not typed
+
+
+def test_messages_use_the_article_each_protocol_is_said_with():
+    from tui.core.checks.failures import with_article
+
+    assert [with_article(label) for label in ("SMTP", "IMAP", "POP3")] == ["an SMTP", "an IMAP", "a POP3"]

@@ -313,7 +313,7 @@ def reply_too_long(target: Target, step: str, what: str) -> Failure:
     return make_failure(
         FailureKind.PROTOCOL,
         f"The {target.where} sent {what} at the {step} step; the check stopped reading there.",
-        f"Check that {target.host} port {target.port} is a {target.label} server; "
+        f"Check that {target.host} port {target.port} is {with_article(target.label)} server; "
         "the transcript shows the start and the end of what it said.",
         _host_port_fields(target),
     )
@@ -323,7 +323,7 @@ def protocol_failure(target: Target, step: str, what: str) -> Failure:
     return make_failure(
         FailureKind.PROTOCOL,
         f"The {target.where} broke off at the {step} step: {what}.",
-        f"Check that {target.host} port {target.port} is a {target.label} server; "
+        f"Check that {target.host} port {target.port} is {with_article(target.label)} server; "
         "the transcript shows what it said.",
         _host_port_fields(target),
     )
@@ -419,13 +419,18 @@ def auth_rejected(target: Target, uses_token: bool, reply: str) -> Failure:
     )
 
 
+def with_article(label: str) -> str:
+    """ "an IMAP", "a POP3", "an SMTP": the article follows how the letters are said."""
+    return f"{'an' if label[:1] in 'AEFHILMNORSX' else 'a'} {label}"
+
+
 def not_signed_in(target: Target) -> Failure:
     if target.sign_in.uses_oauth:
         company = SIGN_IN_COMPANIES[target.sign_in]
         return make_failure(
             FailureKind.AUTH,
             f"Not signed in: this provider logs in with a {company} account ({target.username}).",
-            "Sign in from the provider form (OAuth sign-in is not available in this version yet).",
+            "OAuth sign-in comes in the next version of mailprov; until then this provider cannot be activated.",
             (),
         )
     return make_failure(
