@@ -184,7 +184,6 @@ class ImapSession(ClosingSession):
             pass
 
 
-
 def open_imap(
     server: ServerSettings,
     credential: Credential | None,

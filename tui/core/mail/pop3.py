@@ -158,7 +158,6 @@ class Pop3Session(ClosingSession):
         self.connection.close()
 
 
-
 def open_pop3(
     server: ServerSettings,
     credential: Credential | None,

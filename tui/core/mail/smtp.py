@@ -154,7 +154,6 @@ class SmtpSession(ClosingSession):
         self.smtp.close()
 
 
-
 def open_smtp(
     server: ServerSettings,
     credential: Credential | None,
