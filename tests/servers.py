@@ -412,11 +412,14 @@ class SmtpRecorder:
         return AuthResult(success=good, handled=False, auth_data=fields.get("user"))
 
     async def handle_DATA(self, server, session, envelope):
+        # Postfix's wording, with a queue id of our own: what a sender reports back.
+        queue_id = f"Q{uuid.uuid4().hex[:10].upper()}"
         with self._lock:
             self.messages.append(
-                {"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "data": envelope.content}
+                {"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "data": envelope.content,
+                 "queue_id": queue_id, "listener": server.listener, "logged_in": session.authenticated}
             )
-        return "250 OK: queued"
+        return f"250 2.0.0 Ok: queued as {queue_id}"
 
 
 def _recording_server_class():
@@ -446,9 +449,10 @@ def _recording_server_class():
     return RecordingServer
 
 
-def smtp_controller(recorder: SmtpRecorder, listener: str, port: int, **smtp_options):
-    """A started-on-demand aiosmtpd Controller on 127.0.0.1:`port` requiring a login, whose
-    server tells `recorder` about every command as `listener`; call .start() and .stop()."""
+def smtp_controller(recorder: SmtpRecorder, listener: str, port: int, auth_required: bool = True, **smtp_options):
+    """A started-on-demand aiosmtpd Controller on 127.0.0.1:`port` requiring a login (unless
+    `auth_required` is False: a trusted relay), whose server tells `recorder` about every
+    command as `listener`; call .start() and .stop()."""
     from aiosmtpd.controller import Controller
 
     server_class = _recording_server_class()
@@ -461,7 +465,7 @@ def smtp_controller(recorder: SmtpRecorder, listener: str, port: int, **smtp_opt
         recorder,
         hostname=HOST,
         port=port,
-        auth_required=True,
+        auth_required=auth_required,
         authenticator=recorder.authenticate,
         **smtp_options,
     )
@@ -481,9 +485,10 @@ class SmtpServers:
 
 
 def start_smtp_servers(certs: TestCertificates, users: dict[str, str] | None = None) -> SmtpServers:
-    """Four listeners sharing one recorder, all requiring a login:
+    """Five listeners sharing one recorder, all but the last requiring a login:
     "starttls" (587-style, STARTTLS required), "ssl" (465-style), "plain" (no TLS at all),
-    and "no-starttls" (plain, would even accept a plaintext login: for proving we never send one)."""
+    "no-starttls" (plain, would even accept a plaintext login: for proving we never send one),
+    and "relay" (plain, takes mail without any login, like a local Postfix for its network)."""
     servers = SmtpServers(SmtpRecorder(dict(users or USERS)))
     # aiosmtpd 1.4.6 offers no AUTH on an implicit-TLS listener unless auth_require_tls=False.
     options = {
@@ -491,6 +496,7 @@ def start_smtp_servers(certs: TestCertificates, users: dict[str, str] | None = N
         "ssl": {"ssl_context": certs.server_context, "auth_require_tls": False},
         "plain": {"auth_require_tls": False},
         "no-starttls": {"auth_require_tls": False},
+        "relay": {"auth_require_tls": False, "auth_required": False},
     }
     try:
         for listener, smtp_options in options.items():
@@ -571,6 +577,10 @@ class MailServers:
     @property
     def smtp_no_starttls_port(self) -> int:
         return self.smtp.port("no-starttls")
+
+    @property
+    def smtp_relay_port(self) -> int:
+        return self.smtp.port("relay")
 
     @property
     def imap_ssl_port(self) -> int:

@@ -337,6 +337,39 @@ class ProviderService:
             reports.setdefault(record.id, report)
         return [reports[record.id] for record in records]
 
+    # Sending -------------------------------------------------------------------------
+
+    def send(self, name: str, message, on_step: StepCallback | None = None):
+        """Send `message` (a `mail.compose.OutgoingMessage`, built with `compose()` from this
+        provider's settings) through the provider: its login (password, or XOAUTH2 token, or
+        none for a trusted relay), its timeouts. -> `send.SendResult`; a missing password
+        is its failure (nothing sent). Nothing is stored here."""
+        from tui.core import credentials
+        from tui.core.send import send_message
+
+        record = self.store.require(name)
+        try:
+            credential = credentials.for_provider(record, self.secrets)
+        except credentials.SecretMissing as missing:
+            return _unsent(record, message, missing.failure)
+        result = send_message(
+            record.settings, credential, message,
+            timeout=self.settings.timeout, ca_file=self.settings.ca_file, on_step=on_step,
+        )
+        if result.sent:
+            log.info("sent %s through %r (queue id %s)", result.message_id, record.name, result.queue_id or "none")
+        else:
+            log.warning("send through %r failed: %s", record.name, result.failure.message if result.failure else "?")
+        return result
+
+    def send_test(self, name: str, to: str, on_step: StepCallback | None = None):
+        """Send the short test message (`mail.compose.compose_test_message`) to `to`. Raises
+        `mail.compose.UnsafeMessage` for an address that is not one (nothing sent)."""
+        from tui.core.mail.compose import compose_test_message
+
+        record = self.store.require(name)
+        return self.send(record.name, compose_test_message(record.settings, to), on_step=on_step)
+
     def _save_then_tell(self, record: ProviderRecord, report: CheckReport, on_report) -> CheckReport:
         report = self._save(record, report)
         if on_report:
@@ -411,6 +444,15 @@ def _report_of(record: ProviderRecord, failure: Failure) -> CheckReport:
     server = record.settings.outbound
     outbound = ProtocolResult("smtp", server.host, server.port, failure=failure)
     return CheckReport(provider=record.name, started_at=utcnow(), outbound=outbound)
+
+
+def _unsent(record: ProviderRecord, message, failure: Failure):
+    """The result of a send that could not start (its password is missing)."""
+    from tui.core.send import SendResult
+
+    server = record.settings.outbound
+    result = ProtocolResult("smtp", server.host, server.port, failure=failure)
+    return SendResult(record.name, message.message_id, message.recipients, result)
 
 
 def _log_report(report: CheckReport) -> None:

@@ -10,6 +10,7 @@ AUTH. What is sent afterwards (a dry run, a message) is the caller's.
 
 from __future__ import annotations
 
+import re
 import smtplib
 import socket
 from pathlib import Path
@@ -32,6 +33,8 @@ from tui.core.protocols import Protocol, Security
 
 # What a password logs in with, in order of preference (a token always uses XOAUTH2).
 PASSWORD_MECHANISMS = ("PLAIN", "LOGIN")
+# A line of message data starting with "." gets another one (RFC 5321 4.5.2).
+_DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
 
 
 class RecordingSMTP(smtplib.SMTP):
@@ -119,6 +122,22 @@ class RecordingSMTP(smtplib.SMTP):
             code, reply = self.docmd(b64(respond(unb64(reply))))
         return code, reply
 
+    def send_content(self, content: bytes) -> tuple[int, bytes]:
+        """After DATA's 354: the message (dot-stuffed, ended by CRLF . CRLF), then the
+        server's final reply. The transcript keeps the headers and the size of the body,
+        not the body itself (a transcript is for the conversation, not the mail)."""
+        data = _DOT_AT_LINE_START.sub(b"..", content)
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+        header, _, body = content.partition(b"\r\n\r\n")
+        for line in header.split(b"\r\n"):
+            self.transcript.add(f"C: {line.decode('utf-8', 'replace')}")
+        self.transcript.add(f"C: <body: {len(body.splitlines())} lines, {len(body)} bytes>")
+        self.transcript.add("C: .")
+        self.deadline.arm(self.sock)
+        smtplib.SMTP.send(self, data + b".\r\n")  # not self.send: that would log the body
+        return self.getreply()
+
     def auth_mechanisms(self) -> list[str]:
         return self.esmtp_features.get("auth", "").upper().split()
 
@@ -164,8 +183,11 @@ def open_smtp(
     transcript: Transcript | None = None,
     phases: Phases | None = None,
     local_hostname: str | None = None,
+    log_in: bool = True,
 ) -> SmtpSession:
     """An SMTP session logged in as `credential`, or an exception (see mail.errors).
+    With `log_in` False (a trusted relay: "SMTP sign-in: none") no AUTH is sent, and the
+    "auth" phase says that no login was used; `credential` may then be None.
 
     Certificates are verified with `tls_context` (a context, or a factory called at the
     TLS phase) or else with `ca_file` / the system store. With security starttls a server
@@ -184,7 +206,7 @@ def open_smtp(
         if server.security is Security.STARTTLS:
             _starttls(session)
             _ehlo(session)
-        session.mechanism = _log_in(session, credential)
+        session.mechanism = _log_in(session, credential) if log_in else _no_login(session)
     except BaseException:
         session.close()
         raise
@@ -234,3 +256,13 @@ def _log_in(session: SmtpSession, credential: Credential | None) -> str:
         note.detail = f"{mechanism} as {credential.username}: {session.said(code, reply)}"
         return mechanism
 
+
+
+# What a session opened without a login (a trusted relay) reports as its mechanism.
+NO_LOGIN = "none"
+
+
+def _no_login(session: SmtpSession) -> str:
+    with session.wire.phases.step("auth") as note:
+        note.detail = "no login used (SMTP sign-in: none, a trusted relay)"
+    return NO_LOGIN
