@@ -5,6 +5,7 @@ injection refused through every field."""
 from __future__ import annotations
 
 import email
+import json
 import email.policy
 import re
 from dataclasses import replace
@@ -241,3 +242,79 @@ def _plain_settings(port: int):
                           smtp_port=str(port), smtp_security="none", receive_emails=False)
     settings = to_settings(draft)
     return replace(settings, outbound=ServerSettings("127.0.0.1", port, Security.NONE))
+
+
+# --- `mailprov send-test` ----------------------------------------------------------------
+
+from tests.test_cli import Cli, add_real  # noqa: E402 - the CLI's own test harness
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys, mail_servers):
+    runner = Cli(tmp_path, monkeypatch, capsys)
+    monkeypatch.setenv("MAILPROV_CA_FILE", str(mail_servers.ca_file))  # after Cli, which clears it
+    return runner
+
+
+def test_send_test_sends_and_reports_the_queue_id(cli, mail_servers):
+    draft = mail_servers.draft()
+    assert add_real(cli, "Real", draft, draft.password)[0] == 0
+    code, out, err = cli("send-test", "real", "--to", "bob@example.net")
+
+    assert code == 0, out + err
+    queue_id = re.search(r"queued as (Q[0-9A-F]{10})", out).group(1)
+    headers = received(mail_servers, queue_id)["message"]
+    assert headers["Subject"] == "mailprov test message"
+    assert f"Message-ID {headers['Message-ID']}" in out
+    assert out.startswith("Real: test message sent to bob@example.net")
+    assert draft.password not in out + err
+
+    code, out, _ = cli("send-test", "Real", "--to", "bob@example.net", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["sent"] is True and data["recipients"] == ["bob@example.net"]
+    assert received(mail_servers, data["queue_id"])["message"]["Message-ID"] == data["message_id"]
+
+
+def test_send_test_says_when_the_server_gave_no_queue_id(cli, mail_servers, test_certificates):
+    class NoId(SmtpRecorder):
+        async def handle_DATA(self, server, session, envelope):
+            return "250 Message received"
+
+    controller = smtp_controller(NoId({mail_servers.user: mail_servers.password}), "no-id", free_port(),
+                                 auth_required=False, auth_require_tls=False)
+    controller.start()
+    try:
+        draft = mail_servers.draft(smtp_port=str(controller.port), smtp_security="none", receive_emails=False)
+        assert add_real(cli, "NoId", draft, draft.password)[0] == 0
+        code, out, err = cli("send-test", "NoId", "--to", "bob@example.net")
+    finally:
+        controller.stop()
+    assert code == 0, out + err
+    assert "the server gave no queue id (it answered: 250 Message received)" in out
+
+
+def test_send_test_failures_exit_1_and_bad_addresses_exit_2(cli, mail_servers):
+    draft = mail_servers.draft()
+    add_real(cli, "Real", draft, "not-the-password")
+    before = len(mail_servers.recorder.messages)
+
+    code, out, _ = cli("send-test", "Real", "--to", "bob@example.net")
+    assert code == 1
+    assert "NOT sent" in out and "✖ auth" in out and "fix:" in out
+
+    code, _, err = cli("send-test", "Real", "--to", "bob@example.net\r\nBcc: victim@example.org")
+    assert code == 2 and "--to" in err and "\r" not in err
+    code, _, err = cli("send-test", "Nobody", "--to", "bob@example.net")
+    assert code == 2
+    with pytest.raises(SystemExit) as missing:  # argparse's usage error, as for every command
+        cli("send-test", "Real")
+    assert missing.value.code == 2
+    assert len(mail_servers.recorder.messages) == before
+
+
+def test_the_plain_check_still_sends_nothing(cli, mail_servers):
+    draft = mail_servers.draft()
+    add_real(cli, "Real", draft, draft.password)
+    before = len(mail_servers.recorder.messages)
+    assert cli("check", "Real")[0] == 0
+    assert len(mail_servers.recorder.messages) == before

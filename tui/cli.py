@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--all", action="store_true", help="check every provider")
     check.add_argument("--json", action="store_true")
 
+    send_test = commands.add_parser(
+        "send-test", help="send a short test message through a provider and report the server's queue id")
+    send_test.add_argument("provider", metavar="NAME")
+    send_test.add_argument("--to", required=True, metavar="ADDR", help="the address to send the test message to")
+    send_test.add_argument("--json", action="store_true")
+
     export = commands.add_parser("export", help="write providers as TOML (no secrets)")
     export.add_argument("-o", "--output", metavar="FILE", help="file to write (default: stdout)")
     export.add_argument("--password-env-prefix", metavar="PREFIX",

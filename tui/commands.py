@@ -31,6 +31,7 @@ def run_command(args, settings: Settings) -> int:
         ("provider", "list"): provider_list,
         ("provider", "show"): provider_show,
         ("check", None): check,
+        ("send-test", None): send_test,
         ("export", None): export,
         ("import", None): import_file,
         ("doctor", None): doctor,
@@ -319,6 +320,64 @@ def print_report(report: CheckReport) -> None:
         say(f"    fix: {failure.remedy}" + (f" ({fields})" if fields else ""))
         if failure.transient:
             say("    this may pass by itself: try again before changing settings")
+
+
+# send-test ---------------------------------------------------------------------------
+
+
+def send_test(args, service) -> int:
+    """The check's SMTP ladder, then DATA with a short test message; exit 1 when not sent."""
+    from tui.core.mail.compose import UnsafeMessage
+
+    record = service.require(args.provider)
+    try:
+        result = service.send_test(record.name, args.to)
+    except UnsafeMessage as exc:
+        raise UsageProblem(f"--to {args.to}: {exc.reason}") from None
+    if args.json:
+        print_json(send_result_to_json(result))
+    else:
+        print_send_result(result)
+    return EXIT_OK if result.sent else EXIT_CHECK_FAILED
+
+
+def send_result_to_json(result) -> dict:
+    failure = result.failure
+    return {
+        "name": result.provider,
+        "sent": result.sent,
+        "message_id": result.message_id,
+        "recipients": list(result.recipients),
+        "queue_id": result.queue_id,
+        "reply": result.reply,
+        "kind": failure.kind.value if failure else None,
+        "message": failure.message if failure else None,
+        "remedy": failure.remedy if failure else None,
+        "fields": list(failure.fields) if failure else [],
+        "steps": [{"name": step.name, "ok": step.ok, "duration_ms": round(step.duration_ms, 1),
+                   "detail": step.detail} for step in result.result.steps],
+    }
+
+
+def print_send_result(result) -> None:
+    recipients = ", ".join(result.recipients)
+    outcome = f"test message sent to {recipients}" if result.sent else f"test message to {recipients} NOT sent"
+    say(f"{result.provider}: {outcome}")
+    smtp = result.result
+    say(f"  SMTP {smtp.host}:{smtp.port}")
+    for step in smtp.steps:
+        mark = "✓" if step.ok else "✖"
+        detail = f"  {step.detail}" if step.detail else ""
+        say(f"    {mark} {step.name:<12} {step.duration_ms:8.1f} ms{detail}")
+    if result.sent:
+        say(f"  Message-ID {result.message_id}")
+        say(f"  queued as {result.queue_id}" if result.queue_id
+            else f"  the server gave no queue id (it answered: {result.reply})")
+    failure = result.failure
+    if failure:
+        fields = ", ".join(field_ref(name) for name in failure.fields)
+        say(f"  ✖ {failure.kind.value}: {failure.message}")
+        say(f"    fix: {failure.remedy}" + (f" ({fields})" if fields else ""))
 
 
 # export / import ---------------------------------------------------------------------
