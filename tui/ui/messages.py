@@ -123,3 +123,10 @@ class CheckAllStarted(Message):
 @dataclass
 class DatabaseChanged(Message):
     """Someone else (the CLI, another session, a check's save) committed to the database."""
+
+
+@dataclass
+class SendTestFinished(Message):
+    """A test message was sent, or not: `result` is a tui.core.send.SendResult."""
+
+    result: Any

@@ -18,7 +18,14 @@ from tui.core.fields import canonical, field_label
 from tui.core.text import visible
 from tui.ui.commands import ScreenActionsProvider
 from tui.ui.format import notify_text
-from tui.ui.messages import ActionFailed, CheckFinished, CheckStepDone, DraftLoaded, ProviderSaved
+from tui.ui.messages import (
+    ActionFailed,
+    CheckFinished,
+    CheckStepDone,
+    DraftLoaded,
+    ProviderSaved,
+    SendTestFinished,
+)
 from tui.ui.view import ProviderView
 from tui.ui.widgets.form_field import FormField, field_name_of, text_input
 from tui.ui.widgets.server_section import ServerSection
@@ -26,6 +33,7 @@ from tui.ui.widgets.status_pane import StatusPane
 from tui.ui.widgets.type_panels import OAuthPanel, PasswordPanel, TypePanel
 
 TRANSCRIPT_KEY = "ctrl+l"
+SEND_TEST_KEY = "ctrl+o"  # a control key: a letter would be typed into the focused field
 NOT_SAVED = "Not saved yet"
 NOT_TESTED = "Not tested yet"
 TYPE_OPTIONS = [(t.label, t.value) for t in ProviderType]
@@ -47,6 +55,8 @@ class ProviderFormScreen(Screen[str | None]):
         # Not `l` as in the list: a letter would be typed into the focused field.
         Binding(TRANSCRIPT_KEY, "transcript", "Transcript", tooltip="Show or hide the last check's transcript",
                 id="transcript", show=False),
+        Binding(SEND_TEST_KEY, "send_test", "Send test message", id="send-test", show=False,
+                tooltip="Send a real test message"),
         Binding("escape", "back", "Back", tooltip="Back to the list", id="back"),
     ]
 
@@ -264,7 +274,7 @@ class ProviderFormScreen(Screen[str | None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "reveal":
             return self.provider_type.sign_in.uses_password
-        if action in ("save", "test") and self.busy:
+        if action in ("save", "test", "send_test") and self.busy:
             return None
         return True
 
@@ -333,6 +343,46 @@ class ProviderFormScreen(Screen[str | None]):
         self.set_busy(True)
         self.start_check_display(draft)
         self.test_draft(draft, self.editing)
+
+    def action_send_test(self) -> None:
+        """Ask for a recipient, then send the test message through the saved provider."""
+        if self.editing is None or self.has_unsaved_changes():
+            notify_text(self, "Save the provider first (ctrl+s): the test message goes through the saved settings.",
+                        severity="warning", title="Send test message")
+            return
+        from tui.ui.screens.send_test import SendTestScreen
+
+        name = self.editing
+
+        def answered(address: str | None) -> None:
+            if address:
+                self.set_busy(True)
+                notify_text(self, f"Sending a test message to {address}…", title=name)
+                self.send_test_message(name, address)
+
+        self.app.push_screen(SendTestScreen(name, self.draft().account.strip()), answered)
+
+    @work(thread=True, exit_on_error=False, group="form-send")
+    def send_test_message(self, name: str, address: str) -> None:
+        try:
+            result = self.app.service.send_test(name, address)
+        except Exception as error:
+            self.post_message(ActionFailed(f"sending a test message through '{name}'", str(error)))
+        else:
+            self.post_message(SendTestFinished(result))
+
+    def on_send_test_finished(self, message: SendTestFinished) -> None:
+        self.set_busy(False)
+        result = message.result
+        to = ", ".join(result.recipients)
+        if result.sent:
+            queued = f"queued as {result.queue_id}" if result.queue_id else "the server gave no queue id"
+            notify_text(self, f"Test message sent to {to}: {queued}.", title=result.provider, timeout=10)
+            return
+        failure = result.failure
+        reason = f"{failure.message} Fix: {failure.remedy}" if failure else "the server did not accept it."
+        notify_text(self, f"Test message to {to} not sent: {reason}", severity="warning",
+                    title=result.provider, timeout=15)
 
     def set_busy(self, busy: bool) -> None:
         self.busy = busy
