@@ -417,7 +417,7 @@ class SmtpRecorder:
         with self._lock:
             self.messages.append(
                 {"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "data": envelope.content,
-                 "queue_id": queue_id, "listener": server.listener, "logged_in": session.authenticated}
+                 "queue_id": queue_id, "listener": server.listener, "logged_in": bool(session.authenticated)}
             )
         return f"250 2.0.0 Ok: queued as {queue_id}"
 

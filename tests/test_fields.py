@@ -31,6 +31,7 @@ SAMPLE = {
     "smtp_host": "relay.example.com",
     "smtp_port": "2525",
     "smtp_security": "ssl",
+    "smtp_sign_in": "none",  # a trusted relay: SMTP-IMAP only (Outlook and Gmail log in)
     "inbound_protocol": "pop3",
     "inbound_host": "pop.example.com",
     "inbound_port": "1995",
@@ -82,10 +83,10 @@ async def test_every_field_reaches_the_form_and_comes_back(tmp_path):
         await form.set_draft(sample_draft())
         await pilot.pause()
         assert form.draft() == sample_draft()
-        gmail = sample_draft(type="gmail", password="")
+        gmail = sample_draft(type="gmail", password="", smtp_sign_in="login")
         await form.set_draft(gmail)
         await pilot.pause()
-        assert form.draft() == gmail  # the OAuth panel has every field but the password
+        assert form.draft() == gmail  # the OAuth panel has every field but the password and SMTP sign-in
 
 
 def test_every_field_has_its_flag_and_its_aliases():
@@ -145,7 +146,7 @@ def test_every_field_goes_through_toml_and_back():
 
 def test_every_field_goes_through_the_database(tmp_path):
     store = Store.open(f"sqlite:///{tmp_path / 'fields.db'}")
-    drafts = (sample_draft(), sample_draft(name="Outlook", type="outlook", password=""),
+    drafts = (sample_draft(), sample_draft(name="Outlook", type="outlook", password="", smtp_sign_in="login"),
               sample_draft(name="Off", receive_emails=False))
     for draft in drafts:
         settings = to_settings(draft)

@@ -3,6 +3,7 @@
 
 - Password sign-in: the password slot. A password that is missing or cannot be read is a
   `secret` failure for that provider alone (`SecretMissing`, or the batch's failures).
+  A provider that sends without login (SMTP sign-in none) and does not receive needs none.
 - Microsoft and Google sign-in: not available yet. The credential carries no token, so a
   check runs up to its login step and says "not signed in". This is where the next version
   reads the token cache slot (`ProviderRecord.token_key`) and refreshes the access token.
@@ -39,7 +40,8 @@ def for_provider(record: ProviderRecord, secrets) -> Credential:
 def for_providers(records: list[ProviderRecord], secrets) -> tuple[dict[int, Credential], dict[int, Failure]]:
     """({record id: credential}, {record id: `secret` failure}) for many providers, their
     passwords read in one batch: a missing or damaged one fails that provider alone."""
-    with_password = [record for record in records if record.settings.sign_in.uses_password]
+    # A provider sending through a trusted relay (no SMTP login) and not receiving needs none.
+    with_password = [record for record in records if record.settings.needs_password]
     found, damaged = secrets.get_many([record.secret_key for record in with_password]) if with_password else ({}, set())
     credentials: dict[int, Credential] = {}
     failures: dict[int, Failure] = {}
@@ -47,6 +49,8 @@ def for_providers(records: list[ProviderRecord], secrets) -> tuple[dict[int, Cre
         settings = record.settings
         if not settings.sign_in.uses_password:
             credentials[record.id] = _oauth_credential(settings)
+        elif not settings.needs_password:
+            credentials[record.id] = Credential(settings.username)
         elif record.secret_key in found:
             credentials[record.id] = Credential(settings.username, password=found[record.secret_key])
         else:

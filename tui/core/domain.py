@@ -103,6 +103,19 @@ TYPE_LABELS = {
 }
 
 
+class SmtpSignIn(StrEnum):
+    """Whether sending logs in: `login` (the provider's password or sign-in, the usual case)
+    or `none`, for a trusted relay (a local Postfix) that takes mail from this machine
+    without AUTH. Only SMTP-IMAP providers may say none; the inbound server always logs in."""
+
+    LOGIN = "login"
+    NONE = "none"
+
+
+# What the status adds when sending uses no login ("● active, no SMTP login").
+NO_SMTP_LOGIN = "no SMTP login"
+
+
 class Status(StrEnum):
     GREY = "grey"  # never activated, or settings changed since the last check
     RED = "red"  # the last activation failed
@@ -129,15 +142,18 @@ STATUS_WORDS = {Status.GREY: "not checked", Status.RED: "error", Status.GREEN: "
 PASSWORD_MISSING = "✖ password missing"
 
 
-def status_text(status: Status, *, encrypted: bool = True, password_missing: bool = False) -> str:
+def status_text(status: Status, *, encrypted: bool = True, password_missing: bool = False,
+                smtp_login: bool = True) -> str:
     """The status as every face shows it: glyph and word; "✖ password missing" when the
     stored password is gone or unreadable (never a plain "not checked"); "● active,
-    unencrypted" for a working provider whose password travels in clear (security none)."""
+    unencrypted" for a working provider whose password travels in clear (security none);
+    "● active, no SMTP login" for one sending through a trusted relay without login."""
     if password_missing:
         return PASSWORD_MISSING
-    if status is Status.GREEN and not encrypted:
-        return f"{status.text}, unencrypted"
-    return status.text
+    if status is not Status.GREEN:
+        return status.text
+    notes = ([] if encrypted else ["unencrypted"]) + ([] if smtp_login else [NO_SMTP_LOGIN])
+    return ", ".join([status.text, *notes])
 
 
 @dataclass(frozen=True)
@@ -208,6 +224,7 @@ class ProviderDraft:
     smtp_host: str = ""
     smtp_port: str = ""
     smtp_security: str = Protocol.SMTP.spec.default_security.value
+    smtp_sign_in: str = SmtpSignIn.LOGIN.value
     inbound_protocol: str = Protocol.IMAP.value
     inbound_host: str = ""
     inbound_port: str = ""
@@ -238,10 +255,21 @@ class ProviderSettings:
     reply_to: tuple[str, ...]
     outbound: ServerSettings  # always SMTP
     inbound: InboundSettings | None  # None: Receive emails is off, the provider only sends
+    smtp_sign_in: SmtpSignIn = SmtpSignIn.LOGIN  # none: a trusted relay, no AUTH when sending
 
     @property
     def receive_emails(self) -> bool:
         return self.inbound is not None
+
+    @property
+    def smtp_logs_in(self) -> bool:
+        """Sending logs in (False for a trusted relay: "SMTP sign-in: none")."""
+        return self.smtp_sign_in is SmtpSignIn.LOGIN
+
+    @property
+    def needs_password(self) -> bool:
+        """A password is needed by some server in use: the SMTP login, or the inbound one."""
+        return self.sign_in.uses_password and (self.smtp_logs_in or self.receive_emails)
 
     @property
     def servers(self) -> tuple[tuple[Protocol, ServerSettings], ...]:
@@ -266,7 +294,8 @@ class ProviderSettings:
 
     def connection_key(self) -> tuple:
         """What a successful check depends on: changing any of it makes the status grey again."""
-        return (self.type, self.sign_in, self.account, self.username, self.outbound, self.inbound)
+        return (self.type, self.sign_in, self.account, self.username, self.outbound, self.inbound,
+                self.smtp_sign_in)
 
     def to_draft(self, password_stored: bool = False) -> ProviderDraft:
         inbound = self.inbound
@@ -285,6 +314,7 @@ class ProviderSettings:
             smtp_host=self.outbound.host,
             smtp_port=str(self.outbound.port),
             smtp_security=self.outbound.security.value,
+            smtp_sign_in=self.smtp_sign_in.value,
             inbound_protocol=protocol.value,
             inbound_host=inbound.server.host if inbound else "",
             inbound_port=str(inbound.server.port) if inbound else "",

@@ -105,8 +105,11 @@ def settings_tree(settings: ProviderSettings, *, full: bool = False) -> dict[str
     if full:
         tree["username"] = settings.username
         tree.setdefault("inbound", None)
-    elif not tree.get("username"):
+        return tree
+    if not tree.get("username"):
         del tree["username"]
+    if settings.smtp_logs_in:  # the usual case, as an import reads a file without it
+        del tree["outbound"]["sign_in"]
     return tree
 
 

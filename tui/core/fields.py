@@ -85,6 +85,9 @@ FIELDS: tuple[FieldSpec, ...] = (
               ("--smtp-port",), "outbound.port", ("smtp_port",)),
     FieldSpec("smtp_security", "SMTP security", _C, "starttls (TLS), ssl or none",
               ("--smtp-security",), "outbound.security", ("smtp_security",)),
+    FieldSpec("smtp_sign_in", "SMTP sign-in", _C,
+              "login (default) or none: send through a trusted relay (a local Postfix) without "
+              "login; SMTP-IMAP only", ("--smtp-sign-in",), "outbound.sign_in"),
     FieldSpec("inbound_protocol", "Protocol", _C, "imap or pop3 (default imap)",
               ("--inbound-protocol",), "inbound.protocol"),
     FieldSpec("inbound_host", f"{INBOUND_LABEL} host", _T, "incoming server host",

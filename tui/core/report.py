@@ -75,6 +75,7 @@ class ProtocolResult:
     summary: str = ""  # e.g. "INBOX: 12 messages, 3 unseen"
     encrypted: bool = True  # False with security none: the password travels in clear
     starttls_offered: bool = False  # on an unencrypted connection, the server offered STARTTLS
+    logged_in: bool = True  # False: SMTP through a trusted relay, without login
 
     @property
     def ok(self) -> bool:
@@ -93,6 +94,7 @@ class ProtocolResult:
             summary=data.get("summary", ""),
             encrypted=bool(data.get("encrypted", True)),
             starttls_offered=bool(data.get("starttls_offered", False)),
+            logged_in=bool(data.get("logged_in", True)),
         )
 
 
@@ -145,7 +147,8 @@ class CheckReport:
 
     @property
     def status_text(self) -> str:
-        return status_text(self.status, encrypted=self.encrypted, password_missing=is_password_missing(self.failure))
+        return status_text(self.status, encrypted=self.encrypted, password_missing=is_password_missing(self.failure),
+                           smtp_login=all(result.logged_in for result in self.results))
 
     def to_dict(self) -> dict:
         data = asdict(self)

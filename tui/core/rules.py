@@ -21,6 +21,7 @@ from tui.core.domain import (
     ProviderType,
     Security,
     ServerSettings,
+    SmtpSignIn,
     ValidationError,
 )
 from tui.core.hosts import is_ip_literal
@@ -55,6 +56,7 @@ _SECURITY_ALIASES = {
     "plain": Security.NONE,
     "": None,
 }
+_SMTP_SIGN_IN_ALIASES = {"login": SmtpSignIn.LOGIN, "": SmtpSignIn.LOGIN, "none": SmtpSignIn.NONE}
 _PROTOCOL_ALIASES = {protocol.value: protocol for protocol in INBOUND_PROTOCOLS} | {"pop": Protocol.POP3}
 _LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # A last label that is a number (decimal, or 0x hex) makes the resolver read the whole name
@@ -69,6 +71,11 @@ def parse_type(text: str) -> ProviderType | None:
 
 def parse_security(text: str) -> Security | None:
     return _SECURITY_ALIASES.get(str(text).strip().lower())
+
+
+def parse_smtp_sign_in(text: str) -> SmtpSignIn | None:
+    """login or none; empty means login, the usual one."""
+    return _SMTP_SIGN_IN_ALIASES.get(str(text).strip().lower())
 
 
 def parse_inbound_protocol(text: str) -> Protocol | None:
@@ -268,7 +275,16 @@ def _evaluate(draft: ProviderDraft, existing_names: Iterable[str]):
     reply_to, reply_error = parse_reply_to(draft.reply_to)
     note("reply_to", reply_error)
     sign_in = provider_type.sign_in if provider_type is not None else None
-    if sign_in is not None and sign_in.uses_password and not draft.password and not draft.password_stored:
+    smtp_sign_in = parse_smtp_sign_in(draft.smtp_sign_in)
+    if smtp_sign_in is None:
+        note("smtp_sign_in", f"Pick login or none, not '{draft.smtp_sign_in}'.")
+    elif smtp_sign_in is SmtpSignIn.NONE and sign_in is not None and not sign_in.uses_password:
+        note("smtp_sign_in", f"{provider_type.label} sends with {sign_in.label}; only SMTP-IMAP providers "
+                             "can send through a relay without login.")
+    # Without an SMTP login, the password is for the inbound server only.
+    password_needed = smtp_sign_in is not SmtpSignIn.NONE or draft.receive_emails
+    if (sign_in is not None and sign_in.uses_password and password_needed
+            and not draft.password and not draft.password_stored):
         note("password", "Enter the mailbox password.")
     if sign_in is not None and sign_in.uses_oauth and draft.password:
         note("password", f"{provider_type.label} signs in with {sign_in.label}; no password is kept.")
@@ -301,6 +317,7 @@ def _evaluate(draft: ProviderDraft, existing_names: Iterable[str]):
         reply_to=reply_to,
         outbound=outbound,
         inbound=InboundSettings(inbound_protocol, inbound) if draft.receive_emails else None,
+        smtp_sign_in=smtp_sign_in,
     )
     return errors, settings
 

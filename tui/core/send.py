@@ -94,6 +94,7 @@ def send_message(
         sign_in=settings.sign_in,
         timeout=timeout,
         deadline=deadline or 0.0,
+        logs_in=settings.smtp_logs_in,
     )
     contexts: list = []
 
@@ -102,7 +103,7 @@ def send_message(
             contexts.append(tls_context(ca_file))
         return contexts[0]
 
-    sending = Sending(target, credential, shared_tls_context, on_step, message, log_in=_logs_in(settings))
+    sending = Sending(target, credential, shared_tls_context, on_step, message)
     result = sending.run()
     return SendResult(
         provider=settings.name,
@@ -115,27 +116,22 @@ def send_message(
     )
 
 
-def _logs_in(settings: ProviderSettings) -> bool:
-    """False for a trusted relay ("SMTP sign-in: none"), which takes mail without AUTH."""
-    return getattr(settings, "smtp_logs_in", True)
-
-
 class Sending(ProtocolCheck):
     """The SMTP ladder of the check, with a real message where the check does a dry run."""
 
     session: SmtpSession | None
 
-    def __init__(self, target: Target, credential, tls_context: Callable, on_step, message: OutgoingMessage,
-                 *, log_in: bool = True):
+    def __init__(self, target: Target, credential, tls_context: Callable, on_step, message: OutgoingMessage):
         super().__init__(target, credential, tls_context, on_step)
         self.message = message
-        self.log_in = log_in
+        self.log_in = target.logs_in  # False: a trusted relay ("SMTP sign-in: none")
         self.accepted = False
         self.queue_id: str | None = None
         self.reply = ""
 
     def _climb(self) -> None:
         self.session = open_smtp(self.target.server, self.credential, log_in=self.log_in, **self.session_options())
+        self.result.logged_in = self.log_in
         self._envelope()
         self._data()
         self._quit()

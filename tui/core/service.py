@@ -213,7 +213,7 @@ class ProviderService:
         unused = [key for key in keys if key not in in_use]
         self.secrets.delete_many(unused)
         users = self.store.by_secret_key([key for key in keys if key in in_use])
-        with_password = [record for record in users.values() if record.settings.sign_in.uses_password]
+        with_password = [record for record in users.values() if record.settings.needs_password]
         found, damaged = self.secrets.get_many([record.secret_key for record in with_password])
         for record in with_password:
             if record.secret_key not in found:

@@ -35,6 +35,7 @@ from tui.core.domain import (
     Security,
     ServerSettings,
     SignIn,
+    SmtpSignIn,
     Status,
     ValidationError,
     status_text,
@@ -43,7 +44,7 @@ from tui.core.report import CheckReport, Failure, as_utc, is_password_missing, u
 
 # The newest migration in tui/core/migrations/versions. A test keeps the two in step; knowing
 # it here lets an up-to-date database open without importing Alembic (faster start-up).
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 BUSY_TIMEOUT_MS = 5000
 
 
@@ -65,6 +66,7 @@ class ProviderRow(SQLModel, table=True):
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_security: str = "starttls"
+    smtp_sign_in: str = SmtpSignIn.LOGIN.value  # none: a trusted relay, sending without login
     # All four NULL: Receive emails is off.
     inbound_protocol: str | None = None
     inbound_host: str | None = None
@@ -126,7 +128,8 @@ class ProviderRecord:
     def status_text(self) -> str:
         """Glyph and word (see `status_text`)."""
         return status_text(
-            self.status, encrypted=self.settings.encrypted, password_missing=is_password_missing(self.failure)
+            self.status, encrypted=self.settings.encrypted, password_missing=is_password_missing(self.failure),
+            smtp_login=self.settings.smtp_logs_in,
         )
 
 
@@ -608,6 +611,7 @@ def _settings_columns(settings: ProviderSettings) -> dict[str, object]:
         "smtp_host": outbound.host,
         "smtp_port": outbound.port,
         "smtp_security": outbound.security.value,
+        "smtp_sign_in": settings.smtp_sign_in.value,
         "inbound_protocol": inbound.protocol.value if inbound else None,
         "inbound_host": inbound.server.host if inbound else None,
         "inbound_port": inbound.server.port if inbound else None,
@@ -643,6 +647,7 @@ def _to_settings(row: ProviderRow) -> ProviderSettings:
         reply_to=tuple(json.loads(row.reply_to or "[]")),
         outbound=ServerSettings(row.smtp_host, int(row.smtp_port), Security(row.smtp_security)),
         inbound=inbound,
+        smtp_sign_in=SmtpSignIn(row.smtp_sign_in or SmtpSignIn.LOGIN.value),
     )
 
 

@@ -24,12 +24,13 @@ class ProviderView:
     failure: Failure | None = None
     report: CheckReport | None = None
     encrypted: bool = True  # False when a protocol in use has security none
+    smtp_login: bool = True  # False when sending through a trusted relay without login
 
     @property
     def widest_status(self) -> str:
         """The longest status this provider can show: the list sizes its column by it, so a
         check turning it "active, unencrypted" is not cut short."""
-        labels = [status_text(status, encrypted=self.encrypted) for status in Status]
+        labels = [status_text(status, encrypted=self.encrypted, smtp_login=self.smtp_login) for status in Status]
         return max([*labels, self.status_text], key=len)
 
     @classmethod
@@ -46,6 +47,7 @@ class ProviderView:
             failure=record.failure,
             report=record.report,
             encrypted=settings.encrypted,
+            smtp_login=settings.smtp_logs_in,
         )
 
     @classmethod
@@ -62,6 +64,7 @@ class ProviderView:
             failure=report.failure,
             report=report,
             encrypted=report.encrypted,
+            smtp_login=all(result.logged_in for result in report.results),
         )
 
     def with_report(self, report: CheckReport) -> ProviderView:
@@ -74,13 +77,15 @@ class ProviderView:
             failure=report.failure,
             report=report,
             encrypted=report.encrypted,
+            smtp_login=all(result.logged_in for result in report.results),
         )
 
     @property
     def status_text(self) -> str:
         """Glyph and word (see `status_text`)."""
         return status_text(
-            self.status, encrypted=self.encrypted, password_missing=is_password_missing(self.failure)
+            self.status, encrypted=self.encrypted, password_missing=is_password_missing(self.failure),
+            smtp_login=self.smtp_login,
         )
 
     @cached_property

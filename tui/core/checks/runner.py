@@ -142,6 +142,7 @@ def _target(
         sign_in=settings.sign_in,
         timeout=timeout,
         deadline=deadline or 0.0,
+        logs_in=settings.smtp_logs_in or protocol is not Protocol.SMTP,
     )
 
 

@@ -1,5 +1,7 @@
 """The outbound ladder: the SMTP session's phases (resolve, connect, TLS, greeting, EHLO,
-STARTTLS, EHLO, AUTH), then a dry run (MAIL FROM, RCPT TO, RSET: nothing is sent) and QUIT."""
+STARTTLS, EHLO, AUTH), then a dry run (MAIL FROM, RCPT TO, RSET: nothing is sent) and QUIT.
+With SMTP sign-in none (a trusted relay) no AUTH is sent: the auth step says no login was
+used, and the dry run shows whether the relay takes mail from this machine."""
 
 from __future__ import annotations
 
@@ -18,7 +20,9 @@ class SmtpCheck(ProtocolCheck):
     session: SmtpSession | None
 
     def _climb(self) -> None:
-        self.session = open_smtp(self.target.server, self.credential, **self.session_options())
+        logs_in = self.target.logs_in  # False: a trusted relay ("SMTP sign-in: none")
+        self.session = open_smtp(self.target.server, self.credential, log_in=logs_in, **self.session_options())
+        self.result.logged_in = logs_in
         self._dry_run()
         with self.ladder.step("quit") as step:
             step.detail = self.session.quit()
@@ -43,7 +47,6 @@ class SmtpCheck(ProtocolCheck):
             if code != 250:
                 raise CheckFailed(protocol_failure(self.target, "rset", said(code, reply)))
             step.detail = f"{said(code, reply)} (nothing was sent)"
-        self.result.summary = (
-            f"Login accepted for {self.target.username}; {address} accepted as sender "
-            "and recipient (nothing sent)"
-        )
+        login = (f"Login accepted for {self.target.username}" if self.target.logs_in
+                 else "No login used (SMTP sign-in: none)")
+        self.result.summary = f"{login}; {address} accepted as sender and recipient (nothing sent)"

@@ -24,6 +24,7 @@ class Target:
     sign_in: SignIn
     timeout: float  # seconds, for each network wait
     deadline: float = 0.0  # seconds, for the whole ladder; 0 means DEADLINE_FACTOR x timeout
+    logs_in: bool = True  # False: SMTP through a trusted relay, no AUTH ("SMTP sign-in: none")
 
     def __post_init__(self) -> None:
         if not self.deadline:

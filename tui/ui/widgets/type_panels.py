@@ -7,12 +7,18 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
-from textual.widgets import Collapsible, Input, Static
+from textual import on
+from textual.widgets import Collapsible, Input, Select, Static
 
-from tui.core.domain import INBOUND_PROTOCOLS, PRESETS, Protocol, ProviderDraft, ProviderType
+from tui.core.domain import INBOUND_PROTOCOLS, PRESETS, Protocol, ProviderDraft, ProviderType, SmtpSignIn
 from tui.ui.widgets.form_field import FormField, text_input
 from tui.ui.widgets.server_section import ServerSection
 
+SMTP_SIGN_IN_OPTIONS = [("Login (password)", SmtpSignIn.LOGIN.value), ("None (trusted relay)", SmtpSignIn.NONE.value)]
+NO_SMTP_LOGIN_NOTE = (
+    "Sending uses no login: the SMTP server must take mail from this machine as a trusted relay "
+    "(a local Postfix). The password is needed only to receive."
+)
 SIGN_IN_NOT_YET = (
     "Sign-in with {label} is not available yet (it comes in a later version). "
     "No password is kept for {label}: you can save the provider now, and its check "
@@ -55,19 +61,36 @@ class PasswordPanel(TypePanel):
             required=True,
         )
         yield ServerSection("smtp", (Protocol.SMTP,), id="smtp-section")
+        yield FormField(Select(SMTP_SIGN_IN_OPTIONS, value=SmtpSignIn.LOGIN.value, allow_blank=False, compact=True,
+                               id="smtp-sign-in"))
+        yield Static(NO_SMTP_LOGIN_NOTE, id="smtp-sign-in-note", markup=False)
         yield ServerSection("inbound", INBOUND_PROTOCOLS, id="inbound-section")
+
+    def on_mount(self) -> None:
+        self.show_sign_in_note()
 
     @property
     def password_input(self) -> Input:
         return self.query_one("#password", Input)
 
+    @property
+    def smtp_sign_in(self) -> str:
+        value = self.query_one("#smtp-sign-in", Select).value
+        return SmtpSignIn.LOGIN.value if value == Select.NULL else str(value)
+
+    @on(Select.Changed, "#smtp-sign-in")
+    def show_sign_in_note(self) -> None:
+        self.query_one("#smtp-sign-in-note", Static).display = self.smtp_sign_in == SmtpSignIn.NONE.value
+
     def get_values(self) -> dict:
-        return {**super().get_values(), "password": self.password_input.value}
+        return {**super().get_values(), "password": self.password_input.value, "smtp_sign_in": self.smtp_sign_in}
 
     def set_values(self, draft: ProviderDraft) -> None:
         super().set_values(draft)
-        with self.prevent(Input.Changed):
+        with self.prevent(Input.Changed, Select.Changed):
             self.password_input.value = draft.password
+            self.query_one("#smtp-sign-in", Select).value = draft.smtp_sign_in or SmtpSignIn.LOGIN.value
+        self.show_sign_in_note()
         self.set_password_stored(draft.password_stored)
 
     def set_password_stored(self, stored: bool) -> None:
