@@ -125,7 +125,7 @@ def test_oauth_types_take_their_presets(cli):
     code, _, _ = cli("provider", "add", "--name", "G", "--type", "gmail", "--account", "g@example.com")
     assert code == 0
     shown = json.loads(cli("provider", "show", "G", "--json")[1])
-    assert shown["outbound"] == {"host": "smtp.gmail.com", "port": 587, "security": "starttls"}
+    assert shown["outbound"] == {"host": "smtp.gmail.com", "port": 587, "security": "starttls", "sign_in": "login"}
     assert shown["inbound"] == {"protocol": "imap", "host": "imap.gmail.com", "port": 993, "security": "ssl"}
     assert shown["sign_in"] == "google"
 
