@@ -118,7 +118,7 @@ def describe(exc: BaseException, clean: Cleaner = _as_is) -> str:
     if isinstance(exc, UnicodeError):
         # Its text quotes the character (maybe one of a password's): say only what happened.
         return f"text with characters outside {getattr(exc, 'encoding', 'the protocol')} could not be sent"
-    return shorten(str(exc) or type(exc).__name__, clean)
+    return shorten(errors.exception_text(exc) or type(exc).__name__, clean)
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

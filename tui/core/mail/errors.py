@@ -11,6 +11,8 @@ session's Redactor (no secret, no control character) and cut to MAX_REASON chara
 
 from __future__ import annotations
 
+import ast
+import re
 from collections.abc import Callable, Sequence
 
 Cleaner = Callable[[str], str]
@@ -28,6 +30,25 @@ def shorten(text: str, clean: Cleaner = _as_is) -> str:
     Cleaned (see mail.redact) before they are cut, so that a cut never leaves half a
     password where the whole one would have been found."""
     return clean(" ".join(text.split()))[:MAX_REASON]
+
+
+# A Python bytes literal inside an exception's text: libraries format what a server said with
+# %r (imaplib: "unexpected response: b'220 localhost ...'"), which people should not read.
+_BYTES_LITERAL = re.compile(r"(?<!\w)b'(?:[^'\\]|\\.)*'" + r'|(?<!\w)b"(?:[^"\\]|\\.)*"')
+
+
+def exception_text(exc: BaseException) -> str:
+    """`str(exc)`, with each bytes literal in it read back to the text the server sent
+    (a repr writes non-ASCII as \\x escapes, which would also hide a password from the cleaner)."""
+    return _BYTES_LITERAL.sub(_decoded_literal, str(exc))
+
+
+def _decoded_literal(match: re.Match[str]) -> str:
+    try:
+        value = ast.literal_eval(match.group())
+    except (ValueError, SyntaxError):
+        return match.group()[2:-1]
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else match.group()
 
 
 def reply_text(code: int, message: bytes | str, clean: Cleaner = _as_is) -> str:

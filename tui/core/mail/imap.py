@@ -10,7 +10,6 @@ CAPABILITY), LOGIN / AUTHENTICATE PLAIN / AUTHENTICATE XOAUTH2.
 
 from __future__ import annotations
 
-import ast
 import imaplib
 import socket
 import ssl
@@ -29,6 +28,7 @@ from tui.core.mail.errors import (
     MailboxUnavailable,
     NoCommonMechanism,
     StartTlsUnavailable,
+    exception_text,
     shorten,
 )
 from tui.core.mail.login import choose_mechanism, responder
@@ -131,14 +131,9 @@ def server_text(exc: Exception, clean: Cleaner) -> str:
     """imapclient puts the server's reply in the message, sometimes as a bytes repr: read
     it back to text (a repr writes non-ASCII as \\x escapes, which would hide a password
     from the cleaner), then clean and shorten it."""
-    text = str(exc)
+    text = exception_text(exc)
     for prefix in ("login failed: ", "authenticate failed: "):
         text = text.removeprefix(prefix)
-    if text.startswith(("b'", 'b"')) and text[-1:] in ("'", '"'):
-        try:
-            text = ast.literal_eval(text).decode("utf-8", "replace")
-        except (ValueError, SyntaxError):
-            text = text[2:-1]
     return shorten(text, clean)
 
 
