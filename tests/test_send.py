@@ -5,8 +5,8 @@ injection refused through every field."""
 from __future__ import annotations
 
 import email
-import json
 import email.policy
+import json
 import re
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 import pytest
 
 from tests.servers import GOOD_TOKEN, SmtpRecorder, free_port, smtp_controller
+from tests.test_cli import Cli, add_real
 from tui.core.domain import ServerSettings
 from tui.core.mail.compose import UnsafeMessage, compose, compose_test_message, new_message_id
 from tui.core.mail.credential import Credential
@@ -245,9 +246,6 @@ def _plain_settings(port: int):
 
 
 # --- `mailprov send-test` ----------------------------------------------------------------
-
-from tests.test_cli import Cli, add_real  # noqa: E402 - the CLI's own test harness
-
 
 @pytest.fixture
 def cli(tmp_path, monkeypatch, capsys, mail_servers):
