@@ -159,3 +159,14 @@ async def test_the_form_offers_smtp_sign_in_none_and_then_asks_no_password(tmp_p
         assert record.settings.smtp_sign_in is SmtpSignIn.NONE
         assert record.status is Status.GREEN
         assert "● active, unencrypted, no SMTP login" in visible_text(app)
+
+
+def test_the_unencrypted_warning_of_a_relay_does_not_speak_of_a_password():
+    from tui.core.rules import warnings
+
+    relay = to_settings(ProviderDraft(name="R", account="a@example.com", smtp_host="localhost",
+                                      smtp_security="none", smtp_sign_in="none", receive_emails=False))
+    assert warnings(relay) == ["SMTP security is none: the mail travels unencrypted. "
+                               "Pick TLS or SSL if the server offers it."]
+    logging_in = to_settings(relay.to_draft().updated(smtp_sign_in="login", password="p"))
+    assert "the password and the mail travel unencrypted" in warnings(logging_in)[0]

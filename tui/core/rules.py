@@ -397,9 +397,11 @@ def _preset_server(provider_type: ProviderType | None, protocol: Protocol) -> Se
 # Warnings: allowed, but the user must know ------------------------------------------
 
 
-def unencrypted_warning(protocol: Protocol | str, starttls_offered: bool = False) -> str:
-    """What to say when a protocol's security is none (saving it is allowed)."""
-    text = f"{Protocol(protocol).label} security is none: the password and the mail travel unencrypted."
+def unencrypted_warning(protocol: Protocol | str, starttls_offered: bool = False, logs_in: bool = True) -> str:
+    """What to say when a protocol's security is none (saving it is allowed); `logs_in`
+    False: SMTP through a trusted relay, where no password is sent."""
+    what = "the password and the mail travel" if logs_in else "the mail travels"
+    text = f"{Protocol(protocol).label} security is none: {what} unencrypted."
     if starttls_offered:
         return f"{text} The server offers STARTTLS: pick TLS to encrypt them."
     return f"{text} Pick TLS or SSL if the server offers it."
@@ -408,10 +410,12 @@ def unencrypted_warning(protocol: Protocol | str, starttls_offered: bool = False
 def warnings(settings: ProviderSettings) -> list[str]:
     """One line per thing that is allowed but unsafe in these settings (nothing blocks
     saving): today, each protocol in use whose password would travel unencrypted."""
-    return [unencrypted_warning(protocol) for protocol in settings.unencrypted_protocols]
+    return [unencrypted_warning(protocol, logs_in=settings.smtp_logs_in or protocol is not Protocol.SMTP)
+            for protocol in settings.unencrypted_protocols]
 
 
 def report_warnings(report) -> list[str]:
     """The same for what a check saw (a CheckReport): it knows whether the server offered
     STARTTLS, so the warning can say to use it."""
-    return [unencrypted_warning(r.protocol, r.starttls_offered) for r in report.results if not r.encrypted]
+    return [unencrypted_warning(r.protocol, r.starttls_offered, logs_in=r.logged_in)
+            for r in report.results if not r.encrypted]
