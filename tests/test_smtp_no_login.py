@@ -149,9 +149,11 @@ async def test_the_form_offers_smtp_sign_in_none_and_then_asks_no_password(tmp_p
         form.query_one("#receive-emails", Switch).value = False
         await pilot.pause()
         assert "password" in form.errors
+        assert form.query_one("#password-field").required
         form.query_one("#smtp-sign-in", Select).value = "none"
         await pilot.pause()
         assert form.query_one("#smtp-sign-in-note").display
+        assert not form.query_one("#password-field").required  # no '*': nothing needs it
         assert "password" not in form.errors and form.errors == {}
         await pilot.press("ctrl+s")
         await settle(pilot)

@@ -13,7 +13,7 @@ from textual.widget import Widget
 from textual.widgets import Button, ContentSwitcher, Footer, Header, Input, Select, Static, Switch
 
 from tui.core import rules
-from tui.core.domain import ProviderDraft, ProviderType, ValidationError
+from tui.core.domain import ProviderDraft, ProviderType, SmtpSignIn, ValidationError
 from tui.core.fields import canonical, field_label
 from tui.core.text import visible
 from tui.ui.commands import ScreenActionsProvider
@@ -209,7 +209,9 @@ class ProviderFormScreen(Screen[str | None]):
 
     def revalidate(self) -> None:
         """The core's rules on the whole draft; a field shows its message once touched."""
-        self.errors = rules.validate(self.draft(), self.other_names)
+        draft = self.draft()
+        self.errors = rules.validate(draft, self.other_names)
+        self._mark_password_required(draft)
         for form_field in self.visible_fields():
             shown = form_field.field in self.touched or self.save_attempted
             form_field.set_error(self.errors.get(form_field.field) if shown else None)
@@ -220,6 +222,16 @@ class ProviderFormScreen(Screen[str | None]):
         )
         summary.set_class(bool(count), "-invalid")
         self.query_one("#save", Button).disabled = bool(count) or self.busy
+
+    def _mark_password_required(self, draft: ProviderDraft) -> None:
+        """'*' on Password while a server needs it: not for a relay without SMTP login that
+        does not receive, nor when a password is stored."""
+        if not self.provider_type.sign_in.uses_password:
+            return
+        needed = not draft.password_stored and (draft.smtp_sign_in != SmtpSignIn.NONE.value or draft.receive_emails)
+        password_field = self.query_one("#password-field", FormField)
+        if password_field.required != needed:
+            password_field.set_required(needed)
 
     def touch(self, widget: Widget) -> None:
         field = field_name_of(widget)
