@@ -316,3 +316,20 @@ def test_the_plain_check_still_sends_nothing(cli, mail_servers):
     before = len(mail_servers.recorder.messages)
     assert cli("check", "Real")[0] == 0
     assert len(mail_servers.recorder.messages) == before
+
+
+def test_a_provider_whose_password_is_gone_sends_nothing_and_says_so(tmp_path, mail_servers):
+    from tests.test_service import make_service
+
+    service = make_service(tmp_path, MAILPROV_CA_FILE=str(mail_servers.ca_file))
+    record = service.create(mail_servers.draft(name="Gone", receive_emails=False))
+    service.secrets.delete_password(record.secret_key)
+    before = len(mail_servers.recorder.messages)
+
+    result = service.send_test("gone", "bob@example.net")
+
+    assert not result.sent and result.failure.kind is FailureKind.SECRET
+    assert result.recipients == ("bob@example.net",) and result.message_id.endswith("@example.test>")
+    assert len(mail_servers.recorder.messages) == before
+    with pytest.raises(UnsafeMessage):
+        service.send_test("Gone", "not an address")
