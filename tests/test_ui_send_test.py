@@ -40,6 +40,8 @@ async def test_send_test_message_from_the_form_reports_the_queue_id(tmp_path, ma
         sent = [n for n in notifications(app) if n.startswith("Test message sent to bob@example.net")]
         assert sent, notifications(app)
         queue_id = re.search(r"queued as (Q[0-9A-F]{10})", sent[0]).group(1)
+        pane = str(app.screen.query_one("#form-status").render())
+        assert f"✓ Sent: queued as {queue_id}" in pane and "data" in pane  # the steps, in the status pane
     [message] = mail_servers.recorder.messages[before:]
     assert message["queue_id"] == queue_id and message["to"] == ["bob@example.net"]
 

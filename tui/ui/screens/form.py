@@ -386,6 +386,8 @@ class ProviderFormScreen(Screen[str | None]):
     def on_send_test_finished(self, message: SendTestFinished) -> None:
         self.set_busy(False)
         result = message.result
+        self.query_one("#form-status-scroll").display = True
+        self.query_one("#form-status", StatusPane).show_send(result)
         to = ", ".join(result.recipients)
         if result.sent:
             queued = f"queued as {result.queue_id}" if result.queue_id else "the server gave no queue id"

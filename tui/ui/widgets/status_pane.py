@@ -34,10 +34,19 @@ class StatusPane(Static, can_focus=False):
         self.view: ProviderView | None = None
         self.now: datetime | None = None
         self.live_steps: list[tuple[str, Step]] | None = None  # None when no check runs
+        self.sent = None  # a test message's SendResult, shown until the next view or check
         self.show_transcript = False
 
     def show(self, view: ProviderView | None, now: datetime) -> None:
         self.view, self.now = view, now
+        self.live_steps = None
+        self.sent = None
+        self._render_view()
+
+    def show_send(self, result) -> None:
+        """What became of a test message (a tui.core.send.SendResult): sent and its queue
+        id, or why not; its SMTP steps; the transcript on request."""
+        self.sent = result
         self.live_steps = None
         self._render_view()
 
@@ -48,6 +57,7 @@ class StatusPane(Static, can_focus=False):
         """A check running: its steps so far (more come with `add_step`)."""
         self.view, self.now = view, now
         self.live_steps = list(steps)
+        self.sent = None
         self._render_view()
 
     def on_mount(self) -> None:
@@ -75,6 +85,9 @@ class StatusPane(Static, can_focus=False):
         self._render_view()
 
     def _render_view(self) -> None:
+        if self.sent is not None:
+            self.update(Content("\n").join(self._send_lines(self.sent)))
+            return
         if self.view is None and self.live_steps is None:
             self.update(Content.from_markup("[$text-muted]No provider selected."))
             return
@@ -89,6 +102,28 @@ class StatusPane(Static, can_focus=False):
                 parts.extend(_report_ladder(self.view.report))
                 parts.extend(self._transcript(self.view.report))
         self.update(Content("\n").join(parts))
+
+    def _send_lines(self, result) -> list[Content]:
+        to = visible(", ".join(result.recipients))
+        lines = [Content.styled(f"Test message to {to}", "bold")]
+        if result.sent:
+            queued = f"queued as {visible(result.queue_id)}" if result.queue_id else "the server gave no queue id"
+            lines.append(Content.assemble(("✓ Sent: ", "bold $success"), queued))
+            lines.append(Content.styled(f"  Message-ID {visible(result.message_id)}", "$text-muted"))
+        elif result.failure is not None:
+            failure = result.failure
+            lines.append(Content.assemble(("✖ Not sent: ", "bold $error"), (failure.kind.value, "$error")))
+            lines.extend(_hanging(Content("  "), visible(failure.message), self.size.width))
+            lines.extend(_hanging(Content.styled("  Fix: ", "bold"), visible(failure.remedy), self.size.width))
+        smtp = result.result
+        lines.append(Content.styled(f"{PROTOCOL_LABELS['smtp']}  {visible(smtp.host)}:{smtp.port}", "bold"))
+        lines.extend(_step_line(step) for step in smtp.steps)
+        if not self.show_transcript:
+            lines.append(Content.styled(f"Press {self.transcript_key} to show the transcript.", "$text-muted"))
+            return lines
+        lines.append(Content.from_markup("[b]Transcript[/b] [$text-muted](secrets removed, body left out)"))
+        lines.extend(Content.styled(visible(line), "$text-muted") for line in smtp.transcript)
+        return lines
 
     def _heading(self) -> Content:
         if self.view is None:
