@@ -333,3 +333,19 @@ def test_a_provider_whose_password_is_gone_sends_nothing_and_says_so(tmp_path, m
     assert len(mail_servers.recorder.messages) == before
     with pytest.raises(UnsafeMessage):
         service.send_test("Gone", "not an address")
+
+
+def test_what_a_hostile_server_says_while_sending_stays_data():
+    """Terminal escapes in the greeting, an AUTH accepted, DATA refused: every text of the
+    result is cleaned (escapes visible, never raw) and nothing is sent."""
+    from tests.scripted_smtp import ScriptedSmtp
+
+    with ScriptedSmtp(auth_reply="235 ok") as server:
+        settings = _plain_settings(server.port)
+        message = compose(settings, to=["bob@example.net"], subject="t", body="t\n")
+        result = send_message(settings, Credential("u@example.test", "pw"), message, timeout=TIMEOUT)
+    assert not result.sent and result.failure.kind is FailureKind.PROTOCOL
+    assert "502 not here" in result.failure.message
+    texts = [*result.result.transcript, *(step.detail for step in result.result.steps), result.failure.message]
+    assert any("\\x1b" in text for text in texts)  # the escape is shown, as a visible escape
+    assert not any("\x1b" in text or "\x9b" in text for text in texts)
