@@ -43,7 +43,7 @@ from tui.core.report import CheckReport, Failure, as_utc, is_password_missing, u
 
 # The newest migration in tui/core/migrations/versions. A test keeps the two in step; knowing
 # it here lets an up-to-date database open without importing Alembic (faster start-up).
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 BUSY_TIMEOUT_MS = 5000
 
 
@@ -296,15 +296,29 @@ class Store:
                 session.rollback()
                 raise ValidationError({"name": "Another provider took one of these names meanwhile."}) from None
 
-    def delete(self, name: str) -> ProviderRecord:
-        """Remove the row and record the keys of its slots, whose secrets are deleted next."""
+    def delete(self, name: str, force: bool = False) -> ProviderRecord:
+        """Remove the row and record the keys of its slots, whose secrets are deleted next.
+        Its queue goes with it (tui.core.queue). When campaigns use it, raises ProviderInUse
+        naming them, unless `force`: then they are detached in the same transaction."""
+        return self.delete_detaching(name, force)[0]
+
+    def delete_detaching(self, name: str, force: bool = False) -> tuple[ProviderRecord, list[int]]:
+        """`delete`, also returning the ids of the campaigns it detached (to put back)."""
+        from tui.core.campaigns import ProviderInUse, detach_all, names_using
+        from tui.core.queue import forget_provider
+
         with Session(self.engine) as session:
             row = _find_or_raise(session, name)
             record = _to_record(row)
+            users = names_using(session, row.id)
+            if users and not force:
+                raise ProviderInUse(record.name, users)
+            detached = detach_all(session, row.id)
+            forget_provider(session, row.id)
             session.delete(row)
             _record_intents(session, record.secret_keys)
             session.commit()
-            return record
+            return record, detached
 
     def restore(self, record: ProviderRecord) -> ProviderRecord:
         """Put back a row `delete()` removed (its secrets could not be deleted)."""
