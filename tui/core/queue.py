@@ -190,10 +190,16 @@ class QueueStore:
             rows = connection.execute(select(Pop3SeenRow.uidl).where(Pop3SeenRow.provider_id == provider_id))
             return {row[0] for row in rows}
 
-    def set_failures(self, provider_id: int, failures: int, red_by_worker: bool) -> None:
+    def note_failures(self, provider_id: int, failures: int, red_by_worker: bool) -> None:
+        """The worker's count of failed passes in a row, and whether it made the provider
+        red. A provider that failed before its first sync gets a state with no mailbox yet."""
         with self._writing() as connection:
-            connection.execute(update(SyncRow).where(SyncRow.provider_id == provider_id).values(
-                failures=failures, red_by_worker=red_by_worker, updated_at=_utc(utcnow())))
+            changed = connection.execute(update(SyncRow).where(SyncRow.provider_id == provider_id).values(
+                failures=failures, red_by_worker=red_by_worker, updated_at=_utc(utcnow()))).rowcount
+            if not changed:
+                connection.execute(insert(SyncRow).values(
+                    provider_id=provider_id, mailbox_key="", since=_utc(utcnow()), failures=failures,
+                    red_by_worker=red_by_worker, updated_at=_utc(utcnow())))
 
     # Queueing ------------------------------------------------------------------------
 

@@ -222,6 +222,11 @@ class Store:
             row = _find(session, name)
             return _to_record(row) if row else None
 
+    def get_by_id(self, provider_id: int) -> ProviderRecord | None:
+        with Session(self.engine) as session:
+            row = session.get(ProviderRow, provider_id)
+            return _to_record(row) if row else None
+
     def require(self, name: str) -> ProviderRecord:
         record = self.get(name)
         if record is None:
@@ -404,6 +409,27 @@ class Store:
             _set_failure(row, failure)
             row.last_report = json.dumps(report.to_dict())
             return self._commit(row, session)
+
+    def set_receive_status(self, checked: ProviderRecord, status: Status, failure: Failure | None) -> bool:
+        """The receive worker's verdict on a provider (red with a failure, or green again),
+        written only while the row still has the settings and keys the worker used (an
+        edit or a newer check wins) and only when it changes something. True when written."""
+        with Session(self.engine) as session:
+            if self.url.startswith("sqlite"):
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")  # read and write as one
+            row = session.get(ProviderRow, checked.id)
+            if row is None or not _still_as_checked(row, checked) or row.status == Status.GREY.value:
+                return False
+            kind = failure.kind.value if failure else None
+            if row.status == status.value and row.error_kind == kind and row.error_message == (failure and failure.message):
+                return False
+            row.status = status.value
+            _set_failure(row, failure)
+            if failure is None:
+                row.last_ok_at = utcnow()
+            session.add(row)
+            session.commit()
+            return True
 
     def _commit(self, row: ProviderRow, session: Session | None = None) -> ProviderRecord:
         own_session = session is None

@@ -169,6 +169,11 @@ class ImapSession(ClosingSession):
         unseen = len(self.client.search("UNSEEN")) if messages else 0
         return messages, unseen
 
+    @property
+    def reader(self) -> LineReader:
+        """The bounded reader every reply goes through (for `bounds.raised_bounds`)."""
+        return self.client.recording._reader()
+
     def logout(self) -> str:
         """LOGOUT, which closes the connection whatever it answers; what the server said."""
         self._closed = True
