@@ -251,9 +251,16 @@ def test_a_message_over_the_size_cap_is_queued_as_headers_marked_too_large(home,
 
 def test_first_sync_of_the_last_days_takes_what_is_there(home, mail_servers, own_dovecot):
     add_green(home, mail_servers, own_dovecot)
-    append(imap(own_dovecot, ca_file=mail_servers.ca_file), message(1), message(2))
+    client = imap(own_dovecot, ca_file=mail_servers.ca_file)
+    append(client, message(1), message(2))
     home.once(since_days=3)
     assert ids(home.messages("Inbox")) == ["<m1@example.test>", "<m2@example.test>"]
+    client.select_folder("INBOX", readonly=True)
+    assert all(b"\\Seen" not in flags for flags in client.get_flags(client.search()).values())
+    append(client, message(3))
+    home.once(mark_seen=True)  # an option: what is queued is marked \Seen
+    flags = client.get_flags(client.search())
+    assert [b"\\Seen" in f for _, f in sorted(flags.items())] == [False, False, True]
 
 
 def test_uidvalidity_change_queues_no_duplicates(home, mail_servers, own_dovecot):
@@ -275,6 +282,10 @@ def test_uidvalidity_change_queues_no_duplicates(home, mail_servers, own_dovecot
     after = home.queue.sync_state(home.service.require("Inbox").id)
     assert after.uidvalidity != before.uidvalidity
     assert ids(home.messages("Inbox")) == ["<m1@example.test>", "<m2@example.test>", "<m3@example.test>"]
+    append(client, message(4))  # and the new UIDs go on from there
+    home.once()
+    home.once()
+    assert ids(home.messages("Inbox"))[3:] == ["<m4@example.test>"]
 
 
 def test_a_wrong_password_turns_red_at_once_and_the_healthy_provider_keeps_ingesting(home, mail_servers, own_dovecot):

@@ -327,21 +327,23 @@ class ImapInbox:
         state = watcher.queue.sync_state(watcher.record.id)
         if state is None or state.mailbox_key != watcher.mailbox_key():
             state = watcher.queue.start_sync(watcher.record.id, watcher.mailbox_key(), watcher.first_sync_since())
-            if watcher.options.since_days is None:
-                return self._start_from_now(uidvalidity, info)
-            return self._take(self._search_since(state.since), uidvalidity)
+            if watcher.options.since_days is None:  # from now: remember where the mailbox is, take nothing
+                self.watcher.commit([], uidvalidity=uidvalidity, last_uid=self._highest_uid(info))
+                return 0
+            return self._take(self._search_since(state.since), uidvalidity, done_up_to=self._highest_uid(info))
         if state.uidvalidity is not None and state.uidvalidity != uidvalidity:
             log.warning("provider %r: the mailbox's UIDVALIDITY changed (%s -> %s): fetching it again since %s, "
                         "skipping what was queued", watcher.name, state.uidvalidity, uidvalidity, state.since.date())
-            return self._take(self._search_since(state.since), uidvalidity)
+            # The old UIDs mean nothing now: the search covers every message up to UIDNEXT.
+            return self._take(self._search_since(state.since), uidvalidity, done_up_to=self._highest_uid(info))
+        if state.uidvalidity is None:
+            self.watcher.commit([], uidvalidity=uidvalidity)
         return self._take(self._search_after(state.last_uid), uidvalidity)
 
-    def _start_from_now(self, uidvalidity: int, info: dict) -> int:
-        """First sync "from now": remember where the mailbox is, take nothing."""
+    def _highest_uid(self, info: dict) -> int:
+        """The highest UID the mailbox has given so far (from SELECT's UIDNEXT, else a search)."""
         uidnext = info.get(b"UIDNEXT")
-        last_uid = int(uidnext) - 1 if uidnext else max(self._search_after(0), default=0)
-        self.watcher.commit([], uidvalidity=uidvalidity, last_uid=last_uid)
-        return 0
+        return int(uidnext) - 1 if uidnext else max(self._search_after(0), default=0)
 
     def _search(self, criteria: list) -> list[int]:
         self.session.deadline.restart()
@@ -355,13 +357,14 @@ class ImapInbox:
     def _search_since(self, since: datetime) -> list[int]:
         return self._search(["SINCE", since.date()])
 
-    def _take(self, uids: list[int], uidvalidity: int) -> int:
+    def _take(self, uids: list[int], uidvalidity: int, done_up_to: int | None = None) -> int:
+        """Queue `uids` in batches, each committed with the position after it; then, when
+        given, the position moves to `done_up_to` (what a search since a date left out is
+        not wanted)."""
         queued = 0
-        if not uids:
-            self.watcher.commit([], uidvalidity=uidvalidity)
         for start in range(0, len(uids), BATCH_MESSAGES):
             if self.watcher.stopped():
-                break
+                return queued
             chunk = uids[start : start + BATCH_MESSAGES]
             sizes = self._sizes(chunk)
             for group in _groups_by_bytes(chunk, sizes, self.cap):
@@ -369,6 +372,8 @@ class ImapInbox:
                 queued += self.watcher.commit(batch, uidvalidity=uidvalidity, last_uid=group[-1])
                 if self.watcher.options.mark_seen:
                     self.client.add_flags(group, [b"\\Seen"])
+        if done_up_to is not None:
+            self.watcher.commit([], uidvalidity=uidvalidity, last_uid=max(done_up_to, uids[-1] if uids else 0))
         return queued
 
     def _sizes(self, uids: list[int]) -> dict[int, int]:
