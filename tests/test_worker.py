@@ -389,9 +389,9 @@ def test_sigkill_during_a_batch_of_a_thousand_then_restart_queues_each_once(home
         (maildir / "new" / f"{number}.bulk.mailprov").write_bytes(message(number) + b"x" * 2000 + b"\r\n")
     subprocess.run(["chown", "-R", "nobody:nogroup", str(maildir)], check=True)
     record = home.service.require("Inbox")
-    worker = home.start("worker", "--once")
+    worker = home.start("worker", "--once", "--batch-size", "100")
     deadline = time.monotonic() + 60
-    # Killed as soon as the first batch is committed, while the next one is being fetched.
+    # Killed as soon as the first batch is committed, while the next ones are being fetched.
     while worker.poll() is None and time.monotonic() < deadline and not home.queue.queued_counts():
         time.sleep(0.005)
     os.killpg(worker.pid, signal.SIGKILL)
@@ -403,3 +403,11 @@ def test_sigkill_during_a_batch_of_a_thousand_then_restart_queues_each_once(home
     queued = ids(home.messages("Inbox"))
     assert len(queued) == 1000 and len(set(queued)) == 1000
     assert home.queue.sync_state(record.id).last_uid >= 1000
+
+
+def test_bad_worker_flags_are_one_line_naming_the_flag(home):
+    for flags, named in ((["--batch-size", "0"], "--batch-size"), (["--since-days", "-1"], "--since-days"),
+                         (["--poll-interval", "nan"], "--poll-interval"), (["--max-message-mb", "0"], "--max-message-mb")):
+        done = home.run("worker", "--once", *flags)
+        assert done.returncode == 2 and done.stderr.startswith(f"mailprov: {named}"), done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1

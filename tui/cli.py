@@ -112,6 +112,8 @@ def _add_campaign_commands(commands: _SubcommandsWithDb, with_db) -> None:
     worker.add_argument("--max-message-mb", type=float, metavar="MB", default=None,
                         help="size cap per message; over it only the headers are queued (default 25)")
     worker.add_argument("--mark-seen", action="store_true", help="mark queued IMAP messages \\Seen")
+    worker.add_argument("--batch-size", type=int, metavar="N", default=None,
+                        help="messages fetched and committed together (default 1000, at most 3000)")
 
 
 class _SubcommandsWithDb:

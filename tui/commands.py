@@ -552,7 +552,7 @@ def queue_list(args, service) -> int:
 def worker(args, service) -> int:
     import logging
 
-    from tui.core.receive import WorkerOptions, run_worker
+    from tui.core.receive import MAX_BATCH_MESSAGES, WorkerOptions, run_worker
 
     if args.since_days is not None and not 0 <= args.since_days <= 36500:
         raise UsageProblem(f"--since-days {args.since_days}: give a number of days from 0 to 36500.")
@@ -560,9 +560,11 @@ def worker(args, service) -> int:
         raise UsageProblem(f"--poll-interval {args.poll_interval:g}: give seconds from 0.1 to 86400.")
     if args.max_message_mb is not None and not 0.001 <= args.max_message_mb <= 1024:
         raise UsageProblem(f"--max-message-mb {args.max_message_mb:g}: give megabytes from 0.001 to 1024.")
+    if args.batch_size is not None and not 1 <= args.batch_size <= MAX_BATCH_MESSAGES:
+        raise UsageProblem(f"--batch-size {args.batch_size}: give a number of messages from 1 to {MAX_BATCH_MESSAGES}.")
     options = WorkerOptions.from_flags(
         since_days=args.since_days, poll_interval=args.poll_interval,
-        max_message_mb=args.max_message_mb, mark_seen=args.mark_seen,
+        max_message_mb=args.max_message_mb, mark_seen=args.mark_seen, batch_size=args.batch_size,
     )
     _log_to_stderr(logging.getLogger("tui"))
     with SignalsStop() as stop:

@@ -155,7 +155,12 @@ class QueueStore:
         """One write transaction that holds SQLite's write lock from its first statement
         (BEGIN IMMEDIATE), so reads inside it see what nobody else can change meanwhile."""
         with self.engine.connect() as connection:
-            if connection.dialect.name == "sqlite":
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                # WAL with synchronous NORMAL: a commit survives a killed process (what the
+                # worker must survive); only a power cut may undo the last commits, and then
+                # the queued rows and the mailbox position go back together: fetched again.
+                connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
             try:
                 yield connection
@@ -163,6 +168,9 @@ class QueueStore:
             except BaseException:
                 connection.rollback()
                 raise
+            finally:
+                if sqlite:  # the pooled connection goes back as the store set it up
+                    connection.exec_driver_sql("PRAGMA synchronous=FULL")
 
     # Sync state ----------------------------------------------------------------------
 
@@ -325,15 +333,35 @@ def _queue(connection, provider_id: int, items: list[tuple[ParsedMessage, str]],
             threads.setdefault(parsed.message_id, conversation)  # a reply later in this batch joins it
         rows.append(_message_columns(parsed, provider_id, conversation, direction, source, now))
     if new_conversations:
-        connection.execute(insert(ConversationRow), new_conversations)
+        _insert_many(connection, ConversationRow, new_conversations)
     if joined:
         connection.execute(
             update(ConversationRow).where(ConversationRow.id == bindparam("conversation"))
             .values(last_message_at=now),
             [{"conversation": conversation} for conversation in joined],
         )
-    connection.execute(insert(MessageRow), rows)
+    _insert_many(connection, MessageRow, rows)
     return len(rows)
+
+
+def _insert_many(connection, table, rows: list[dict]) -> None:
+    """One multi-row INSERT handed to the driver as it is: SQLAlchemy's per-value processing
+    costs as much as SQLite's work for thousands of rows. Times go in as SQLAlchemy writes
+    them for SQLite (UTC, no zone); a boolean as 0 or 1."""
+    columns = list(rows[0])
+    compiled = insert(table).compile(dialect=connection.dialect, column_keys=columns)
+    values = [{key: _driver_value(value) for key, value in row.items()} for row in rows]
+    if compiled.positiontup:
+        values = [tuple(row[key] for key in compiled.positiontup) for row in values]
+    connection.exec_driver_sql(str(compiled), values)
+
+
+def _driver_value(value):
+    if isinstance(value, datetime):
+        return as_utc(value).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    if isinstance(value, bool):
+        return int(value)
+    return value
 
 
 def _existing_keys(connection, provider_id: int, direction: str, keys: set[str]) -> set[str]:
@@ -354,8 +382,10 @@ def _known_threads(connection, provider_id: int, items: list[tuple[ParsedMessage
     threads: dict[str, int] = {}
     for start in range(0, len(wanted), LOOKUP_SLICE):
         chunk = wanted[start : start + LOOKUP_SLICE]
-        rows = connection.execute(select(MessageRow.message_id, MessageRow.conversation_id).where(
-            MessageRow.provider_id == provider_id, MessageRow.message_id.in_(chunk)).order_by(MessageRow.id))
+        # The dedupe key is the Message-ID when there is one: its unique index answers this.
+        rows = connection.execute(select(MessageRow.dedupe_key, MessageRow.conversation_id).where(
+            MessageRow.provider_id == provider_id, MessageRow.direction.in_((INBOUND, OUTBOUND)),
+            MessageRow.dedupe_key.in_(chunk)).order_by(MessageRow.id))
         for message_id, conversation in rows:
             threads.setdefault(message_id, conversation)
     return threads
@@ -371,21 +401,25 @@ def _message_columns(parsed: ParsedMessage, provider_id: int, conversation: int,
         "source": source,
         "message_id": parsed.message_id,
         "in_reply_to": parsed.in_reply_to,
-        "references": json.dumps(parsed.references),
+        "references": _json_list(parsed.references),
         "from_addr": parsed.from_addr,
-        "to_addrs": json.dumps(parsed.to_addrs, ensure_ascii=False),
-        "cc_addrs": json.dumps(parsed.cc_addrs, ensure_ascii=False),
+        "to_addrs": _json_list(parsed.to_addrs),
+        "cc_addrs": _json_list(parsed.cc_addrs),
         "subject": parsed.subject,
         "date": _utc(parsed.date) if parsed.date else None,
         "text": parsed.text,
         "html_text": parsed.html_text,
-        "attachments": json.dumps([{"name": a.name, "size": a.size} for a in parsed.attachments], ensure_ascii=False),
+        "attachments": _json_list([{"name": a.name, "size": a.size} for a in parsed.attachments]),
         "size": parsed.size,
         "raw": parsed.raw,
         "parse_error": parsed.parse_error,
         "too_large": parsed.too_large,
         "received_at": now,
     }
+
+
+def _json_list(items: list) -> str:
+    return json.dumps(items, ensure_ascii=False) if items else "[]"  # most lists are empty: no encoder
 
 
 def _to_message(row) -> QueuedMessage:

@@ -22,6 +22,7 @@ new mail in its inbox is fetched through the connection layer (tui/core/mail) an
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -51,7 +52,9 @@ FAILURES_BEFORE_RED = 3
 CONFIG_KINDS = frozenset({FailureKind.AUTH, FailureKind.MECHANISM, FailureKind.CERTIFICATE, FailureKind.TLS,
                           FailureKind.STARTTLS_UNAVAILABLE, FailureKind.SECRET, FailureKind.MAILBOX})
 # Messages per batch (one FETCH of sizes, one transaction), and bytes per body FETCH.
-BATCH_MESSAGES = 500
+# A FETCH of N messages is answered with about 3N lines: within MAX_IMAP_REPLY_LINES.
+BATCH_MESSAGES = 1000
+MAX_BATCH_MESSAGES = 3000
 BATCH_BYTES = 32 * MB
 # Headers of a message over the size cap: at most this much is read.
 MAX_HEADER_BYTES = 256 * 1024
@@ -73,10 +76,15 @@ class WorkerOptions:
     failures_before_red: int = FAILURES_BEFORE_RED
     refresh_interval: float = 2.0  # how often the worker looks for new or changed providers
     first_backoff: float = 2.0
+    batch_messages: int = BATCH_MESSAGES  # messages per FETCH round and per transaction
+
 
     @classmethod
-    def from_flags(cls, since_days=None, poll_interval=None, max_message_mb=None, mark_seen=False) -> WorkerOptions:
+    def from_flags(cls, since_days=None, poll_interval=None, max_message_mb=None, mark_seen=False,
+                   batch_size=None) -> WorkerOptions:
         options = cls(since_days=since_days, mark_seen=mark_seen)
+        if batch_size is not None:
+            options = _replace(options, batch_messages=batch_size)
         if poll_interval is not None:
             options = _replace(options, poll_interval=poll_interval)
         if max_message_mb is not None:
@@ -362,10 +370,11 @@ class ImapInbox:
         given, the position moves to `done_up_to` (what a search since a date left out is
         not wanted)."""
         queued = 0
-        for start in range(0, len(uids), BATCH_MESSAGES):
+        size = self.watcher.options.batch_messages
+        for start in range(0, len(uids), size):
             if self.watcher.stopped():
                 return queued
-            chunk = uids[start : start + BATCH_MESSAGES]
+            chunk = uids[start : start + size]
             sizes = self._sizes(chunk)
             for group in _groups_by_bytes(chunk, sizes, self.cap):
                 batch = self._fetch(group, sizes)
@@ -378,8 +387,7 @@ class ImapInbox:
 
     def _sizes(self, uids: list[int]) -> dict[int, int]:
         self.session.deadline.restart()
-        answer = self.client.fetch(uids, ["RFC822.SIZE"])
-        return {uid: int(data.get(b"RFC822.SIZE", 0)) for uid, data in answer.items()}
+        return {uid: int(size or 0) for uid, size, _ in self._uid_fetch(uids, "RFC822.SIZE")}
 
     def _fetch(self, uids: list[int], sizes: dict[int, int]) -> list[Incoming]:
         """The messages of `uids` (gone ones are skipped): whole, or headers when too large."""
@@ -388,19 +396,72 @@ class ImapInbox:
         fetched: dict[int, tuple[bytes, bool]] = {}
         reply_bytes = sum(sizes[uid] for uid in small) + 1024 * (len(uids) + 1)
         self.session.deadline.restart()
-        with raised_bounds(self.session.reader, max_literal=max(self.cap, 1), max_bytes=reply_bytes):
-            if small:
-                for uid, data in self.client.fetch(small, ["BODY.PEEK[]"]).items():
-                    fetched[uid] = (data.get(b"BODY[]") or b"", False)
-        with raised_bounds(self.session.reader, max_literal=MAX_HEADER_BYTES,
-                           max_bytes=(MAX_HEADER_BYTES + 1024) * (len(large) + 1)):
-            if large:
-                for uid, data in self.client.fetch(large, [f"BODY.PEEK[HEADER]<0.{MAX_HEADER_BYTES}>"]).items():
-                    fetched[uid] = (data.get(b"BODY[HEADER]<0>") or b"", True)
+        if small:
+            with raised_bounds(self.session.reader, max_literal=max(self.cap, 1), max_bytes=reply_bytes):
+                for uid, _, raw in self._uid_fetch(small, "BODY.PEEK[]"):
+                    fetched[uid] = (raw or b"", False)
+        if large:
+            with raised_bounds(self.session.reader, max_literal=MAX_HEADER_BYTES,
+                               max_bytes=(MAX_HEADER_BYTES + 1024) * (len(large) + 1)):
+                for uid, _, raw in self._uid_fetch(large, f"BODY.PEEK[HEADER]<0.{MAX_HEADER_BYTES}>"):
+                    fetched[uid] = (raw or b"", True)
         return [
             Incoming(self.watcher.parsed(raw, sizes[uid], too_large), f"imap {uid}")
             for uid, (raw, too_large) in sorted(fetched.items())
         ]
+
+    def _uid_fetch(self, uids: list[int], item: str) -> list[tuple[int, bytes | None, bytes | None]]:
+        """`UID FETCH uids (item)` through imaplib underneath imapclient (the same bounded
+        reader; imapclient's response parser costs as much again as the fetch):
+        (uid, RFC822.SIZE or None, literal or None) per message."""
+        imap = self.client._imap
+        typ, data = imap.uid("FETCH", _uid_set(uids), f"({item})")
+        if typ != "OK":
+            raise UnexpectedReply(shorten(" ".join(_text(part) for part in data), self.session.wire.clean))
+        found = []
+        pending: tuple[bytes, bytes | None] | None = None
+        for part in data:
+            if isinstance(part, tuple):  # (b'7 (UID 42 BODY[] {1035}', literal)
+                if pending is not None:
+                    found.append(pending)
+                pending = (part[0], part[1])
+            elif isinstance(part, bytes):
+                if pending is not None:  # what follows a literal: b')' or b' UID 42)'
+                    found.append((pending[0] + part, pending[1]))
+                    pending = None
+                else:
+                    found.append((part, None))
+        if pending is not None:
+            found.append(pending)
+        answer = []
+        for line, literal in found:
+            uid = FETCH_UID.search(line)
+            if uid is None:
+                continue  # an unsolicited FETCH (flags changed elsewhere): not one of ours
+            size = FETCH_SIZE.search(line)
+            answer.append((int(uid.group(1)), size.group(1) if size else None, literal))
+        return answer
+
+
+FETCH_UID = re.compile(rb"\bUID (\d+)")
+FETCH_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
+
+
+def _uid_set(uids: list[int]) -> str:
+    """1,2,3,7 -> "1:3,7": a batch of consecutive UIDs is a few bytes on the wire."""
+    ranges = []
+    for uid in uids:
+        if ranges and uid == ranges[-1][1] + 1:
+            ranges[-1][1] = uid
+        else:
+            ranges.append([uid, uid])
+    return ",".join(f"{low}:{high}" if high != low else str(low) for low, high in ranges)
+
+
+def _text(part) -> str:
+    if isinstance(part, tuple):
+        part = part[0]
+    return part.decode("utf-8", "replace") if isinstance(part, bytes) else str(part)
 
 
 def _groups_by_bytes(uids: list[int], sizes: dict[int, int], cap: int) -> list[list[int]]:
@@ -459,10 +520,11 @@ class Pop3Inbox:
 
     def _take(self, entries: list[tuple[int, str, int]], since: datetime | None = None) -> int:
         queued = 0
-        for start in range(0, len(entries), BATCH_MESSAGES):
+        size = self.watcher.options.batch_messages
+        for start in range(0, len(entries), size):
             if self.watcher.stopped():
                 break
-            chunk = entries[start : start + BATCH_MESSAGES]
+            chunk = entries[start : start + size]
             batch = []
             for number, uidl, size in chunk:
                 too_large = size > self.cap

@@ -5,7 +5,8 @@
 - `conversation` and `mail_message`: per provider, the messages received (and, later, sent)
   with their raw bytes and parsed fields; a message belongs to one conversation.
   `dedupe_key` (the Message-ID, else a hash of the bytes) is unique per provider and
-  direction: a message is never queued twice, whatever the server renumbers.
+  direction: a message is never queued twice, whatever the server renumbers; its index
+  also finds the conversation of a Message-ID a reply names.
 - `mail_sync`: per provider, where the worker is (IMAP UIDVALIDITY and the highest UID
   done), since when it takes mail, and its run of failures.
 - `pop3_seen`: per provider, the POP3 UIDLs already queued.
@@ -73,7 +74,6 @@ def upgrade() -> None:
         sa.Column("received_at", sa.DateTime, nullable=False),
         sa.UniqueConstraint("provider_id", "direction", "dedupe_key", name="uq_mail_message_dedupe"),
     )
-    op.create_index("ix_mail_message_provider_message_id", "mail_message", ["provider_id", "message_id"])
     op.create_table(
         "mail_sync",
         sa.Column("provider_id", sa.Integer, primary_key=True),
