@@ -67,6 +67,7 @@ class ProvidersScreen(Screen[None]):
                 id="transcript", show=False),
         Binding("z", "zoom", "Zoom status", tooltip="Enlarge the status pane, or restore it",
                 id="zoom", show=False),
+        Binding("c", "campaigns", "Campaigns", tooltip="Campaigns and their queues", id="campaigns", show=False),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys and what a provider is",
                 id="help"),
         Binding("q", "app.quit", "Quit", tooltip="Quit mailprov", id="quit"),
@@ -334,6 +335,12 @@ class ProvidersScreen(Screen[None]):
     def form_closed(self, saved_name: str | None) -> None:
         """Back from the form: the cursor goes to the provider just saved (else stays)."""
         self.reload(select=saved_name)
+
+    def action_campaigns(self) -> None:
+        from tui.ui.screens.campaigns import CampaignsScreen
+
+        if self.run_when_loaded("campaigns"):
+            self.app.push_screen(CampaignsScreen())
 
     def action_help(self) -> None:
         from tui.ui.screens.help import HelpScreen
