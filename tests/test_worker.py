@@ -291,7 +291,9 @@ def test_uidvalidity_change_queues_no_duplicates(home, mail_servers, own_dovecot
 def test_a_wrong_password_turns_red_at_once_and_the_healthy_provider_keeps_ingesting(home, mail_servers, own_dovecot):
     add_green(home, mail_servers, own_dovecot, name="Healthy")
     add_green(home, mail_servers, own_dovecot, name="Broken", user=OTHER_USER, password="not-the-password")
-    home.once()
+    done = home.run("worker", "--once")
+    assert done.returncode == 1 and "'Broken'" in done.stderr and "'Healthy'" not in done.stderr
+    assert "not-the-password" not in done.stderr + home.run("provider", "show", "Broken", "--json").stdout
     append(imap(own_dovecot, ca_file=mail_servers.ca_file), message(1))
     home.once()
     assert ids(home.messages("Healthy")) == ["<m1@example.test>"]

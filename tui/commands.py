@@ -568,8 +568,8 @@ def worker(args, service) -> int:
     )
     _log_to_stderr(logging.getLogger("tui"))
     with SignalsStop() as stop:
-        run_worker(service, options, once=args.once, stop=stop.requested)
-    return EXIT_OK
+        failed = run_worker(service, options, once=args.once, stop=stop.requested)
+    return EXIT_CHECK_FAILED if failed else EXIT_OK  # --once: 1 when a provider's pass failed
 
 
 def _log_to_stderr(logger) -> None:

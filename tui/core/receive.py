@@ -108,19 +108,20 @@ def receives(record: ProviderRecord, state: SyncState | None) -> bool:
     )
 
 
-def run_worker(service, options: WorkerOptions, *, once: bool = False, stop: Callable[[], bool] = lambda: False) -> None:
+def run_worker(service, options: WorkerOptions, *, once: bool = False, stop: Callable[[], bool] = lambda: False) -> int:
     """Watch every provider that receives until `stop()` says so (checked several times a
-    second); with `once`, one pass over each, then return."""
+    second); with `once`, one pass over each, then return. Returns how many providers'
+    passes failed (with `once`; 0 otherwise)."""
     queue = QueueStore(service.store)
     if once:
         records = _receiving(service, queue)
         log.info("worker: one pass over %d provider(s)", len(records))
-        if records:
-            workers = min(len(records), service.settings.max_concurrency)
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="receive") as pool:
-                for record in records:
-                    pool.submit(ProviderWatcher(service, queue, record, options).pass_once)
-        return
+        if not records:
+            return 0
+        workers = min(len(records), service.settings.max_concurrency)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="receive") as pool:
+            passes = [pool.submit(ProviderWatcher(service, queue, record, options).pass_once) for record in records]
+        return sum(not done.result() for done in passes)
     log.info("worker: started")
     watchers: dict[int, tuple[ProviderWatcher, threading.Thread]] = {}
     halt = threading.Event()
@@ -138,6 +139,7 @@ def run_worker(service, options: WorkerOptions, *, once: bool = False, stop: Cal
     for _, thread in watchers.values():
         thread.join(max(0.0, end - time.monotonic()))
     log.info("worker: stopped")
+    return 0
 
 
 def _receiving(service, queue: QueueStore) -> list[ProviderRecord]:
