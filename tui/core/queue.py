@@ -259,7 +259,7 @@ class QueueStore:
 
     def messages(self, provider_id: int, direction: str | None = INBOUND) -> list[QueuedMessage]:
         """The provider's messages (received ones by default), oldest first."""
-        query = select(MessageRow).where(MessageRow.provider_id == provider_id)
+        query = select(*_READ_COLUMNS).where(MessageRow.provider_id == provider_id)
         if direction:
             query = query.where(MessageRow.direction == direction)
         with self.engine.connect() as connection:
@@ -279,7 +279,7 @@ class QueueStore:
             ]
 
     def conversation_messages(self, conversation_id: int) -> list[QueuedMessage]:
-        query = select(MessageRow).where(MessageRow.conversation_id == conversation_id).order_by(MessageRow.id)
+        query = select(*_READ_COLUMNS).where(MessageRow.conversation_id == conversation_id).order_by(MessageRow.id)
         with self.engine.connect() as connection:
             return [_to_message(row) for row in connection.execute(query)]
 
@@ -294,6 +294,10 @@ class QueueStore:
                  .where(MessageRow.direction == INBOUND).group_by(MessageRow.provider_id))
         with self.engine.connect() as connection:
             return {provider_id: count for provider_id, count in connection.execute(query)}
+
+
+# Everything a reader shows: the raw bytes (up to the size cap each) only through raw().
+_READ_COLUMNS = [column for column in MessageRow.__table__.c if column.name != "raw"]
 
 
 def forget_provider(connection, provider_id: int) -> None:
