@@ -175,6 +175,10 @@ def test_cli_campaign_and_queue_list_json(home, mail_servers, own_dovecot):
     assert home.run("campaign", "add", "Sales", "--provider", "Inbox", "--kind", "fax").returncode == 2
     done = home.run("campaign", "add", "Sales", "--provider", "Inbox")
     assert done.returncode == 0, done.stderr
+    refused = home.run("campaign", "attach", "Sales", "--provider", "Grey one")
+    assert refused.returncode == 2 and "--provider: 'Grey one' is not active" in refused.stderr
+    assert home.run("campaign", "attach", "Nope", "--provider", "Inbox").returncode == 2
+    assert home.run("campaign", "attach", "sales", "--provider", "inbox").returncode == 0
     home.once()
     append(imap(own_dovecot, ca_file=mail_servers.ca_file), message(1), message(2, reply_to="<m1@example.test>"))
     assert home.run("worker", "--once").returncode == 0
@@ -191,6 +195,8 @@ def test_cli_campaign_and_queue_list_json(home, mail_servers, own_dovecot):
     # The provider is in use: rm refuses, naming the campaign; --force detaches it.
     refused = home.run("provider", "rm", "Inbox")
     assert refused.returncode == 2 and "'Sales'" in refused.stderr and "--force" in refused.stderr
+    listed = home.run("queue", "list", "Sales")
+    assert listed.returncode == 0 and "Message 2" in listed.stdout and "sender1@example.test" in listed.stdout
     assert home.run("provider", "rm", "Inbox", "--force").returncode == 0
     assert json.loads(home.run("campaign", "list", "--json").stdout)[0]["provider"] is None
     assert home.run("campaign", "rm", "Sales").returncode == 0
@@ -413,3 +419,16 @@ def test_bad_worker_flags_are_one_line_naming_the_flag(home):
         done = home.run("worker", "--once", *flags)
         assert done.returncode == 2 and done.stderr.startswith(f"mailprov: {named}"), done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_pop3_first_sync_of_the_last_days(home, mail_servers, own_dovecot):
+    add_green(home, mail_servers, own_dovecot, name="Pop", protocol="pop3")
+    own_dovecot.deliver(USER, 7)  # no Date header: taken (nothing says it is older)
+    maildir = own_dovecot.maildir(USER)
+    (maildir / "new" / "old.mailprov").write_bytes(
+        b"From: a@example.test\r\nSubject: Old\r\nDate: Mon, 01 Jan 2001 10:00:00 +0000\r\n"
+        b"Message-ID: <old@example.test>\r\n\r\nAncient.\r\n")
+    subprocess.run(["chown", "-R", "nobody:nogroup", str(maildir)], check=True)
+    home.once(since_days=2)
+    home.once(since_days=2)
+    assert ids(home.messages("Pop")) == ["<7@example.test>"]

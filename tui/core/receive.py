@@ -26,7 +26,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -119,8 +119,13 @@ def run_worker(service, options: WorkerOptions, *, once: bool = False, stop: Cal
         if not records:
             return 0
         workers = min(len(records), service.settings.max_concurrency)
+        halt = threading.Event()  # a stop asked during the pass: each provider ends after its batch
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="receive") as pool:
-            passes = [pool.submit(ProviderWatcher(service, queue, record, options).pass_once) for record in records]
+            passes = [pool.submit(ProviderWatcher(service, queue, record, options, halt).pass_once)
+                      for record in records]
+            while wait(passes, timeout=WAIT_SLICE).not_done:
+                if stop():
+                    halt.set()
         return sum(not done.result() for done in passes)
     log.info("worker: started")
     watchers: dict[int, tuple[ProviderWatcher, threading.Thread]] = {}
