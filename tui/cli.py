@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("--rename", metavar="NEW", help="give the provider a new name")
     remove = actions.add_parser("rm", help="remove a provider and its stored password")
     remove.add_argument("provider", metavar="NAME")
+    remove.add_argument("--force", action="store_true",
+                        help="remove it even when campaigns use it (they are left without a provider)")
     listing = actions.add_parser("list", help="list providers with their status")
     listing.add_argument("--json", action="store_true")
     listing.add_argument("--transcripts", action="store_true",
@@ -81,7 +83,43 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--dry-run", action="store_true", help="check the file, change nothing")
 
     commands.add_parser("doctor", help="versions, database, secret store and CA in use")
+    _add_campaign_commands(commands, with_db)
     return parser
+
+
+def _add_campaign_commands(commands: _SubcommandsWithDb, with_db) -> None:
+    """campaign add/list/attach/rm, queue list, worker (tui/commands.py: campaign_*)."""
+    campaign = commands.add_parser("campaign", help="add, list, attach and remove campaigns", parents=[])
+    actions = _SubcommandsWithDb(campaign.add_subparsers(dest="action", metavar="ACTION", required=True), with_db)
+    add = actions.add_parser("add", help="add a campaign using an active provider")
+    add.add_argument("campaign", metavar="NAME")
+    add.add_argument("--provider", required=True, metavar="PROVIDER", help="the provider it uses (must be active)")
+    add.add_argument("--kind", default="email", metavar="email|dialer", help="email (default) or dialer")
+    listing = actions.add_parser("list", help="list campaigns with their provider and queued count")
+    listing.add_argument("--json", action="store_true")
+    attach = actions.add_parser("attach", help="make a campaign use another (active) provider")
+    attach.add_argument("campaign", metavar="NAME")
+    attach.add_argument("--provider", required=True, metavar="PROVIDER")
+    remove = actions.add_parser("rm", help="remove a campaign (its provider and the mail stay)")
+    remove.add_argument("campaign", metavar="NAME")
+
+    queue = commands.add_parser("queue", help="the mail queued for a campaign", parents=[])
+    queue_actions = _SubcommandsWithDb(queue.add_subparsers(dest="action", metavar="ACTION", required=True), with_db)
+    queue_list = queue_actions.add_parser("list", help="messages received by the campaign's provider")
+    queue_list.add_argument("campaign", metavar="CAMPAIGN")
+    queue_list.add_argument("--json", action="store_true")
+
+    worker = commands.add_parser("worker", help="receive mail for every active provider with Receive on")
+    worker.add_argument("--once", action="store_true", help="one pass over every provider, then exit")
+    worker.add_argument("--since-days", type=int, metavar="N", default=None,
+                        help="first sync of a mailbox: take the last N days (default: only mail from now on)")
+    worker.add_argument("--poll-interval", type=float, metavar="SECONDS", default=None,
+                        help="how often to poll without IMAP IDLE, and POP3 (default 60)")
+    worker.add_argument("--max-message-mb", type=float, metavar="MB", default=None,
+                        help="size cap per message; over it only the headers are queued (default 25)")
+    worker.add_argument("--mark-seen", action="store_true", help="mark queued IMAP messages \\Seen")
+    worker.add_argument("--batch-size", type=int, metavar="N", default=None,
+                        help="messages fetched and committed together (default 1000, at most 3000)")
 
 
 class _SubcommandsWithDb:

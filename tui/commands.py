@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from tui.core import rules
+from tui.core.campaigns import CampaignNotFound, ProviderInUse
 from tui.core.domain import ProviderDraft, ValidationError
 from tui.core.fields import field_label, field_ref
 from tui.core.report import CheckReport, FailureKind
@@ -35,6 +36,12 @@ def run_command(args, settings: Settings) -> int:
         ("export", None): export,
         ("import", None): import_file,
         ("doctor", None): doctor,
+        ("campaign", "add"): campaign_add,
+        ("campaign", "list"): campaign_list,
+        ("campaign", "attach"): campaign_attach,
+        ("campaign", "rm"): campaign_rm,
+        ("queue", "list"): queue_list,
+        ("worker", None): worker,
     }[(args.command, getattr(args, "action", None))]
     if handler is doctor:
         return doctor(args, settings)  # it reports on the log file, database and store itself
@@ -44,9 +51,17 @@ def run_command(args, settings: Settings) -> int:
         if _may_write_passwords(handler, args):
             _open_secret_store(service)
         return handler(args, service)
+    except CampaignInvalid as exc:
+        for line in exc.lines:
+            _error(line)
+        return EXIT_BAD_INPUT
     except ValidationError as exc:
         return _invalid(exc)
-    except (NotFoundError, UsageProblem) as exc:
+    except ProviderInUse as exc:
+        _error(f"{exc} Nothing removed: attach those campaigns to another provider first, or "
+               "use --force to remove it anyway (they are left without a provider).")
+        return EXIT_BAD_INPUT
+    except (NotFoundError, CampaignNotFound, UsageProblem) as exc:
         _error(str(exc))
         return EXIT_BAD_INPUT
     except Exception as exc:  # the secret store, the database or the log failed: say what, not a trace
@@ -59,7 +74,8 @@ def run_command(args, settings: Settings) -> int:
 
 def _may_write_passwords(handler, args) -> bool:
     """Listing, showing, exporting and a dry run need no password (nor the secret store)."""
-    return handler not in (provider_list, provider_show, export) and not getattr(args, "dry_run", False)
+    reading = (provider_list, provider_show, export, campaign_add, campaign_list, campaign_attach, campaign_rm, queue_list)
+    return handler not in reading and not getattr(args, "dry_run", False)
 
 
 def _open_secret_store(service) -> None:
@@ -135,7 +151,7 @@ def _shared_account(service, record: ProviderRecord) -> list[str]:
 
 
 def provider_rm(args, service) -> int:
-    record = service.delete(args.provider)
+    record = service.delete(args.provider, force=args.force)
     say(f"Removed {record.name} and its stored password.")
     return EXIT_OK
 
@@ -494,3 +510,133 @@ def doctor(args, settings: Settings) -> int:
         problems += not ok
         say(f"{'✓' if ok else '✖'} {label:<21} {value}")
     return EXIT_OK if not problems else EXIT_CHECK_FAILED
+
+
+# campaign / queue ----------------------------------------------------------------------
+
+
+class CampaignInvalid(Exception):
+    """A campaign command's bad input, one line per argument at fault."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__("; ".join(lines))
+        self.lines = lines
+
+
+# The argument that sets each field of a campaign, for messages naming what to fix.
+CAMPAIGN_ARGUMENTS = {"name": "NAME", "provider": "--provider", "kind": "--kind"}
+
+
+def _campaigns(service):
+    from tui.core.campaigns import CampaignStore
+
+    return CampaignStore(service.store)
+
+
+def _campaign_call(call, *args, **kwargs):
+    try:
+        return call(*args, **kwargs)
+    except ValidationError as exc:
+        raise CampaignInvalid([f"{CAMPAIGN_ARGUMENTS.get(field, field)}: {message}"
+                               for field, message in exc.errors.items()]) from None
+
+
+def campaign_add(args, service) -> int:
+    campaign = _campaign_call(_campaigns(service).add, args.campaign, provider=args.provider, kind=args.kind)
+    say(f"Added the {campaign.kind.value} campaign {campaign.name}, using {campaign.provider_name}.")
+    return EXIT_OK
+
+
+def campaign_attach(args, service) -> int:
+    campaign = _campaign_call(_campaigns(service).attach, args.campaign, args.provider)
+    say(f"{campaign.name} now uses {campaign.provider_name}.")
+    return EXIT_OK
+
+
+def campaign_rm(args, service) -> int:
+    campaign = _campaigns(service).remove(args.campaign)
+    say(f"Removed the campaign {campaign.name} (its provider and its mail stay).")
+    return EXIT_OK
+
+
+def campaign_list(args, service) -> int:
+    from tui.core.queue import QueueStore
+
+    campaigns = _campaigns(service).list()
+    counts = QueueStore(service.store).queued_counts()
+    items = [{"name": c.name, "kind": c.kind.value, "provider": c.provider_name,
+              "queued": counts.get(c.provider_id, 0) if c.provider_id else 0,
+              "created_at": _iso(c.created_at)} for c in campaigns]
+    if args.json:
+        print_json(items)
+        return EXIT_OK
+    if not items:
+        say("No campaigns yet. Add one with `mailprov campaign add NAME --provider PROVIDER`.")
+        return EXIT_OK
+    rows = [("NAME", "KIND", "PROVIDER", "QUEUED")]
+    rows += [(item["name"], item["kind"], item["provider"] or "-", item["queued"]) for item in items]
+    _print_table(rows)
+    return EXIT_OK
+
+
+def queue_list(args, service) -> int:
+    from tui.core.queue import QueueStore
+
+    campaign = _campaigns(service).require(args.campaign)
+    messages = QueueStore(service.store).messages(campaign.provider_id) if campaign.provider_id else []
+    if args.json:
+        print_json([{
+            "message_id": m.message_id, "from": m.from_addr, "subject": m.subject,
+            "conversation": m.conversation_id, "received_at": _iso(m.received_at),
+            "to": m.to_addrs, "date": _iso(m.date), "parse_error": m.parse_error, "too_large": m.too_large,
+        } for m in messages])
+        return EXIT_OK
+    if campaign.provider_id is None:
+        say(f"{campaign.name} has no provider: attach one with `mailprov campaign attach`.")
+        return EXIT_OK
+    if not messages:
+        say(f"Nothing queued for {campaign.name} yet (its provider: {campaign.provider_name}).")
+        return EXIT_OK
+    rows = [("RECEIVED", "CONV", "FROM", "SUBJECT", "MARK")]
+    for m in messages:
+        mark = "parse error" if m.parse_error else "too large" if m.too_large else ""
+        rows.append((m.received_at.strftime("%Y-%m-%d %H:%M"), m.conversation_id, m.from_addr, m.subject, mark))
+    _print_table(rows)
+    return EXIT_OK
+
+
+# worker ------------------------------------------------------------------------------
+
+
+def worker(args, service) -> int:
+    import logging
+
+    from tui.core.receive import MAX_BATCH_MESSAGES, WorkerOptions, run_worker
+
+    if args.since_days is not None and not 0 <= args.since_days <= 36500:
+        raise UsageProblem(f"--since-days {args.since_days}: give a number of days from 0 to 36500.")
+    if args.poll_interval is not None and not 0.1 <= args.poll_interval <= 86400:
+        raise UsageProblem(f"--poll-interval {args.poll_interval:g}: give seconds from 0.1 to 86400.")
+    if args.max_message_mb is not None and not 0.001 <= args.max_message_mb <= 1024:
+        raise UsageProblem(f"--max-message-mb {args.max_message_mb:g}: give megabytes from 0.001 to 1024.")
+    if args.batch_size is not None and not 1 <= args.batch_size <= MAX_BATCH_MESSAGES:
+        raise UsageProblem(f"--batch-size {args.batch_size}: give a number of messages from 1 to {MAX_BATCH_MESSAGES}.")
+    options = WorkerOptions.from_flags(
+        since_days=args.since_days, poll_interval=args.poll_interval,
+        max_message_mb=args.max_message_mb, mark_seen=args.mark_seen, batch_size=args.batch_size,
+    )
+    _log_to_stderr(logging.getLogger("tui"))
+    with SignalsStop() as stop:
+        failed = run_worker(service, options, once=args.once, stop=stop.requested)
+    return EXIT_CHECK_FAILED if failed else EXIT_OK  # --once: 1 when a provider's pass failed
+
+
+def _log_to_stderr(logger) -> None:
+    """The worker logs to stderr as well as the log file (systemd's journal reads stderr)."""
+    import logging
+
+    from tui.core.bootstrap import LOG_FORMAT, VisibleFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(VisibleFormatter(LOG_FORMAT))
+    logger.addHandler(handler)

@@ -33,6 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from tui.core import rules
+from tui.core.campaigns import CampaignStore
 from tui.core.domain import UNSAVED_NAME, ProviderDraft, ProviderSettings, ValidationError
 from tui.core.filelock import LockBusy, LockError, exclusive_lock
 from tui.core.report import CheckReport, Failure, ProtocolResult, StepCallback, utcnow
@@ -117,21 +118,29 @@ class ProviderService:
         log.info("provider %r updated", record.name)
         return record
 
-    def delete(self, name: str) -> ProviderRecord:
-        """Remove the provider and its secrets. When a secret cannot be deleted, the
-        provider is put back and the error raised: nothing is half-removed."""
+    def delete(self, name: str, force: bool = False) -> ProviderRecord:
+        """Remove the provider, its queue and its secrets. When a secret cannot be deleted,
+        the provider is put back and the error raised: nothing is half-removed. When
+        campaigns use it, raises campaigns.ProviderInUse naming them, unless `force` (they
+        are detached then; see `campaigns_using` to ask first)."""
         with self._writing():
-            record = self.store.delete(name)  # records its keys: a kill from here on is swept
+            # records its keys: a kill from here on is swept
+            record, detached = self.store.delete_detaching(name, force)
             try:
                 self.secrets.delete_many(record.secret_keys)
             except SecretStoreError as exc:
                 self.store.restore(record)
+                CampaignStore(self.store).reattach(detached, record.id)
                 raise SecretStoreError(
                     f"'{record.name}' was not removed: its stored password could not be deleted. {exc}"
                 ) from None
             self.store.settle_intents(record.secret_keys)
         log.info("provider %r deleted", record.name)
         return record
+
+    def campaigns_using(self, name: str) -> list[str]:
+        """The names of the campaigns that use the provider: what deleting it would detach."""
+        return CampaignStore(self.store).using(self.store.require(name).id)
 
     def save_token_cache(self, name: str, token_cache: str) -> ProviderRecord:
         """Keep an OAuth sign-in's token cache in the provider's token slot, under a new key

@@ -44,7 +44,7 @@ from tui.core.report import CheckReport, Failure, as_utc, is_password_missing, u
 
 # The newest migration in tui/core/migrations/versions. A test keeps the two in step; knowing
 # it here lets an up-to-date database open without importing Alembic (faster start-up).
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 BUSY_TIMEOUT_MS = 5000
 
 
@@ -225,6 +225,11 @@ class Store:
             row = _find(session, name)
             return _to_record(row) if row else None
 
+    def get_by_id(self, provider_id: int) -> ProviderRecord | None:
+        with Session(self.engine) as session:
+            row = session.get(ProviderRow, provider_id)
+            return _to_record(row) if row else None
+
     def require(self, name: str) -> ProviderRecord:
         record = self.get(name)
         if record is None:
@@ -299,15 +304,29 @@ class Store:
                 session.rollback()
                 raise ValidationError({"name": "Another provider took one of these names meanwhile."}) from None
 
-    def delete(self, name: str) -> ProviderRecord:
-        """Remove the row and record the keys of its slots, whose secrets are deleted next."""
+    def delete(self, name: str, force: bool = False) -> ProviderRecord:
+        """Remove the row and record the keys of its slots, whose secrets are deleted next.
+        Its queue goes with it (tui.core.queue). When campaigns use it, raises ProviderInUse
+        naming them, unless `force`: then they are detached in the same transaction."""
+        return self.delete_detaching(name, force)[0]
+
+    def delete_detaching(self, name: str, force: bool = False) -> tuple[ProviderRecord, list[int]]:
+        """`delete`, also returning the ids of the campaigns it detached (to put back)."""
+        from tui.core.campaigns import ProviderInUse, detach_all, names_using
+        from tui.core.queue import forget_provider
+
         with Session(self.engine) as session:
             row = _find_or_raise(session, name)
             record = _to_record(row)
+            users = names_using(session, row.id)
+            if users and not force:
+                raise ProviderInUse(record.name, users)
+            detached = detach_all(session, row.id)
+            forget_provider(session, row.id)
             session.delete(row)
             _record_intents(session, record.secret_keys)
             session.commit()
-            return record
+            return record, detached
 
     def restore(self, record: ProviderRecord) -> ProviderRecord:
         """Put back a row `delete()` removed (its secrets could not be deleted)."""
@@ -393,6 +412,27 @@ class Store:
             _set_failure(row, failure)
             row.last_report = json.dumps(report.to_dict())
             return self._commit(row, session)
+
+    def set_receive_status(self, checked: ProviderRecord, status: Status, failure: Failure | None) -> bool:
+        """The receive worker's verdict on a provider (red with a failure, or green again),
+        written only while the row still has the settings and keys the worker used (an
+        edit or a newer check wins) and only when it changes something. True when written."""
+        with Session(self.engine) as session:
+            if self.url.startswith("sqlite"):
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")  # read and write as one
+            row = session.get(ProviderRow, checked.id)
+            if row is None or not _still_as_checked(row, checked) or row.status == Status.GREY.value:
+                return False
+            kind = failure.kind.value if failure else None
+            if row.status == status.value and row.error_kind == kind and row.error_message == (failure and failure.message):
+                return False
+            row.status = status.value
+            _set_failure(row, failure)
+            if failure is None:
+                row.last_ok_at = utcnow()
+            session.add(row)
+            session.commit()
+            return True
 
     def _commit(self, row: ProviderRow, session: Session | None = None) -> ProviderRecord:
         own_session = session is None

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # The overall deadline of one protocol's ladder, as a multiple of the per-operation timeout.
 DEADLINE_FACTOR = 3
@@ -97,6 +99,10 @@ class LineReader:
         self.deadline = deadline
         self.max_lines = max_lines
         self.max_bytes = max_bytes
+        # Opening and checking need no more; fetching mail raises them for a while (see
+        # `raised_bounds`), to the size cap per message it takes.
+        self.max_line = MAX_LINE
+        self.max_literal = MAX_LITERAL
         self._buffer = bytearray()
         self._lines = 0
         self._bytes = 0
@@ -115,16 +121,16 @@ class LineReader:
             end = self._buffer.find(b"\n", scanned)
             if end >= 0:
                 return self._take(end + 1)
-            if len(self._buffer) > MAX_LINE:
-                raise ReplyTooLong(f"a line longer than {MAX_LINE} bytes")
+            if len(self._buffer) > self.max_line:
+                raise ReplyTooLong(f"a line longer than {self.max_line} bytes")
             scanned = len(self._buffer)
             if not self._fill():
                 return self._take(len(self._buffer))
 
     def read(self, size: int) -> bytes:
         """`size` bytes (fewer at EOF); a literal over MAX_LITERAL is refused unread."""
-        if size > MAX_LITERAL:
-            raise ReplyTooLong(f"a literal of {size} bytes (at most {MAX_LITERAL} are read)")
+        if size > self.max_literal:
+            raise ReplyTooLong(f"a literal of {size} bytes (at most {self.max_literal} are read)")
         while len(self._buffer) < size and self._fill():
             pass
         return self._take(min(size, len(self._buffer)))
@@ -142,3 +148,17 @@ class LineReader:
         data = bytes(self._buffer[:size])
         del self._buffer[:size]
         return data
+
+
+@contextmanager
+def raised_bounds(reader: LineReader, **bounds: int) -> Iterator[LineReader]:
+    """Within the block, `reader` allows more (max_lines, max_bytes, max_line, max_literal):
+    fetching whole messages needs more than a check's replies, still bounded."""
+    before = {name: getattr(reader, name) for name in bounds}
+    for name, value in bounds.items():
+        setattr(reader, name, value)
+    try:
+        yield reader
+    finally:
+        for name, value in before.items():
+            setattr(reader, name, value)

@@ -161,8 +161,15 @@ class ImapSession(ClosingSession):
         except imaplib.IMAP4.error as exc:
             raise MailboxUnavailable(server_text(exc, self.wire.clean)) from None
         messages = int(info.get(b"EXISTS", 0))
-        unseen = len(self.client.search("UNSEEN")) if messages else 0
+        # STATUS answers with a count; SEARCH would list every unseen UID on one line, past
+        # the reader's line bound in a mailbox with a few thousand unread messages.
+        unseen = int(self.client.folder_status("INBOX", ["UNSEEN"]).get(b"UNSEEN", 0)) if messages else 0
         return messages, unseen
+
+    @property
+    def reader(self) -> LineReader:
+        """The bounded reader every reply goes through (for `bounds.raised_bounds`)."""
+        return self.client.recording._reader()
 
     def logout(self) -> str:
         """LOGOUT, which closes the connection whatever it answers; what the server said."""

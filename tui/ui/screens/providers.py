@@ -67,6 +67,7 @@ class ProvidersScreen(Screen[None]):
                 id="transcript", show=False),
         Binding("z", "zoom", "Zoom status", tooltip="Enlarge the status pane, or restore it",
                 id="zoom", show=False),
+        Binding("c", "campaigns", "Campaigns", tooltip="Campaigns and their queues", id="campaigns", show=False),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys and what a provider is",
                 id="help"),
         Binding("q", "app.quit", "Quit", tooltip="Quit mailprov", id="quit"),
@@ -335,6 +336,12 @@ class ProvidersScreen(Screen[None]):
         """Back from the form: the cursor goes to the provider just saved (else stays)."""
         self.reload(select=saved_name)
 
+    def action_campaigns(self) -> None:
+        from tui.ui.screens.campaigns import CampaignsScreen
+
+        if self.run_when_loaded("campaigns"):
+            self.app.push_screen(CampaignsScreen())
+
     def action_help(self) -> None:
         from tui.ui.screens.help import HelpScreen
 
@@ -359,17 +366,29 @@ class ProvidersScreen(Screen[None]):
             return
         question = (f"Delete the provider '{visible(view.name)}' ({visible(view.account)})?\n"
                     "Its stored password goes too.")
+        campaigns = self.campaigns_using(view.name)
+        if campaigns:
+            names = ", ".join(f"'{visible(name)}'" for name in campaigns)
+            question += f"\nUsed by the campaign(s) {names}: they are left without a provider."
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.delete_provider(view.name)
+                self.delete_provider(view.name, force=bool(campaigns))
 
         self.app.push_screen(ConfirmScreen(question, "Delete"), answered)
 
-    @work(thread=True, exit_on_error=False, group="write")
-    def delete_provider(self, name: str) -> None:
+    def campaigns_using(self, name: str) -> list[str]:
+        """The campaigns the confirmation names (one indexed query). If it cannot be asked,
+        none are named and the delete itself refuses a provider in use (ProviderInUse)."""
         try:
-            self.app.service.delete(name)
+            return self.app.service.campaigns_using(name)
+        except Exception:
+            return []
+
+    @work(thread=True, exit_on_error=False, group="write")
+    def delete_provider(self, name: str, force: bool = False) -> None:
+        try:
+            self.app.service.delete(name, force=force)
         except Exception as error:
             self.post_message(ActionFailed(f"deleting '{name}'", str(error)))
         else:

@@ -1,0 +1,134 @@
+"""How fast does the receive worker queue mail, next to fetching it raw?
+
+    python -m bench.bench_ingest
+
+10,000 small messages wait in a Dovecot INBOX (over TLS on 127.0.0.1). The baseline fetches
+them raw with imapclient, `UID FETCH BODY.PEEK[]` in batches of 500 and nothing else. The
+ingest is one `worker --once` pass (a first sync of the last day, so that everything there
+is taken): sizes and bodies fetched in batches through the bounded connection layer, each
+message parsed, threaded and queued with its raw bytes, one SQLite transaction per batch.
+
+Target: the ingest rate at least 0.5x the raw fetch rate (0.8x wanted by issue 11). Both
+are measured in the same run, alternately, after Dovecot has indexed the mailbox once, so
+neither pays for the indexing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from imapclient import IMAPClient
+
+from tests.servers import (
+    HOST,
+    PASSWORD,
+    USER,
+    MailServers,
+    TestCertificates,
+    start_dovecot,
+    start_smtp_servers,
+    world_readable_tempdir,
+)
+from tui.core.bootstrap import build_service
+from tui.core.queue import QueueStore
+from tui.core.receive import WorkerOptions, run_worker
+from tui.core.secrets import MemoryKeyring
+from tui.core.settings import load_settings
+
+MESSAGES = 10_000
+BATCH = 500
+ROUNDS = 3
+TARGET = 0.5
+
+
+def small_message(number: int) -> bytes:
+    return (
+        f"From: Customer {number} <customer{number}@example.test>\r\nTo: {USER}\r\n"
+        f"Subject: Question number {number}\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\n"
+        f"Message-ID: <bench-{number}@example.test>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        + "Hello, I have a question about my order. " * 20
+        + "\r\n"
+    ).encode()
+
+
+def fill_inbox(servers: MailServers) -> None:
+    maildir = servers.dovecot.maildir(USER)
+    for number in range(MESSAGES):
+        (maildir / "new" / f"{number}.bench.mailprov").write_bytes(small_message(number))
+    subprocess.run(["chown", "-R", "nobody:nogroup", str(maildir)], check=True)
+
+
+def client(servers: MailServers) -> IMAPClient:
+    imap = IMAPClient(HOST, servers.dovecot.imaps_port, ssl_context=ssl.create_default_context(cafile=str(servers.ca_file)))
+    imap.login(USER, PASSWORD)
+    return imap
+
+
+def raw_fetch(servers: MailServers) -> float:
+    """Seconds to fetch every message raw (the baseline), login included."""
+    started = time.perf_counter()
+    imap = client(servers)
+    imap.select_folder("INBOX", readonly=True)
+    uids = imap.search()
+    fetched = 0
+    for start in range(0, len(uids), BATCH):
+        fetched += len(imap.fetch(uids[start : start + BATCH], ["BODY.PEEK[]"]))
+    imap.logout()
+    assert fetched == MESSAGES, fetched
+    return time.perf_counter() - started
+
+
+def ingest(servers: MailServers, directory: Path) -> float:
+    """Seconds for one worker pass to queue every message, into a new database."""
+    env = {"MAILPROV_DATA_DIR": str(directory), "MAILPROV_CONFIG_DIR": str(directory),
+           "MAILPROV_LOG_DIR": str(directory), "MAILPROV_CA_FILE": str(servers.ca_file)}
+    service = build_service(load_settings(env=env), keyring_backend=MemoryKeyring())
+    service.create(servers.draft(name="Bench"))
+    assert service.check("Bench").ok
+    started = time.perf_counter()
+    run_worker(service, WorkerOptions(since_days=1), once=True)
+    took = time.perf_counter() - started
+    queued = QueueStore(service.store).queued_counts().get(service.require("Bench").id, 0)
+    service.store.close()
+    assert queued == MESSAGES, f"queued {queued} of {MESSAGES}"
+    return took
+
+
+def main() -> None:
+    certs_dir = world_readable_tempdir("mailprov-bench-tls-")
+    certs = TestCertificates.create(certs_dir)
+    dovecot = start_dovecot(certs, seen=0, unseen=0)
+    smtp = start_smtp_servers(certs)
+    servers = MailServers(certs=certs, smtp=smtp, dovecot=dovecot)
+    work = Path(tempfile.mkdtemp(prefix="mailprov-bench-ingest-"))
+    try:
+        fill_inbox(servers)
+        raw_fetch(servers)  # Dovecot indexes the new mailbox here, outside the timings
+        raw_times, ingest_times = [], []
+        for round_number in range(ROUNDS):
+            raw_times.append(raw_fetch(servers))
+            ingest_times.append(ingest(servers, work / f"round{round_number}"))
+        raw_rate = MESSAGES / statistics.median(raw_times)
+        ingest_rate = MESSAGES / statistics.median(ingest_times)
+        ratio = ingest_rate / raw_rate
+        size = len(small_message(0))
+        print(f"{MESSAGES:,} messages of about {size:,} bytes, Dovecot over TLS on 127.0.0.1, median of {ROUNDS}")
+        print(f"  raw fetch (imapclient, batches of {BATCH}): {raw_rate:8,.0f} messages/s")
+        print(f"  ingest (worker --once into SQLite):       {ingest_rate:8,.0f} messages/s")
+        print(f"  ratio: {ratio:.2f}x the raw fetch rate (target >= {TARGET}x; issue 11 wants 0.8x)"
+              f" {'ok' if ratio >= TARGET else 'MISSED'}")
+    finally:
+        smtp.stop()
+        dovecot.stop()
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(certs_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
