@@ -16,7 +16,7 @@ from tui.core.report import CheckReport, FailureKind
 from tui.core.settings import Settings
 from tui.core.store import NotFoundError, ProviderRecord
 from tui.core.text import visible
-from tui.output import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_ENVIRONMENT, EXIT_OK, print_json, say
+from tui.output import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_ENVIRONMENT, EXIT_OK, print_json, print_json_list, say
 
 EDITABLE_FIELDS = [name for name in ProviderDraft.field_names() if name not in ("password", "password_stored")]
 
@@ -124,8 +124,8 @@ def _shared_account(service, record: ProviderRecord) -> list[str]:
     """Two providers on one mailbox are allowed (two campaigns may share it), but are
     usually a mistake: said, not refused."""
     account = record.settings.account.casefold()
-    others = [other.name for other in service.list()
-              if other.id != record.id and other.settings.account.casefold() == account]
+    others = [other.name for other in service.summaries()
+              if other.id != record.id and other.account.casefold() == account]
     if not others:
         return []
     names = ", ".join(f"'{name}'" for name in others)
@@ -163,19 +163,20 @@ def _quote(name: str) -> str:
 
 
 def provider_list(args, service) -> int:
-    records = service.list()
     if args.json:
         # Transcripts are long (kilobytes each): only `show --json`, or on request, has them.
-        print_json([record_to_json(r, transcripts=args.transcripts) for r in records])
+        # Streamed one provider at a time: memory stays flat however many there are.
+        print_json_list(record_to_json(r, transcripts=args.transcripts) for r in service.records())
         return EXIT_OK
-    if not records:
+    summaries = service.summaries()
+    if not summaries:
         say("No providers yet. Add one with `mailprov provider add` or open the UI with `mailprov`.")
         return EXIT_OK
     rows = [("STATUS", "NAME", "TYPE", "ACCOUNT", "RECEIVE", "LAST CHECK")]
-    for r in records:
-        checked = r.last_checked_at.strftime("%Y-%m-%d %H:%M UTC") if r.last_checked_at else "never"
-        rows.append((r.status_text, r.name, r.settings.type.label, r.settings.account,
-                     r.settings.inbound.protocol.label if r.settings.inbound else "no", checked))
+    for s in summaries:
+        checked = s.last_checked_at.strftime("%Y-%m-%d %H:%M UTC") if s.last_checked_at else "never"
+        rows.append((s.status_text, s.name, s.type.label, s.account,
+                     s.inbound_protocol.label if s.inbound_protocol else "no", checked))
     _print_table(rows)
     return EXIT_OK
 
@@ -332,7 +333,7 @@ def export(args, service) -> int:
     prefix = args.password_env_prefix
     if prefix is not None and not re.fullmatch(ENV_PREFIX_PATTERN, prefix):
         raise UsageProblem(f"--password-env-prefix {prefix}: use letters, digits and _ (like MAILPROV_PW_).")
-    text = export_toml(service.list(), password_env_prefix=prefix)
+    text = export_toml(service.list(reports=False), password_env_prefix=prefix)
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")
@@ -367,7 +368,7 @@ def _import(args, service, stop: SignalsStop) -> int:
     plan = parse_import(text)
     if plan.unreadable:
         raise UsageProblem(f"{args.file}: {plan.unreadable}; nothing imported.")
-    current = {record.name.casefold(): record for record in service.list()}
+    current = {record.name.casefold(): record for record in service.list(reports=False)}
     actions = plan_actions(plan, list(current), dict(os.environ))
     if not plan.ok:
         for line in plan.error_lines():

@@ -38,7 +38,7 @@ from tui.core.filelock import LockBusy, LockError, exclusive_lock
 from tui.core.report import CheckReport, Failure, ProtocolResult, StepCallback, utcnow
 from tui.core.secrets import SecretDamagedError, SecretStoreError
 from tui.core.settings import Settings, sqlite_file
-from tui.core.store import ProviderRecord, Store, new_secret_key
+from tui.core.store import ProviderRecord, ProviderSummary, Store, new_secret_key
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,21 @@ class ProviderService:
 
     # Reading -------------------------------------------------------------------------
 
-    def list(self) -> list[ProviderRecord]:
-        return self.store.list()
+    def list(self, reports: bool = True) -> list[ProviderRecord]:
+        """Every provider, by name (without the last reports when `reports` is False)."""
+        return self.store.list(reports=reports)
+
+    def records(self, reports: bool = True) -> Iterator[ProviderRecord]:
+        """Every provider, by name, read a slice at a time: memory stays flat in the count."""
+        return self.store.records(reports=reports)
+
+    def summaries(self) -> list[ProviderSummary]:
+        """What a provider list shows, one light row per provider (see Store.summaries)."""
+        return self.store.summaries()
+
+    def report(self, name: str) -> CheckReport | None:
+        """The last saved report of one provider (None: never checked, or no such provider)."""
+        return self.store.report(name)
 
     def get(self, name: str) -> ProviderRecord | None:
         return self.store.get(name)
@@ -166,7 +179,7 @@ class ProviderService:
         stored one). `stop()` is asked until the commit; when it says so, whatever was
         written is undone and ImportInterrupted raised."""
         with self._writing():
-            current = {record.name.casefold(): record for record in self.store.list()}
+            current = {record.name.casefold(): record for record in self.store.list(reports=False)}
             creates, updates, passwords, old_keys = [], [], {}, []
             for index, (settings, password) in enumerate(items):
                 if index % STOP_CHECK_EVERY == 0:
@@ -309,50 +322,44 @@ class ProviderService:
         from tui.core import credentials
         from tui.core.checks import check_many
 
-        records = self.store.list() if names is None else [self.store.require(n) for n in names]
+        records = self.store.list(reports=False) if names is None else self.store.named(list(names))
         found, problems = credentials.for_providers(records, self.secrets)
         reports: dict[int, CheckReport] = {}
-        jobs, checked = [], []
-        for record in records:
-            if record.id in problems:
-                report = _report_of(record, problems[record.id])
-                reports[record.id] = self._save_then_tell(record, report, on_report)
-            else:
-                jobs.append((record.settings, found[record.id]))
-                checked.append(record)
-        by_name = {record.name: record for record in checked}
+        missing = [(record, _report_of(record, problems[record.id])) for record in records if record.id in problems]
+        checked = [record for record in records if record.id not in problems]
 
-        def save_then_tell(report: CheckReport) -> None:
-            record = by_name[report.provider]
-            reports[record.id] = self._save_then_tell(record, report, on_report)
+        def save_then_tell(batch: list[tuple[ProviderRecord, CheckReport]]) -> None:
+            for record, report in zip([record for record, _ in batch], self._save_many(batch)):
+                reports[record.id] = report
+                if on_report:
+                    on_report(report)
 
+        if missing:
+            save_then_tell(missing)
         results = check_many(
-            jobs,
+            [(record.settings, found[record.id]) for record in checked],
             timeout=self.settings.timeout,
             ca_file=self.settings.ca_file,
             max_workers=self.settings.max_concurrency,
-            on_report=save_then_tell,
+            on_batch=lambda batch: save_then_tell([(checked[index], report) for index, report in batch]),
         )
         for record, report in zip(checked, results):
             reports.setdefault(record.id, report)
         return [reports[record.id] for record in records]
 
-    def _save_then_tell(self, record: ProviderRecord, report: CheckReport, on_report) -> CheckReport:
-        report = self._save(record, report)
-        if on_report:
-            on_report(report)
-        return report
+    def _save_many(self, batch: list[tuple[ProviderRecord, CheckReport]]) -> list[CheckReport]:
+        """Save many reports in one transaction, each only while its provider still has the
+        settings and the password it was checked with (see _save)."""
+        with self._writing():
+            saved = self.store.save_reports(batch)
+        return [_saved_or_outdated(record, report, ok) for (record, report), ok in zip(batch, saved)]
 
     def _save(self, record: ProviderRecord, report: CheckReport) -> CheckReport:
         """Save the report only while the provider still has the settings and the password
         that were checked; otherwise it stays as it is and the report comes back outdated."""
         with self._writing():
             saved = self.store.save_report(record.name, report, checked=record)
-        if saved is None:
-            log.warning("check %r not saved: the provider was edited or removed during the check", record.name)
-            return replace(report, outdated=True)
-        _log_report(report)
-        return report
+        return _saved_or_outdated(record, report, saved is not None)
 
     # Helpers -------------------------------------------------------------------------
 
@@ -411,6 +418,14 @@ def _report_of(record: ProviderRecord, failure: Failure) -> CheckReport:
     server = record.settings.outbound
     outbound = ProtocolResult("smtp", server.host, server.port, failure=failure)
     return CheckReport(provider=record.name, started_at=utcnow(), outbound=outbound)
+
+
+def _saved_or_outdated(record: ProviderRecord, report: CheckReport, saved: bool) -> CheckReport:
+    if not saved:
+        log.warning("check %r not saved: the provider was edited or removed during the check", record.name)
+        return replace(report, outdated=True)
+    _log_report(report)
+    return report
 
 
 def _log_report(report: CheckReport) -> None:

@@ -7,7 +7,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
 
@@ -72,6 +72,12 @@ def check_provider(
     return report
 
 
+# Finished reports are handed over in batches (one database transaction each): a batch is
+# handed over when it is this old or this big, or when the last check ends.
+BATCH_SECONDS = 0.2
+BATCH_SIZE = 200
+
+
 def check_many(
     jobs: list[tuple[ProviderSettings, Credential | None]],
     *,
@@ -79,10 +85,13 @@ def check_many(
     ca_file: Path | None = None,
     max_workers: int = 16,
     on_report: Callable[[CheckReport], None] | None = None,
+    on_batch: Callable[[list[tuple[int, CheckReport]]], None] | None = None,
 ) -> list[CheckReport]:
     """Check many providers concurrently (at most `max_workers` at a time): the whole run
-    takes about as long as the slowest check. Reports come back in job order;
-    `on_report` is called from this thread as each one finishes."""
+    takes about as long as the slowest check. Reports come back in job order.
+    From this thread, as checks finish: `on_batch([(job index, report), ...])` with the
+    reports finished in the last BATCH_SECONDS (so that saving them costs one transaction,
+    not one each), then `on_report(report)` for each of them."""
     if not jobs:
         return []
     reports: list[CheckReport | None] = [None] * len(jobs)
@@ -92,15 +101,35 @@ def check_many(
             pool.submit(_check_safely, settings, credential, timeout, ca_file): index
             for index, (settings, credential) in enumerate(jobs)
         }
-        for future in as_completed(futures):
-            index = futures[future]
-            reports[index] = future.result()
-            if on_report is not None:
-                try:
-                    on_report(reports[index])
-                except Exception:
-                    log.exception("on_report callback failed for %s", reports[index].provider)
+        pending = set(futures)
+        batch: list[tuple[int, CheckReport]] = []
+        batch_started = 0.0
+        while pending:
+            done, pending = wait(pending, timeout=BATCH_SECONDS, return_when=FIRST_COMPLETED)
+            for future in done:
+                if not batch:
+                    batch_started = time.monotonic()
+                batch.append((futures[future], future.result()))
+            if batch and (not pending or len(batch) >= BATCH_SIZE or time.monotonic() - batch_started >= BATCH_SECONDS):
+                _hand_over(batch, reports, on_batch, on_report)
+                batch = []
     return reports  # type: ignore[return-value]
+
+
+def _hand_over(batch, reports, on_batch, on_report) -> None:
+    for index, report in batch:
+        reports[index] = report
+    if on_batch is not None:
+        try:
+            on_batch(batch)
+        except Exception:
+            log.exception("on_batch callback failed for %d report(s)", len(batch))
+    for index, _ in batch:
+        if on_report is not None:
+            try:
+                on_report(reports[index])
+            except Exception:
+                log.exception("on_report callback failed for %s", reports[index].provider)
 
 
 def _check_safely(

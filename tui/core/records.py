@@ -1,0 +1,209 @@
+"""What is read back from the provider table, without SQLAlchemy: the full `ProviderRecord`
+(settings, status, failure, and the last report when asked for) and the light
+`ProviderSummary` a list shows.
+
+Both are built from plain rows (a mapping from column name to value), so the store (through
+SQLAlchemy) and the quick read path of read-only commands (`tui.core.reader`, stdlib sqlite3)
+share the same SQL and the same conversions. The SQL uses `:name` parameters, which both
+sqlite3 and SQLAlchemy's `text()` understand.
+
+The last report (about 4.5 KB of JSON, with its transcript) lives in its own table,
+`check_report`, keyed by the provider's id: a list reads only the provider table, whose
+summary columns (status, last check, last success, failure kind, the check's encryption and
+summary line) are written in the same transaction as the report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from tui.core.domain import (
+    InboundSettings,
+    Protocol,
+    ProviderSettings,
+    ProviderType,
+    SecretSlot,
+    Security,
+    ServerSettings,
+    SignIn,
+    Status,
+    status_text,
+)
+from tui.core.report import CheckReport, Failure, FailureKind, as_utc, is_password_missing
+
+# What a list shows of each provider: no report, no secret key, no settings object.
+SUMMARY_COLUMNS = (
+    "id", "name", "type", "account", "inbound_protocol", "smtp_security", "inbound_security",
+    "status", "last_checked_at", "last_ok_at", "error_kind",
+)
+SUMMARIES_SQL = f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM provider ORDER BY name_key"
+REPORT_SQL = "SELECT report FROM check_report WHERE provider_id = :id"
+REPORT_BY_NAME_SQL = (
+    "SELECT check_report.report FROM check_report JOIN provider ON provider.id = check_report.provider_id"
+    " WHERE provider.name_key = :name_key"
+)
+
+
+@dataclass(frozen=True)
+class ProviderRecord:
+    id: int
+    secret_key: str  # the password slot's key
+    settings: ProviderSettings
+    status: Status
+    last_checked_at: datetime | None
+    last_ok_at: datetime | None
+    failure: Failure | None
+    report: CheckReport | None  # None when never checked, or when read without reports
+    created_at: datetime
+    updated_at: datetime
+    token_key: str | None = None  # the OAuth token cache slot's key, once signed in
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    def slot_key(self, slot: SecretSlot) -> str | None:
+        """The key of one of the provider's secret slots (None: that slot is empty)."""
+        return self.secret_key if slot is SecretSlot.PASSWORD else self.token_key
+
+    @property
+    def secret_keys(self) -> list[str]:
+        """The keys of every slot in use: what deleting the provider deletes."""
+        return [key for key in (self.secret_key, self.token_key) if key]
+
+    @property
+    def status_text(self) -> str:
+        """Glyph and word (see `status_text`)."""
+        return status_text(
+            self.status, encrypted=self.settings.encrypted, password_missing=is_password_missing(self.failure)
+        )
+
+
+class ProviderSummary(NamedTuple):
+    """One row of a provider list: what the list and `provider list` show, read from the
+    provider table alone (the report is read when one provider is opened)."""
+
+    id: int
+    name: str
+    type: ProviderType
+    account: str
+    inbound_protocol: Protocol | None  # None: Receive emails is off
+    status: Status
+    last_checked_at: datetime | None
+    last_ok_at: datetime | None
+    failure_kind: FailureKind | None  # the last check's failure, None when it passed or never ran
+    encrypted: bool  # False when a protocol in use has security none
+
+    @property
+    def receive_emails(self) -> bool:
+        return self.inbound_protocol is not None
+
+    @property
+    def status_text(self) -> str:
+        return status_text(
+            self.status, encrypted=self.encrypted, password_missing=self.failure_kind is FailureKind.SECRET
+        )
+
+
+def summary_of(row: Any) -> ProviderSummary:
+    """A ProviderSummary from a row of SUMMARIES_SQL (a tuple in SUMMARY_COLUMNS order)."""
+    (row_id, name, kind, account, inbound_protocol, smtp_security, inbound_security,
+     status, last_checked_at, last_ok_at, error_kind) = row
+    none = Security.NONE.value
+    return ProviderSummary(
+        row_id,
+        name,
+        ProviderType(kind),
+        account,
+        Protocol(inbound_protocol) if inbound_protocol else None,
+        Status(status),
+        moment(last_checked_at),
+        moment(last_ok_at),
+        FailureKind(error_kind) if error_kind else None,
+        smtp_security != none and (inbound_protocol is None or inbound_security != none),
+    )
+
+
+def settings_of(row: Mapping[str, Any]) -> ProviderSettings:
+    inbound = None
+    if row["inbound_protocol"]:
+        server = ServerSettings(row["inbound_host"] or "", int(row["inbound_port"]), Security(row["inbound_security"]))
+        inbound = InboundSettings(Protocol(row["inbound_protocol"]), server)
+    return ProviderSettings(
+        name=row["name"],
+        type=ProviderType(row["type"]),
+        sign_in=SignIn(row["sign_in"]),
+        account=row["account"],
+        username=row["username"] or row["account"],
+        from_name=row["from_name"] or "",
+        active_reference=bool(row["active_reference"]),
+        reply_to=tuple(json.loads(row["reply_to"] or "[]")),
+        outbound=ServerSettings(row["smtp_host"], int(row["smtp_port"]), Security(row["smtp_security"])),
+        inbound=inbound,
+    )
+
+
+def failure_of(row: Mapping[str, Any]) -> Failure | None:
+    if not row["error_kind"]:
+        return None
+    return Failure.from_dict({
+        "kind": row["error_kind"],
+        "message": row["error_message"] or "",
+        "remedy": row["error_remedy"] or "",
+        "fields": json.loads(row["error_fields"] or "[]"),
+    })
+
+
+def record_of(row: Mapping[str, Any], report_json: str | None = None) -> ProviderRecord:
+    """A ProviderRecord from a full provider row and, when read, its report's JSON."""
+    return ProviderRecord(
+        id=row["id"],
+        secret_key=row["secret_key"],
+        settings=settings_of(row),
+        status=Status(row["status"]),
+        last_checked_at=moment(row["last_checked_at"]),
+        last_ok_at=moment(row["last_ok_at"]),
+        failure=failure_of(row),
+        report=report_of(report_json),
+        created_at=moment(row["created_at"]),
+        updated_at=moment(row["updated_at"]),
+        token_key=row["token_key"],
+    )
+
+
+def report_of(report_json: str | None) -> CheckReport | None:
+    return CheckReport.from_dict(json.loads(report_json)) if report_json else None
+
+
+def summary_columns(report: CheckReport) -> dict[str, object]:
+    """The columns of the provider row that summarise a saved report (see the module doc)."""
+    failure = report.failure
+    return {
+        "status": report.status.value,
+        "last_checked_at": report.started_at,
+        "error_kind": failure.kind.value if failure else None,
+        "error_message": failure.message if failure else None,
+        "error_remedy": failure.remedy if failure else None,
+        "error_fields": json.dumps(list(failure.fields) if failure else []),
+        "check_encrypted": report.encrypted,
+        "check_summary": check_summary(report),
+    }
+
+
+def check_summary(report: CheckReport) -> str:
+    """One line of what the servers said ("IMAP: INBOX: 12 messages, 3 unseen")."""
+    return "; ".join(f"{r.protocol.upper()}: {r.summary}" for r in report.results if r.summary)
+
+
+def moment(value: Any) -> datetime | None:
+    """A stored time as an aware UTC datetime: SQLite hands back text without a zone, other
+    databases datetimes."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return as_utc(value)
