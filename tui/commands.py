@@ -14,7 +14,7 @@ from tui.core.domain import ProviderDraft, ValidationError
 from tui.core.fields import field_label, field_ref
 from tui.core.report import CheckReport, FailureKind
 from tui.core.settings import Settings
-from tui.core.store import NotFoundError, ProviderRecord
+from tui.core.records import NotFoundError, ProviderRecord
 from tui.core.text import visible
 from tui.output import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_ENVIRONMENT, EXIT_OK, print_json, print_json_list, say
 
@@ -39,7 +39,7 @@ def run_command(args, settings: Settings) -> int:
         return doctor(args, settings)  # it reports on the log file, database and store itself
     try:
         configure_logging(settings)
-        service = build_service(settings)
+        service = _quick_reader(handler, settings) or build_service(settings)
         if _may_write_passwords(handler, args):
             _open_secret_store(service)
         return handler(args, service)
@@ -54,6 +54,16 @@ def run_command(args, settings: Settings) -> int:
             raise
         _error(problem)
         return EXIT_ENVIRONMENT
+
+
+def _quick_reader(handler, settings: Settings):
+    """For a command that only reads providers: the quick read path (no SQLAlchemy, see
+    tui.core.reader) when the database allows it, else None (the full service)."""
+    if handler not in (provider_list, provider_show):
+        return None
+    from tui.core.reader import Reader
+
+    return Reader.open(settings)
 
 
 def _may_write_passwords(handler, args) -> bool:
@@ -246,8 +256,9 @@ def _plain(value) -> str:
 def _print_table(rows: list[tuple]) -> None:
     rows = [[visible(str(cell)) for cell in row] for row in rows]  # aligned as shown
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        say("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    # Every cell is already visible(): the lines are written at once, not one print() each.
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 # check -------------------------------------------------------------------------------

@@ -72,6 +72,10 @@ def environment_problem(error: BaseException, settings: Settings) -> str | None:
     """One line saying which part of the environment failed (the database, the secret
     store, the log file) and why, with any database password masked; None when `error` is
     not an environment fault (a bug: let it show)."""
+    from tui.core.reader import ReadFailed
+
+    if isinstance(error, ReadFailed):
+        return f"database {settings.db_label}: {error}"
     from sqlalchemy.exc import SQLAlchemyError
 
     from tui.core.filelock import LockError

@@ -35,6 +35,11 @@ from tui.core.domain import (
 )
 from tui.core.report import CheckReport, Failure, FailureKind, as_utc, is_password_missing
 
+# The newest migration in tui/core/migrations/versions (the store's HEAD_REVISION). A test
+# keeps the two in step; knowing it here lets an up-to-date database open without importing
+# Alembic, and the quick read path (tui.core.reader) without importing SQLAlchemy.
+HEAD_REVISION = "0005"
+
 # What a list shows of each provider: no report, no secret key, no settings object.
 SUMMARY_COLUMNS = (
     "id", "name", "type", "account", "inbound_protocol", "smtp_security", "inbound_security",
@@ -46,6 +51,12 @@ REPORT_BY_NAME_SQL = (
     "SELECT check_report.report FROM check_report JOIN provider ON provider.id = check_report.provider_id"
     " WHERE provider.name_key = :name_key"
 )
+
+
+class NotFoundError(LookupError):
+    def __init__(self, name: str):
+        super().__init__(f"No provider named '{name}'.")
+        self.name = name
 
 
 @dataclass(frozen=True)
@@ -114,18 +125,25 @@ def summary_of(row: Any) -> ProviderSummary:
     (row_id, name, kind, account, inbound_protocol, smtp_security, inbound_security,
      status, last_checked_at, last_ok_at, error_kind) = row
     none = Security.NONE.value
+    # Enum members by value through dicts: a list of 100,000 calls this that many times.
     return ProviderSummary(
         row_id,
         name,
-        ProviderType(kind),
+        _TYPES[kind],
         account,
-        Protocol(inbound_protocol) if inbound_protocol else None,
-        Status(status),
+        _PROTOCOLS[inbound_protocol] if inbound_protocol else None,
+        _STATUSES[status],
         moment(last_checked_at),
         moment(last_ok_at),
-        FailureKind(error_kind) if error_kind else None,
+        _FAILURE_KINDS[error_kind] if error_kind else None,
         smtp_security != none and (inbound_protocol is None or inbound_security != none),
     )
+
+
+_TYPES = {member.value: member for member in ProviderType}
+_PROTOCOLS = {member.value: member for member in Protocol}
+_STATUSES = {member.value: member for member in Status}
+_FAILURE_KINDS = {member.value: member for member in FailureKind}
 
 
 def settings_of(row: Mapping[str, Any]) -> ProviderSettings:
@@ -205,5 +223,7 @@ def moment(value: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, str):
-        value = datetime.fromisoformat(value)
+        # Stored in UTC without a zone ("2026-11-27 09:00:00.000000"): parsed as UTC at once.
+        zoned = value.endswith("Z") or "+" in value[19:] or "-" in value[19:]
+        return as_utc(datetime.fromisoformat(value)) if zoned else datetime.fromisoformat(value + "+00:00")
     return as_utc(value)

@@ -130,11 +130,18 @@ def _quoted(text: str) -> str:
     return f"'{visible(text[:80])}'"
 
 
+# sqlite:///path with nothing SQLAlchemy would decode or split off (a query, an escape).
+_PLAIN_SQLITE_URL = re.compile(r"sqlite(?:\+pysqlite)?:///([^?#%@]*)")
+
+
 def sqlite_file(url: str) -> Path | None:
     """The file of a SQLite URL (read by SQLAlchemy's own parser); None for other databases,
     in-memory ones, and URLs that cannot be parsed (opening them says what is wrong)."""
     if not url.startswith("sqlite"):
         return None  # not SQLite: no need to load SQLAlchemy to know it
+    plain = _PLAIN_SQLITE_URL.fullmatch(url)
+    if plain and plain.group(1) not in ("", ":memory:") and not plain.group(1).startswith("file:"):
+        return Path(plain.group(1))  # what make_url would say, without importing SQLAlchemy
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 

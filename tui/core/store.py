@@ -26,7 +26,9 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQL
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from tui.core.domain import ProviderSettings, SignIn, Status, ValidationError
-from tui.core.records import (
+from tui.core.records import (  # noqa: F401 (HEAD_REVISION, NotFoundError: the store's names too)
+    HEAD_REVISION,
+    NotFoundError,
     SUMMARIES_SQL,
     ProviderRecord,
     ProviderSummary,
@@ -39,9 +41,6 @@ from tui.core.records import (
 )
 from tui.core.report import CheckReport, Failure, utcnow
 
-# The newest migration in tui/core/migrations/versions. A test keeps the two in step; knowing
-# it here lets an up-to-date database open without importing Alembic (faster start-up).
-HEAD_REVISION = "0005"
 BUSY_TIMEOUT_MS = 5000
 
 
@@ -104,12 +103,6 @@ class SecretIntentRow(SQLModel, table=True):
 
 def new_secret_key() -> str:
     return uuid.uuid4().hex
-
-
-class NotFoundError(LookupError):
-    def __init__(self, name: str):
-        super().__init__(f"No provider named '{name}'.")
-        self.name = name
 
 
 class Store:
