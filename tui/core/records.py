@@ -144,23 +144,26 @@ _TYPES = {member.value: member for member in ProviderType}
 _PROTOCOLS = {member.value: member for member in Protocol}
 _STATUSES = {member.value: member for member in Status}
 _FAILURE_KINDS = {member.value: member for member in FailureKind}
+_SECURITIES = {member.value: member for member in Security}
+_SIGN_INS = {member.value: member for member in SignIn}
 
 
 def settings_of(row: Mapping[str, Any]) -> ProviderSettings:
     inbound = None
     if row["inbound_protocol"]:
-        server = ServerSettings(row["inbound_host"] or "", int(row["inbound_port"]), Security(row["inbound_security"]))
-        inbound = InboundSettings(Protocol(row["inbound_protocol"]), server)
+        server = ServerSettings(row["inbound_host"] or "", int(row["inbound_port"]), _SECURITIES[row["inbound_security"]])
+        inbound = InboundSettings(_PROTOCOLS[row["inbound_protocol"]], server)
+    reply_to = row["reply_to"]
     return ProviderSettings(
         name=row["name"],
-        type=ProviderType(row["type"]),
-        sign_in=SignIn(row["sign_in"]),
+        type=_TYPES[row["type"]],
+        sign_in=_SIGN_INS[row["sign_in"]],
         account=row["account"],
         username=row["username"] or row["account"],
         from_name=row["from_name"] or "",
         active_reference=bool(row["active_reference"]),
-        reply_to=tuple(json.loads(row["reply_to"] or "[]")),
-        outbound=ServerSettings(row["smtp_host"], int(row["smtp_port"]), Security(row["smtp_security"])),
+        reply_to=tuple(json.loads(reply_to)) if reply_to and reply_to != "[]" else (),
+        outbound=ServerSettings(row["smtp_host"], int(row["smtp_port"]), _SECURITIES[row["smtp_security"]]),
         inbound=inbound,
     )
 
@@ -182,7 +185,7 @@ def record_of(row: Mapping[str, Any], report_json: str | None = None) -> Provide
         id=row["id"],
         secret_key=row["secret_key"],
         settings=settings_of(row),
-        status=Status(row["status"]),
+        status=_STATUSES[row["status"]],
         last_checked_at=moment(row["last_checked_at"]),
         last_ok_at=moment(row["last_ok_at"]),
         failure=failure_of(row),

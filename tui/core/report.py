@@ -26,10 +26,11 @@ class FailureKind(StrEnum):
     MAILBOX = "mailbox"
     PROTOCOL = "protocol"
     SECRET = "secret"  # the provider's stored password is missing or cannot be read
+    LIMIT = "limit"  # the server turned the login away for now: too many connections or logins
 
 
 # Failures that may pass by themselves: worth a retry before anyone edits settings.
-TRANSIENT_KINDS = frozenset({FailureKind.TIMEOUT, FailureKind.REFUSED})
+TRANSIENT_KINDS = frozenset({FailureKind.TIMEOUT, FailureKind.REFUSED, FailureKind.LIMIT})
 
 
 @dataclass

@@ -341,6 +341,7 @@ class ProviderService:
             timeout=self.settings.timeout,
             ca_file=self.settings.ca_file,
             max_workers=self.settings.max_concurrency,
+            per_account=self.settings.account_concurrency,
             on_batch=lambda batch: save_then_tell([(checked[index], report) for index, report in batch]),
         )
         for record, report in zip(checked, results):

@@ -180,32 +180,26 @@ class Store:
     def list(self, reports: bool = True) -> list[ProviderRecord]:
         """Every provider, by name; without their last reports when `reports` is False
         (what a check of all of them, an export or an import needs)."""
-        with Session(self.engine) as session:
-            rows = session.exec(select(ProviderRow).order_by(ProviderRow.name_key)).all()
-            saved = dict(session.exec(select(ReportRow.provider_id, ReportRow.report)).all()) if reports else {}
-            return [_to_record(row, saved.get(row.id)) for row in rows]
+        return [*self.records(reports=reports, page=None)]
 
-    def records(self, reports: bool = True, page: int = 500) -> Iterator[ProviderRecord]:
-        """Every provider, by name, as `list()`, read `page` rows at a time (by name, after
-        the last one read): memory stays flat however many providers there are."""
-        after = None
+    def records(self, reports: bool = True, page: int | None = 500) -> Iterator[ProviderRecord]:
+        """Every provider, by name, read `page` rows at a time (after the last name read;
+        None: all at once): memory stays flat however many providers there are. Plain rows
+        (no ORM object per provider), converted by tui.core.records."""
+        after = ""
         while True:
-            with Session(self.engine) as session:
-                query = select(ProviderRow).order_by(ProviderRow.name_key).limit(page)
-                if after is not None:
-                    query = query.where(ProviderRow.name_key > after)
-                rows = session.exec(query).all()
+            with self.engine.connect() as connection:
+                limit = "" if page is None else f" LIMIT {int(page)}"
+                rows = connection.execute(
+                    text(f"SELECT * FROM provider WHERE name_key > :after ORDER BY name_key{limit}"), {"after": after}
+                ).mappings().all()
                 if not rows:
                     return
-                saved = {}
-                if reports:
-                    ids = [row.id for row in rows]
-                    saved = dict(session.exec(
-                        select(ReportRow.provider_id, ReportRow.report).where(ReportRow.provider_id.in_(ids))
-                    ).all())
-                page_records = [_to_record(row, saved.get(row.id)) for row in rows]
-                after = rows[-1].name_key
-            yield from page_records
+                saved = _reports(connection, [row["id"] for row in rows]) if reports else {}
+            after = rows[-1]["name_key"]
+            yield from (record_of(row, saved.get(row["id"])) for row in rows)
+            if page is None:
+                return
 
     def summaries(self) -> list[ProviderSummary]:
         """What a provider list shows, by name: one light row per provider, read from the
@@ -691,6 +685,15 @@ def _to_settings(row: ProviderRow) -> ProviderSettings:
 
 def _to_record(row: ProviderRow, report_json: str | None = None) -> ProviderRecord:
     return record_of(_Columns(row), report_json)
+
+
+def _reports(connection, ids: list[int]) -> dict[int, str]:
+    """The saved reports of these providers, by id."""
+    saved: dict[int, str] = {}
+    for chunk in _chunks(ids):
+        query = select(ReportRow.provider_id, ReportRow.report).where(ReportRow.provider_id.in_(chunk))
+        saved.update((row_id, report) for row_id, report in connection.execute(query))
+    return saved
 
 
 def _report_json(session: Session, provider_id: int) -> str | None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 import ssl
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +25,7 @@ from tui.core.mail.network import tls_context
 from tui.core.mail.redact import Redactor
 from tui.core.protocols import Protocol
 from tui.core.report import CheckReport, FailureKind, ProtocolResult, StepCallback, utcnow
+from tui.core.settings import DEFAULT_ACCOUNT_CONCURRENCY
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +45,14 @@ def check_provider(
     ca_file: Path | None = None,
     on_step: StepCallback | None = None,
     deadline: float | None = None,
+    limits: AccountLimits | None = None,
 ) -> CheckReport:
     """Run the outbound ladder, then the inbound one when the provider receives mail.
 
     Nothing is sent and nothing in the mailbox changes. `timeout` bounds each network
     wait, `deadline` each ladder as a whole (default: DEADLINE_FACTOR x timeout).
-    `on_step(protocol, step)` is called from this (the checking) thread as each step ends."""
+    `on_step(protocol, step)` is called from this (the checking) thread as each step ends.
+    With `limits`, each ladder first waits for its turn on its server and login name."""
     started_at, started = utcnow(), time.perf_counter()
     contexts: list[ssl.SSLContext] = []
 
@@ -60,7 +65,8 @@ def check_provider(
     results = []
     for protocol, server in settings.servers:  # outbound first, then the inbound server if any
         target = _target(settings, credential, protocol, server, timeout, deadline)
-        results.append(CHECKS[protocol](target, credential, shared_tls_context, on_step).run())
+        with limits.turn(protocol, server, target.username) if limits else nullcontext():
+            results.append(CHECKS[protocol](target, credential, shared_tls_context, on_step).run())
     report = CheckReport(
         provider=settings.name,
         started_at=started_at,
@@ -70,6 +76,25 @@ def check_provider(
     )
     _scrub(report, credential)
     return report
+
+
+class AccountLimits:
+    """At most `per_account` connections at once to one server (protocol and host) as one
+    login name: servers turn more away (Dovecot: "Maximum number of connections from
+    user+IP exceeded"), and many providers may share one mailbox."""
+
+    def __init__(self, per_account: int):
+        self.per_account = per_account
+        self._turns: dict[tuple[str, str, str], threading.BoundedSemaphore] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def turn(self, protocol: Protocol, server: ServerSettings, username: str) -> Iterator[None]:
+        key = (protocol.value, server.host.casefold(), username.casefold())
+        with self._lock:
+            turns = self._turns.setdefault(key, threading.BoundedSemaphore(self.per_account))
+        with turns:
+            yield
 
 
 # Finished reports are handed over in batches (one database transaction each): a batch is
@@ -84,11 +109,13 @@ def check_many(
     timeout: float,
     ca_file: Path | None = None,
     max_workers: int = 16,
+    per_account: int = DEFAULT_ACCOUNT_CONCURRENCY,
     on_report: Callable[[CheckReport], None] | None = None,
     on_batch: Callable[[list[tuple[int, CheckReport]]], None] | None = None,
 ) -> list[CheckReport]:
     """Check many providers concurrently (at most `max_workers` at a time): the whole run
-    takes about as long as the slowest check. Reports come back in job order.
+    takes about as long as the slowest check. Reports come back in job order. At most
+    `per_account` connections go to one server as one login name at a time (AccountLimits).
     From this thread, as checks finish: `on_batch([(job index, report), ...])` with the
     reports finished in the last BATCH_SECONDS (so that saving them costs one transaction,
     not one each), then `on_report(report)` for each of them."""
@@ -96,9 +123,10 @@ def check_many(
         return []
     reports: list[CheckReport | None] = [None] * len(jobs)
     workers = max(1, min(max_workers, len(jobs)))
+    limits = AccountLimits(per_account)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mailprov-check") as pool:
         futures = {
-            pool.submit(_check_safely, settings, credential, timeout, ca_file): index
+            pool.submit(_check_safely, settings, credential, timeout, ca_file, limits): index
             for index, (settings, credential) in enumerate(jobs)
         }
         pending = set(futures)
@@ -133,12 +161,13 @@ def _hand_over(batch, reports, on_batch, on_report) -> None:
 
 
 def _check_safely(
-    settings: ProviderSettings, credential: Credential | None, timeout: float, ca_file: Path | None
+    settings: ProviderSettings, credential: Credential | None, timeout: float, ca_file: Path | None,
+    limits: AccountLimits,
 ) -> CheckReport:
     """One provider's bug must not stop the others: it becomes that provider's failure."""
     started_at = utcnow()
     try:
-        return check_provider(settings, credential, timeout=timeout, ca_file=ca_file)
+        return check_provider(settings, credential, timeout=timeout, ca_file=ca_file, limits=limits)
     except Exception as exc:
         log.exception("checking %s failed unexpectedly", settings.name)
         return internal_error_report(settings, started_at, exc)
