@@ -322,31 +322,55 @@ class ProviderService:
         from tui.core import credentials
         from tui.core.checks import check_many
 
-        records = self.store.list(reports=False) if names is None else self.store.named(list(names))
-        found, problems = credentials.for_providers(records, self.secrets)
+        if names is None:  # read a page at a time: the first checks start after the first page
+            records: Iterable[ProviderRecord] = self.store.records(reports=False)
+            keys = self.store.password_keys()
+        else:
+            records = self.store.named(list(names))
+            keys = [record.secret_key for record in records if record.settings.sign_in.uses_password]
+        batch = self.secrets.get_many(keys) if keys else ({}, set())  # every password, one read
+        asked = set(keys)
+        every: list[ProviderRecord] = []
+        checked: list[ProviderRecord] = []
+        missing: list[tuple[ProviderRecord, CheckReport]] = []
         reports: dict[int, CheckReport] = {}
-        missing = [(record, _report_of(record, problems[record.id])) for record in records if record.id in problems]
-        checked = [record for record in records if record.id not in problems]
 
-        def save_then_tell(batch: list[tuple[ProviderRecord, CheckReport]]) -> None:
-            for record, report in zip([record for record, _ in batch], self._save_many(batch)):
+        def jobs() -> Iterator[tuple]:
+            for record in records:
+                every.append(record)
+                if record.settings.sign_in.uses_password and record.secret_key not in asked:
+                    # Added since the keys were read: its password is read on its own.
+                    found, damaged = self.secrets.get_many([record.secret_key])
+                    batch[0].update(found)
+                    batch[1].update(damaged)
+                credential, failure = credentials.from_batch(record, batch)
+                if failure is not None:
+                    missing.append((record, _report_of(record, failure)))
+                else:
+                    checked.append(record)
+                    yield record.settings, credential
+
+        def save_then_tell(saved: list[tuple[ProviderRecord, CheckReport]]) -> None:
+            pending = [*missing, *saved]  # missing passwords first: known before any check
+            missing.clear()
+            for record, report in zip([record for record, _ in pending], self._save_many(pending)):
                 reports[record.id] = report
                 if on_report:
                     on_report(report)
 
-        if missing:
-            save_then_tell(missing)
         results = check_many(
-            [(record.settings, found[record.id]) for record in checked],
+            jobs(),
             timeout=self.settings.timeout,
             ca_file=self.settings.ca_file,
             max_workers=self.settings.max_concurrency,
             per_account=self.settings.account_concurrency,
-            on_batch=lambda batch: save_then_tell([(checked[index], report) for index, report in batch]),
+            on_batch=lambda done: save_then_tell([(checked[index], report) for index, report in done]),
         )
+        if missing:
+            save_then_tell([])
         for record, report in zip(checked, results):
             reports.setdefault(record.id, report)
-        return [reports[record.id] for record in records]
+        return [reports[record.id] for record in every]
 
     def _save_many(self, batch: list[tuple[ProviderRecord, CheckReport]]) -> list[CheckReport]:
         """Save many reports in one transaction, each only while its provider still has the

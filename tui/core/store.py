@@ -201,6 +201,12 @@ class Store:
             if page is None:
                 return
 
+    def password_keys(self) -> list[str]:
+        """The password slot keys of the providers that sign in with a password."""
+        with Session(self.engine) as session:
+            query = select(ProviderRow.secret_key).where(ProviderRow.sign_in == SignIn.PASSWORD.value)
+            return list(session.exec(query).all())
+
     def summaries(self) -> list[ProviderSummary]:
         """What a provider list shows, by name: one light row per provider, read from the
         provider table alone (no report, no ORM object): see tui.core.records."""

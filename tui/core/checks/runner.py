@@ -7,7 +7,7 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import replace
@@ -104,7 +104,7 @@ BATCH_SIZE = 200
 
 
 def check_many(
-    jobs: list[tuple[ProviderSettings, Credential | None]],
+    jobs: Iterable[tuple[ProviderSettings, Credential | None]],
     *,
     timeout: float,
     ca_file: Path | None = None,
@@ -114,21 +114,20 @@ def check_many(
     on_batch: Callable[[list[tuple[int, CheckReport]]], None] | None = None,
 ) -> list[CheckReport]:
     """Check many providers concurrently (at most `max_workers` at a time): the whole run
-    takes about as long as the slowest check. Reports come back in job order. At most
+    takes about as long as the slowest check. Reports come back in job order. `jobs` may be
+    a generator: each check starts as soon as its job is made. At most
     `per_account` connections go to one server as one login name at a time (AccountLimits).
     From this thread, as checks finish: `on_batch([(job index, report), ...])` with the
     reports finished in the last BATCH_SECONDS (so that saving them costs one transaction,
     not one each), then `on_report(report)` for each of them."""
-    if not jobs:
-        return []
-    reports: list[CheckReport | None] = [None] * len(jobs)
-    workers = max(1, min(max_workers, len(jobs)))
+    reports: list[CheckReport | None] = []
     limits = AccountLimits(per_account)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mailprov-check") as pool:
-        futures = {
-            pool.submit(_check_safely, settings, credential, timeout, ca_file, limits): index
-            for index, (settings, credential) in enumerate(jobs)
-        }
+    # Threads are started as jobs are submitted, never more than there are jobs.
+    with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="mailprov-check") as pool:
+        futures = {}
+        for index, (settings, credential) in enumerate(jobs):
+            futures[pool.submit(_check_safely, settings, credential, timeout, ca_file, limits)] = index
+            reports.append(None)
         pending = set(futures)
         batch: list[tuple[int, CheckReport]] = []
         batch_started = 0.0
