@@ -39,7 +39,7 @@ def run_command(args, settings: Settings) -> int:
         return doctor(args, settings)  # it reports on the log file, database and store itself
     try:
         configure_logging(settings)
-        service = _quick_reader(handler, settings) or build_service(settings)
+        service = _quick_service(handler, settings) or build_service(settings)
         if _may_write_passwords(handler, args):
             _open_secret_store(service)
         return handler(args, service)
@@ -56,14 +56,20 @@ def run_command(args, settings: Settings) -> int:
         return EXIT_ENVIRONMENT
 
 
-def _quick_reader(handler, settings: Settings):
-    """For a command that only reads providers: the quick read path (no SQLAlchemy, see
-    tui.core.reader) when the database allows it, else None (the full service)."""
-    if handler not in (provider_list, provider_show):
+def _quick_service(handler, settings: Settings):
+    """For a command that only reads providers, or checks them: the quick path (no
+    SQLAlchemy, see tui.core.reader) when the database allows it, else None (the full
+    service)."""
+    if handler not in (provider_list, provider_show, check):
         return None
     from tui.core.reader import Reader
 
-    return Reader.open(settings)
+    reader = Reader.open(settings)
+    if reader is None or handler is not check:
+        return reader
+    from tui.core.bootstrap import build_service
+
+    return build_service(settings, store=reader)
 
 
 def _may_write_passwords(handler, args) -> bool:

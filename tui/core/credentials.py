@@ -15,7 +15,7 @@ from __future__ import annotations
 from tui.core.checks import Credential
 from tui.core.domain import ProviderSettings
 from tui.core.report import Failure, FailureKind
-from tui.core.store import ProviderRecord
+from tui.core.records import ProviderRecord
 
 __all__ = ["Credential", "SecretMissing", "for_draft", "for_provider", "for_providers", "from_batch", "password_failure"]
 

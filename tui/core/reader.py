@@ -1,5 +1,6 @@
-"""The quick read path of commands that only read (`provider list`, `provider show`, `doctor`):
-stdlib sqlite3, no SQLAlchemy, no Alembic, no secret store.
+"""The quick path of commands that only read (`provider list`, `provider show`, `doctor`) and
+of `check` (which reads providers and saves check reports): stdlib sqlite3, no SQLAlchemy,
+no Alembic.
 
 Importing the store (SQLModel, SQLAlchemy) costs more than a whole read-only command should.
 So when the database is a SQLite file whose schema is current and has nothing left for a
@@ -23,6 +24,8 @@ from tui.core.records import (
     ProviderSummary,
     record_of,
     report_of,
+    save_checked_reports,
+    sqlite_stamp,
     summary_of,
 )
 from tui.core.report import CheckReport
@@ -32,15 +35,18 @@ BUSY_TIMEOUT_SECONDS = 5.0  # as the store's
 
 
 class ReadFailed(Exception):
-    """The database could not be read on the quick path (after it was opened)."""
+    """The database could not be read (or a check report saved) on the quick path."""
 
 
 class Reader:
-    """Read-only: the provider list, one provider, its report. The same answers as the
-    store's `summaries()`, `records()`, `require()` and `report()`."""
+    """The provider list, one provider, its report: the same answers as the store's
+    `summaries()`, `records()`, `named()`, `require()`, `report()` and `password_keys()`.
+    Its one write is `save_reports()` (the store's, same SQL), so that `check` runs on
+    this path too (ProviderService.check_all needs nothing else of a store)."""
 
-    def __init__(self, connection: sqlite3.Connection):
+    def __init__(self, connection: sqlite3.Connection, url: str):
         self.connection = connection
+        self.url = url
         connection.row_factory = sqlite3.Row
 
     @classmethod
@@ -57,7 +63,7 @@ class Reader:
             return None
         try:
             if _revision(connection) == HEAD_REVISION and not _sweep_pending(connection):
-                return cls(connection)
+                return cls(connection, settings.db_url)
         except sqlite3.Error:
             pass
         connection.close()
@@ -87,14 +93,43 @@ class Reader:
             after = rows[-1]["name_key"]
             yield from (record_of(row, saved.get(row["id"])) for row in rows)
 
-    def get(self, name: str) -> ProviderRecord | None:
+    def named(self, names: list[str]) -> list[ProviderRecord]:
+        """The providers with these names, in the order given, without their reports;
+        raises NotFoundError for the first name that has none."""
+        records = []
+        for name in names:
+            record = self.get(name, report=False)
+            if record is None:
+                raise NotFoundError(name)
+            records.append(record)
+        return records
+
+    def password_keys(self) -> list[str]:
+        with self._reading():
+            rows = self.connection.execute("SELECT secret_key FROM provider WHERE sign_in = 'password'")
+            return [row[0] for row in rows]
+
+    def save_reports(self, checked_reports: list[tuple[ProviderRecord, CheckReport]]) -> list[bool]:
+        """As Store.save_reports: one transaction, each report only while its row is as checked."""
+        connection = self.connection
+        with self._reading(), connection:  # commits, or rolls back on an error
+            return save_checked_reports(
+                lambda sql, params: connection.execute(sql, params).fetchone(),
+                connection.execute,
+                checked_reports,
+                sqlite_stamp,
+            )
+
+    def get(self, name: str, report: bool = True) -> ProviderRecord | None:
         key = name.strip().casefold()
         with self._reading():
             try:
                 row = self.connection.execute("SELECT * FROM provider WHERE name_key = :key", {"key": key}).fetchone()
             except UnicodeEncodeError:
                 return None  # bytes that were not UTF-8: no stored name has them
-            return record_of(row, self._reports([row["id"]]).get(row["id"])) if row else None
+            if row is None:
+                return None
+            return record_of(row, self._reports([row["id"]]).get(row["id"]) if report else None)
 
     def require(self, name: str) -> ProviderRecord:
         record = self.get(name)
@@ -120,10 +155,10 @@ class Reader:
         return {row[0]: row[1] for row in rows}
 
     def _reading(self):
-        return _ReadErrors()
+        return _DatabaseErrors()
 
 
-class _ReadErrors:
+class _DatabaseErrors:
     """sqlite3 errors as ReadFailed, one line, for the command's error handling."""
 
     def __enter__(self) -> None:

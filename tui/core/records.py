@@ -16,9 +16,10 @@ summary line) are written in the same transaction as the report.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 from tui.core.domain import (
@@ -213,6 +214,52 @@ def summary_columns(report: CheckReport) -> dict[str, object]:
         "check_encrypted": report.encrypted,
         "check_summary": check_summary(report),
     }
+
+
+def still_as_checked(row: Mapping[str, Any], checked: ProviderRecord) -> bool:
+    """Whether a provider row still has the connection settings and the secret keys a check
+    ran with: only then is its report about the provider as it is now."""
+    return (row["secret_key"], row["token_key"]) == (checked.secret_key, checked.token_key) and (
+        settings_of(row).connection_key() == checked.settings.connection_key()
+    )
+
+
+def save_checked_reports(
+    fetch_row: Callable[[str, dict], Mapping[str, Any] | None],
+    run: Callable[[str, dict], None],
+    checked_reports: list[tuple[ProviderRecord, CheckReport]],
+    stamp: Callable[[datetime], Any] = lambda moment: moment,
+) -> list[bool]:
+    """Save check reports, each only while its row is still as checked (see
+    still_as_checked), in the caller's transaction: the row's summary columns and its report.
+    `fetch_row(sql, params)` and `run(sql, params)` execute this module's SQL (`:name`
+    parameters) on the caller's connection; `stamp` turns a time into what the database
+    stores. For each report, whether it was saved."""
+    saved = []
+    for checked, report in checked_reports:
+        row = fetch_row("SELECT * FROM provider WHERE id = :id", {"id": checked.id})
+        current = row is not None and still_as_checked(row, checked)
+        if current:
+            columns = summary_columns(report)
+            columns["last_checked_at"] = stamp(report.started_at)
+            if report.ok:
+                columns["last_ok_at"] = stamp(report.started_at)
+            assignments = ", ".join(f"{column} = :{column}" for column in columns)
+            run(f"UPDATE provider SET {assignments} WHERE id = :id", {**columns, "id": checked.id})
+            run("DELETE FROM check_report WHERE provider_id = :id", {"id": checked.id})
+            run("INSERT INTO check_report (provider_id, report) VALUES (:id, :report)",
+                {"id": checked.id, "report": json.dumps(report.to_dict())})
+        saved.append(current)
+    return saved
+
+
+def sqlite_stamp(moment: datetime) -> str:
+    """A time as SQLAlchemy stores it in SQLite: UTC, without a zone, to the microsecond."""
+    return as_utc(moment).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def new_secret_key() -> str:
+    return uuid.uuid4().hex
 
 
 def check_summary(report: CheckReport) -> str:

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui.core import rules
 from tui.core.domain import UNSAVED_NAME, ProviderDraft, ProviderSettings, ValidationError
@@ -38,7 +39,11 @@ from tui.core.filelock import LockBusy, LockError, exclusive_lock
 from tui.core.report import CheckReport, Failure, ProtocolResult, StepCallback, utcnow
 from tui.core.secrets import SecretDamagedError, SecretStoreError
 from tui.core.settings import Settings, sqlite_file
-from tui.core.store import ProviderRecord, ProviderSummary, Store, new_secret_key
+
+if TYPE_CHECKING:
+    from tui.core.reader import Reader
+    from tui.core.store import Store
+from tui.core.records import ProviderRecord, ProviderSummary, new_secret_key
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +58,9 @@ class ImportInterrupted(Exception):
 
 
 class ProviderService:
-    def __init__(self, store: Store, secrets, settings: Settings):
+    def __init__(self, store: Store | Reader, secrets, settings: Settings):
+        """`store`: a Store, or for checking alone (`check_all`, `check`... see
+        tui.core.reader) the quick path's Reader."""
         self.store = store
         self.secrets = secrets
         self.settings = settings

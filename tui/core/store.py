@@ -15,7 +15,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -29,13 +28,17 @@ from tui.core.domain import ProviderSettings, SignIn, Status, ValidationError
 from tui.core.records import (  # noqa: F401 (HEAD_REVISION, NotFoundError: the store's names too)
     HEAD_REVISION,
     NotFoundError,
+    new_secret_key,
     SUMMARIES_SQL,
     ProviderRecord,
     ProviderSummary,
     check_summary,
     record_of,
     report_of,
+    save_checked_reports,
+    sqlite_stamp,
     settings_of,
+    still_as_checked,
     summary_columns,
     summary_of,
 )
@@ -99,10 +102,6 @@ class SecretIntentRow(SQLModel, table=True):
 
     secret_key: str = Field(primary_key=True)
     created_at: datetime = Field(default_factory=utcnow)
-
-
-def new_secret_key() -> str:
-    return uuid.uuid4().hex
 
 
 class Store:
@@ -411,20 +410,15 @@ class Store:
     def save_reports(self, checked_reports: list[tuple[ProviderRecord, CheckReport]]) -> list[bool]:
         """Save many checks' results in one transaction, each only while its row still has
         the settings and the secret keys it was checked with (see save_report); for each,
-        whether it was saved."""
-        saved = []
-        with Session(self.engine) as session:
-            rows = {}
-            for chunk in _chunks([record.id for record, _ in checked_reports]):
-                rows.update((row.id, row) for row in session.exec(select(ProviderRow).where(ProviderRow.id.in_(chunk))))
-            for checked, report in checked_reports:
-                row = rows.get(checked.id)
-                current = row is not None and _still_as_checked(row, checked)
-                if current:
-                    _apply_report(session, row, report)
-                saved.append(current)
-            session.commit()
-        return saved
+        whether it was saved. (The SQL is tui.core.records', shared with the quick path.)"""
+        stamp = sqlite_stamp if self.url.startswith("sqlite") else (lambda moment: moment)
+        with self.engine.begin() as connection:
+            return save_checked_reports(
+                lambda sql, params: connection.execute(text(sql), params).mappings().first(),
+                lambda sql, params: connection.execute(text(sql), params),
+                checked_reports,
+                stamp,
+            )
 
     def _commit(self, row: ProviderRow, session: Session | None = None) -> ProviderRecord:
         own_session = session is None
@@ -590,9 +584,7 @@ def _update_row(
 
 
 def _still_as_checked(row: ProviderRow, checked: ProviderRecord) -> bool:
-    return (row.secret_key, row.token_key) == (checked.secret_key, checked.token_key) and (
-        _to_settings(row).connection_key() == checked.settings.connection_key()
-    )
+    return still_as_checked(_Columns(row), checked)
 
 
 def _apply_report(session: Session, row: ProviderRow, report: CheckReport) -> None:
