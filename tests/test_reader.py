@@ -102,3 +102,19 @@ def test_list_and_show_do_not_load_sqlalchemy_on_a_current_database(filled):
     assert listed_again.returncode == 0 and "sqlalchemy loaded: True" in listed_again.stderr
     assert [p["name"] for p in json.loads(listed_again.stdout)] == ["Desk", "Plain", "Sales [/]", "Sender"]
     assert store.intents() == []
+
+
+def test_check_runs_on_the_quick_path_and_saves_its_report(tmp_path, closed_port):
+    """`check` reads and saves with sqlite3 (the store's SQL); the store then reads the result."""
+    settings = settings_in(tmp_path)
+    store = Store.open(settings.db_url)
+    store.add(to_settings(draft("Desk", smtp_host="127.0.0.1", smtp_port=str(closed_port), receive_emails=False)))
+    store.settle_intents(store.intents())
+    checked = run_cli(settings, "check", "desk", "--json")
+    assert checked.returncode == 1 and "sqlalchemy loaded: False" in checked.stderr
+    (report,) = json.loads(checked.stdout)
+    assert (report["kind"], report["saved"]) == ("secret", True)  # no password in this secret store
+    record = store.require("Desk")
+    assert record.failure.kind is FailureKind.SECRET and record.report.outbound.failure.kind is FailureKind.SECRET
+    assert record.last_checked_at == store.summaries()[0].last_checked_at is not None
+    store.close()
