@@ -186,3 +186,20 @@ def test_many_reports_are_saved_in_one_transaction_each_only_if_still_current(st
     store.delete("One")  # its report goes with it
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM check_report").scalar() == 0
+
+
+def test_a_reports_dict_is_what_dataclasses_asdict_gives():
+    """CheckReport.to_dict() is built by hand for speed: the same keys, order and values."""
+    import json
+    from dataclasses import asdict
+
+    inbound = ProtocolResult("imap", "imap.example.com", 143, steps=[Step("login", True, 2.5, "OK")],
+                             transcript=["S: * OK", "C: a1 LOGOUT"], summary="INBOX: 3 messages, 1 unseen",
+                             encrypted=False, starttls_offered=True)
+    passed = CheckReport("Desk", datetime(2026, 1, 2, tzinfo=timezone.utc), failed_report().outbound, inbound, 12.5)
+    for report in (failed_report(), passed):
+        expected = asdict(report)
+        del expected["outdated"]
+        expected.update(started_at=report.started_at.isoformat(), status=report.status.value,
+                        encrypted=report.encrypted)
+        assert json.dumps(report.to_dict()) == json.dumps(expected)
