@@ -122,7 +122,7 @@ mail_uid = nobody
 mail_gid = nogroup
 # Benchmarks and check_many tests log in as one user many times at once (default: 10).
 protocol imap {{
-  mail_max_userip_connections = 500
+  mail_max_userip_connections = {max_userip}
 }}
 passdb {{
   driver = passwd-file
@@ -154,7 +154,7 @@ service anvil {{
 # Added when dovecot-pop3d is installed.
 DOVECOT_POP3_CONF = """\
 protocol pop3 {{
-  mail_max_userip_connections = 500
+  mail_max_userip_connections = {max_userip}
 }}
 service pop3-login {{
   inet_listener pop3 {{
@@ -241,11 +241,13 @@ def write_maildir_message(maildir: Path, number: int, seen: bool) -> Path:
 
 
 def start_dovecot(
-    certs: TestCertificates, seen: int = INBOX_SEEN, unseen: int = INBOX_UNSEEN, oauth_url: str | None = None
+    certs: TestCertificates, seen: int = INBOX_SEEN, unseen: int = INBOX_UNSEEN, oauth_url: str | None = None,
+    max_userip_connections: int = 500,
 ) -> DovecotServer:
     """Dovecot with USERS over IMAP (and POP3 when dovecot-pop3d is installed); USER's
     INBOX holds `seen` read and `unseen` unread messages. With `oauth_url` (an
-    OAuthIntrospection's) it also offers XOAUTH2 and OAUTHBEARER."""
+    OAuthIntrospection's) it also offers XOAUTH2 and OAUTHBEARER. At most
+    `max_userip_connections` IMAP sessions of one user from one address at once."""
     if not DOVECOT.exists():
         raise ServerUnavailable(DOVECOT_MISSING)
     if os.geteuid() != 0:
@@ -277,9 +279,11 @@ def start_dovecot(
             imap_port=imap_port,
             imaps_port=imaps_port,
             protocols="imap pop3" if pop3_port else "imap",
-            pop3=DOVECOT_POP3_CONF.format(pop3_port=pop3_port, pop3s_port=pop3s_port) if pop3_port else "",
+            pop3=DOVECOT_POP3_CONF.format(pop3_port=pop3_port, pop3s_port=pop3s_port, max_userip=max_userip_connections)
+            if pop3_port else "",
             mechanisms="plain login xoauth2 oauthbearer" if oauth_url else "plain login",
             oauth=DOVECOT_OAUTH_CONF.format(dir=directory) if oauth_url else "",
+            max_userip=max_userip_connections,
         )
     )
     process = subprocess.Popen(

@@ -134,6 +134,7 @@ def test_the_migrated_table_keeps_its_constraints_and_takes_new_rows(migrated):
 
 
 def test_downgrade_to_0003_gives_back_the_old_columns(migrated, tmp_path):
+    """(Through 0005's downgrade too: the report goes back into its row.)"""
     from alembic import command
 
     with migrated.store.engine.begin() as connection:
@@ -143,6 +144,9 @@ def test_downgrade_to_0003_gives_back_the_old_columns(migrated, tmp_path):
                             " FROM provider ORDER BY name").fetchall()
     assert rows[0] == ("Desk", 1, "imap.example.com", 143, "starttls", '["imap_host", "imap_port"]')
     assert rows[3][:2] == ("Sender", 0)
+    with sqlite3.connect(tmp_path / "mailprov.db") as conn:
+        report = conn.execute("SELECT last_report FROM provider WHERE name = 'Desk'").fetchone()[0]
+    assert json.loads(report)["inbound"]["transcript"] == ["S: * OK"]
 
 
 def test_several_processes_starting_on_an_old_database_migrate_it_once(tmp_path):
@@ -167,3 +171,22 @@ def test_several_processes_starting_on_an_old_database_migrate_it_once(tmp_path)
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD_REVISION,)]
         assert conn.execute("SELECT inbound_protocol, inbound_port FROM provider WHERE name = 'Desk'").fetchone() == (
             "imap", 143)
+
+
+def test_reports_move_to_their_table_and_the_summary_is_back_filled(migrated, tmp_path):
+    """Migration 0005: the report of 'Desk' (saved by release 0003) is in check_report, its
+    summary in the row; the list reads the summary alone and agrees with the full records."""
+    with sqlite3.connect(tmp_path / "mailprov.db") as conn:
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(provider)")]
+        assert "last_report" not in columns
+        moved = conn.execute("SELECT p.name, r.report FROM check_report r JOIN provider p ON p.id = r.provider_id")
+        assert [(name, json.loads(report)["provider"]) for name, report in moved] == [("Desk", "Desk")]
+        assert conn.execute("SELECT check_encrypted FROM provider WHERE name = 'Desk'").fetchone() == (1,)
+    summaries = migrated.summaries()
+    assert [(s.name, s.status, s.status_text) for s in summaries] == [
+        (r.name, r.status, r.status_text) for r in migrated.list()
+    ]
+    desk = next(s for s in summaries if s.name == "Desk")
+    assert (desk.failure_kind, desk.last_checked_at, desk.receive_emails) == (FailureKind.TIMEOUT, WHEN, True)
+    assert migrated.report("desk").inbound.transcript == ["S: * OK"]
+    assert migrated.report("Sender") is None and migrated.report("nobody") is None

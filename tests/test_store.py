@@ -156,3 +156,50 @@ def test_a_report_is_saved_only_for_the_settings_and_key_that_were_checked(store
     checked = store.require("Support")
     store.delete("Support")
     assert store.save_report("Support", failed_report(), checked=checked) is None
+
+
+def test_summaries_are_light_rows_that_agree_with_the_records(store):
+    """The list reads the provider table alone; the report is read for one provider."""
+    store.add(settings_for("Support"))
+    store.add(settings_for("Plain", smtp_security="none", smtp_port="25"))
+    store.add(settings_for("Sender", receive_emails=False))
+    store.save_report("Support", failed_report())
+    ok = ProtocolResult("smtp", "smtp.example.com", 25, steps=[Step("resolve", True, 1.0)], encrypted=False)
+    store.save_report("Plain", CheckReport("Plain", datetime(2026, 5, 6, tzinfo=timezone.utc), ok))
+    summaries = store.summaries()
+    assert all(type(s).__name__ == "ProviderSummary" for s in summaries)
+    assert [(s.name, s.status_text, s.last_checked_at, s.last_ok_at, s.receive_emails) for s in summaries] == [
+        (r.name, r.status_text, r.last_checked_at, r.last_ok_at, r.settings.receive_emails) for r in store.list()
+    ]
+    assert [s.status_text for s in summaries] == ["● active, unencrypted", "○ not checked", "✖ error"]
+    assert summaries[2].failure_kind is FailureKind.AUTH
+    assert store.report("SUPPORT").outbound.transcript == failed_report().outbound.transcript
+    assert store.report("Sender") is None
+
+
+def test_many_reports_are_saved_in_one_transaction_each_only_if_still_current(store):
+    first, second = store.add(settings_for("One")), store.add(settings_for("Two"))
+    store.update("Two", settings_for("Two", smtp_port="2525"))  # edited during the check
+    assert store.save_reports([(first, failed_report("One")), (second, failed_report("Two"))]) == [True, False]
+    assert store.require("One").report.outbound.failure.kind is FailureKind.AUTH
+    assert (store.require("Two").status, store.require("Two").report) == (Status.GREY, None)
+    store.delete("One")  # its report goes with it
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM check_report").scalar() == 0
+
+
+def test_a_reports_dict_is_what_dataclasses_asdict_gives():
+    """CheckReport.to_dict() is built by hand for speed: the same keys, order and values."""
+    import json
+    from dataclasses import asdict
+
+    inbound = ProtocolResult("imap", "imap.example.com", 143, steps=[Step("login", True, 2.5, "OK")],
+                             transcript=["S: * OK", "C: a1 LOGOUT"], summary="INBOX: 3 messages, 1 unseen",
+                             encrypted=False, starttls_offered=True)
+    passed = CheckReport("Desk", datetime(2026, 1, 2, tzinfo=timezone.utc), failed_report().outbound, inbound, 12.5)
+    for report in (failed_report(), passed):
+        expected = asdict(report)
+        del expected["outdated"]
+        expected.update(started_at=report.started_at.isoformat(), status=report.status.value,
+                        encrypted=report.encrypted)
+        assert json.dumps(report.to_dict()) == json.dumps(expected)

@@ -258,10 +258,12 @@ def test_parallel_edits_keep_the_settings_and_password_of_one_edit(home):
 
 class DelayedProxy:
     """Forwards to a real server, but only after holding each new connection `delay`
-    seconds: a slow server, so that an edit can land while a check is under way."""
+    seconds (or until `release` is set): a slow server, so that an edit can land while a
+    check is under way. `accepted` is set once a connection came in."""
 
     def __init__(self, upstream_port: int, delay: float):
         self.upstream_port, self.delay = upstream_port, delay
+        self.accepted, self.release = threading.Event(), threading.Event()
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
@@ -275,7 +277,8 @@ class DelayedProxy:
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
-        time.sleep(self.delay)
+        self.accepted.set()
+        self.release.wait(self.delay)
         upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
         threading.Thread(target=_pump, args=(upstream, client), daemon=True).start()
         _pump(client, upstream)
@@ -301,7 +304,7 @@ def _pump(source: socket.socket, target: socket.socket) -> None:
 def test_an_edit_during_a_check_keeps_the_provider_grey(home, smtp_servers, test_certificates):
     from tests.servers import PASSWORD, USER
 
-    proxy = DelayedProxy(smtp_servers.port("starttls"), delay=1.5)
+    proxy = DelayedProxy(smtp_servers.port("starttls"), delay=30)
     home.env["MAILPROV_CA_FILE"] = str(test_certificates.ca_file)
     try:
         added = home.run("provider", "add", "--name", "Slow", "--type", "smtp-imap", "--account", USER,
@@ -309,9 +312,10 @@ def test_an_edit_during_a_check_keeps_the_provider_grey(home, smtp_servers, test
                          "--password-stdin", stdin=PASSWORD + "\n")
         assert added.returncode == 0, added.stderr
         check = home.start("check", "Slow", "--json")
-        time.sleep(0.8)  # the check waits for the greeting
-        edited = home.run("provider", "edit", "Slow", "--smtp-port", "1")
+        assert proxy.accepted.wait(30)  # the check waits for the greeting...
+        edited = home.run("provider", "edit", "Slow", "--smtp-port", "1")  # ...while this edit lands
         assert edited.returncode == 0, edited.stderr
+        proxy.release.set()
         out, err = check.communicate(timeout=60)
         (report,) = json.loads(out)
         assert report["status"] == "green" and report["saved"] is False  # it passed, for the old port

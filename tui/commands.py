@@ -10,14 +10,13 @@ import sys
 from pathlib import Path
 
 from tui.core import rules
-from tui.core.campaigns import CampaignNotFound, ProviderInUse
 from tui.core.domain import ProviderDraft, ValidationError
 from tui.core.fields import field_label, field_ref
 from tui.core.report import CheckReport, FailureKind
 from tui.core.settings import Settings
-from tui.core.store import NotFoundError, ProviderRecord
+from tui.core.records import CampaignNotFound, NotFoundError, ProviderInUse, ProviderRecord
 from tui.core.text import visible
-from tui.output import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_ENVIRONMENT, EXIT_OK, print_json, say
+from tui.output import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_ENVIRONMENT, EXIT_OK, print_json, print_json_list, say
 
 EDITABLE_FIELDS = [name for name in ProviderDraft.field_names() if name not in ("password", "password_stored")]
 
@@ -47,7 +46,7 @@ def run_command(args, settings: Settings) -> int:
         return doctor(args, settings)  # it reports on the log file, database and store itself
     try:
         configure_logging(settings)
-        service = build_service(settings)
+        service = _quick_service(handler, settings) or build_service(settings)
         if _may_write_passwords(handler, args):
             _open_secret_store(service)
         return handler(args, service)
@@ -70,6 +69,22 @@ def run_command(args, settings: Settings) -> int:
             raise
         _error(problem)
         return EXIT_ENVIRONMENT
+
+
+def _quick_service(handler, settings: Settings):
+    """For a command that only reads providers, or checks them: the quick path (no
+    SQLAlchemy, see tui.core.reader) when the database allows it, else None (the full
+    service)."""
+    if handler not in (provider_list, provider_show, check):
+        return None
+    from tui.core.reader import Reader
+
+    reader = Reader.open(settings)
+    if reader is None or handler is not check:
+        return reader
+    from tui.core.bootstrap import build_service
+
+    return build_service(settings, store=reader)
 
 
 def _may_write_passwords(handler, args) -> bool:
@@ -141,8 +156,8 @@ def _shared_account(service, record: ProviderRecord) -> list[str]:
     """Two providers on one mailbox are allowed (two campaigns may share it), but are
     usually a mistake: said, not refused."""
     account = record.settings.account.casefold()
-    others = [other.name for other in service.list()
-              if other.id != record.id and other.settings.account.casefold() == account]
+    others = [other.name for other in service.summaries()
+              if other.id != record.id and other.account.casefold() == account]
     if not others:
         return []
     names = ", ".join(f"'{name}'" for name in others)
@@ -180,19 +195,20 @@ def _quote(name: str) -> str:
 
 
 def provider_list(args, service) -> int:
-    records = service.list()
     if args.json:
         # Transcripts are long (kilobytes each): only `show --json`, or on request, has them.
-        print_json([record_to_json(r, transcripts=args.transcripts) for r in records])
+        # Streamed one provider at a time: memory stays flat however many there are.
+        print_json_list(record_to_json(r, transcripts=args.transcripts) for r in service.records())
         return EXIT_OK
-    if not records:
+    summaries = service.summaries()
+    if not summaries:
         say("No providers yet. Add one with `mailprov provider add` or open the UI with `mailprov`.")
         return EXIT_OK
     rows = [("STATUS", "NAME", "TYPE", "ACCOUNT", "RECEIVE", "LAST CHECK")]
-    for r in records:
-        checked = r.last_checked_at.strftime("%Y-%m-%d %H:%M UTC") if r.last_checked_at else "never"
-        rows.append((r.status_text, r.name, r.settings.type.label, r.settings.account,
-                     r.settings.inbound.protocol.label if r.settings.inbound else "no", checked))
+    for s in summaries:
+        checked = s.last_checked_at.strftime("%Y-%m-%d %H:%M UTC") if s.last_checked_at else "never"
+        rows.append((s.status_text, s.name, s.type.label, s.account,
+                     s.inbound_protocol.label if s.inbound_protocol else "no", checked))
     _print_table(rows)
     return EXIT_OK
 
@@ -262,8 +278,9 @@ def _plain(value) -> str:
 def _print_table(rows: list[tuple]) -> None:
     rows = [[visible(str(cell)) for cell in row] for row in rows]  # aligned as shown
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        say("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    # Every cell is already visible(): the lines are written at once, not one print() each.
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 # check -------------------------------------------------------------------------------
@@ -407,7 +424,7 @@ def export(args, service) -> int:
     prefix = args.password_env_prefix
     if prefix is not None and not re.fullmatch(ENV_PREFIX_PATTERN, prefix):
         raise UsageProblem(f"--password-env-prefix {prefix}: use letters, digits and _ (like MAILPROV_PW_).")
-    text = export_toml(service.list(), password_env_prefix=prefix)
+    text = export_toml(service.list(reports=False), password_env_prefix=prefix)
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")
@@ -442,7 +459,7 @@ def _import(args, service, stop: SignalsStop) -> int:
     plan = parse_import(text)
     if plan.unreadable:
         raise UsageProblem(f"{args.file}: {plan.unreadable}; nothing imported.")
-    current = {record.name.casefold(): record for record in service.list()}
+    current = {record.name.casefold(): record for record in service.list(reports=False)}
     actions = plan_actions(plan, list(current), dict(os.environ))
     if not plan.ok:
         for line in plan.error_lines():

@@ -14,6 +14,9 @@ Exit codes, so that monitoring can tell the cases apart:
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable
+
 from tui.core.text import escaped_in_quotes, visible
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_ENVIRONMENT = 0, 1, 2, 3
@@ -31,6 +34,21 @@ def say(line: str = "", *, file=None) -> None:
 def print_json(data) -> None:
     """JSON for monitoring: non-ASCII text stays readable, and every control character is a
     \\u escape (json.dumps escapes C0 itself; DEL and C1 are escaped here)."""
+    print(_json_text(data))
+
+
+def print_json_list(items: Iterable) -> None:
+    """A JSON list written item by item as `items` yields them (memory stays flat in their
+    number), exactly as print_json would write the whole list."""
+    opened = False
+    for item in items:
+        indented = _json_text(item).replace("\n", "\n  ")
+        sys.stdout.write(f",\n  {indented}" if opened else f"[\n  {indented}")
+        opened = True
+    print("\n]" if opened else "[]")
+
+
+def _json_text(data) -> str:
     import json
 
-    print(escaped_in_quotes(json.dumps(data, indent=2, ensure_ascii=False, default=str)))
+    return escaped_in_quotes(json.dumps(data, indent=2, ensure_ascii=False, default=str))

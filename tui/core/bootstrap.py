@@ -15,18 +15,22 @@ class LogFileError(OSError):
     """The log file cannot be created or opened; the message names it."""
 
 
-def build_service(settings: Settings, keyring_backend=None):
+def build_service(settings: Settings, keyring_backend=None, store=None):
     """The ProviderService over the configured database and secret store. The secret store
     is opened when a password is first read or written, not here: reading providers needs
-    no secret, so a broken secret store cannot stop it."""
+    no secret, so a broken secret store cannot stop it. `store`: the quick path's Reader
+    (for `check`; it is only open when there is nothing to sweep), else the Store is opened."""
     from tui.core.secrets import LazySecretStore, SecretStore, choose_backend
     from tui.core.service import ProviderService
-    from tui.core.store import Store
 
     if keyring_backend is not None:
         secrets = SecretStore(keyring_backend)
     else:
         secrets = LazySecretStore(lambda: choose_backend(settings))
+    if store is not None:
+        return ProviderService(store, secrets, settings)
+    from tui.core.store import Store
+
     service = ProviderService(Store.open(settings.db_url), secrets, settings)
     service.sweep()  # what a killed process left behind; cheap when nothing is pending
     return service
@@ -72,6 +76,10 @@ def environment_problem(error: BaseException, settings: Settings) -> str | None:
     """One line saying which part of the environment failed (the database, the secret
     store, the log file) and why, with any database password masked; None when `error` is
     not an environment fault (a bug: let it show)."""
+    from tui.core.reader import ReadFailed
+
+    if isinstance(error, ReadFailed):
+        return f"database {settings.db_label}: {error}"
     from sqlalchemy.exc import SQLAlchemyError
 
     from tui.core.filelock import LockError

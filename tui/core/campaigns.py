@@ -19,6 +19,7 @@ from sqlalchemy import update
 from sqlmodel import Field, Session, SQLModel, select
 
 from tui.core.domain import Status, ValidationError
+from tui.core.records import CampaignNotFound, ProviderInUse  # noqa: F401 (raised here; light, for the CLI)
 from tui.core.report import as_utc, utcnow
 
 MAX_NAME_LENGTH = 80
@@ -49,22 +50,6 @@ class Campaign:
     provider_id: int | None
     provider_name: str | None  # None: no provider attached
     created_at: datetime
-
-
-class CampaignNotFound(LookupError):
-    def __init__(self, name: str):
-        super().__init__(f"No campaign named '{name}'.")
-        self.name = name
-
-
-class ProviderInUse(Exception):
-    """A provider that campaigns use was to be deleted (or detached) without `force`."""
-
-    def __init__(self, provider: str, campaigns: list[str]):
-        names = ", ".join(f"'{name}'" for name in campaigns)
-        super().__init__(f"'{provider}' is used by the campaign(s) {names}.")
-        self.provider = provider
-        self.campaigns = campaigns
 
 
 class CampaignStore:

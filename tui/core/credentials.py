@@ -16,9 +16,9 @@ from __future__ import annotations
 from tui.core.checks import Credential
 from tui.core.domain import ProviderSettings
 from tui.core.report import Failure, FailureKind
-from tui.core.store import ProviderRecord
+from tui.core.records import ProviderRecord
 
-__all__ = ["Credential", "SecretMissing", "for_draft", "for_provider", "for_providers", "password_failure"]
+__all__ = ["Credential", "SecretMissing", "for_draft", "for_provider", "for_providers", "from_batch", "password_failure"]
 
 
 class SecretMissing(Exception):
@@ -42,20 +42,30 @@ def for_providers(records: list[ProviderRecord], secrets) -> tuple[dict[int, Cre
     passwords read in one batch: a missing or damaged one fails that provider alone."""
     # A provider sending through a trusted relay (no SMTP login) and not receiving needs none.
     with_password = [record for record in records if record.settings.needs_password]
-    found, damaged = secrets.get_many([record.secret_key for record in with_password]) if with_password else ({}, set())
+    batch = secrets.get_many([record.secret_key for record in with_password]) if with_password else ({}, set())
     credentials: dict[int, Credential] = {}
     failures: dict[int, Failure] = {}
     for record in records:
-        settings = record.settings
-        if not settings.sign_in.uses_password:
-            credentials[record.id] = _oauth_credential(settings)
-        elif not settings.needs_password:
-            credentials[record.id] = Credential(settings.username)
-        elif record.secret_key in found:
-            credentials[record.id] = Credential(settings.username, password=found[record.secret_key])
+        credential, failure = from_batch(record, batch)
+        if failure is None:
+            credentials[record.id] = credential
         else:
-            failures[record.id] = password_failure(record.name, damaged=record.secret_key in damaged)
+            failures[record.id] = failure
     return credentials, failures
+
+
+def from_batch(record: ProviderRecord, batch: tuple[dict[str, str], set[str]]) -> tuple[Credential | None, Failure | None]:
+    """The credential of one provider from a batch of passwords read with `get_many`
+    ((found, damaged), which must have asked for its key), or its `secret` failure."""
+    settings = record.settings
+    if not settings.sign_in.uses_password:
+        return _oauth_credential(settings), None
+    if not settings.needs_password:
+        return Credential(settings.username), None
+    found, damaged = batch
+    if record.secret_key in found:
+        return Credential(settings.username, password=found[record.secret_key]), None
+    return None, password_failure(record.name, damaged=record.secret_key in damaged)
 
 
 def for_draft(settings: ProviderSettings, typed_password: str, saved: ProviderRecord | None, secrets) -> Credential:

@@ -35,9 +35,20 @@ def _version(name: str) -> str:
 
 
 def _database_row(settings: Settings) -> tuple[str, str, bool]:
-    from tui.core.store import HEAD_REVISION, Store
+    from tui.core.reader import Reader
+    from tui.core.records import HEAD_REVISION
 
+    reader = Reader.open(settings)  # a current SQLite file: read it without the store's imports
+    if reader is not None:
+        try:
+            return ("database", f"{settings.db_label} (schema {HEAD_REVISION}, head {HEAD_REVISION}, "
+                                f"{reader.count()} providers)", True)
+        except Exception:  # read on the full path below, which says what is wrong
+            pass
+        finally:
+            reader.close()
     from tui.core.bootstrap import environment_problem
+    from tui.core.store import Store
 
     try:
         store = Store.open(settings.db_url)

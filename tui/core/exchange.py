@@ -21,7 +21,7 @@ from tui.core import rules
 from tui.core.domain import ProviderDraft, ProviderSettings, ValidationError, repr_hiding
 from tui.core.fields import EXPORTED, FieldKind, FieldSpec, field_label
 from tui.core.protocols import Protocol
-from tui.core.store import ProviderRecord
+from tui.core.records import ProviderRecord
 from tui.core.text import escaped_in_quotes, visible
 
 EXPORT_HEADER = (

@@ -31,15 +31,19 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui.core import rules
-from tui.core.campaigns import CampaignStore
 from tui.core.domain import UNSAVED_NAME, ProviderDraft, ProviderSettings, ValidationError
 from tui.core.filelock import LockBusy, LockError, exclusive_lock
 from tui.core.report import CheckReport, Failure, ProtocolResult, StepCallback, utcnow
 from tui.core.secrets import SecretDamagedError, SecretStoreError
 from tui.core.settings import Settings, sqlite_file
-from tui.core.store import ProviderRecord, Store, new_secret_key
+
+if TYPE_CHECKING:
+    from tui.core.reader import Reader
+    from tui.core.store import Store
+from tui.core.records import ProviderRecord, ProviderSummary, new_secret_key
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +58,9 @@ class ImportInterrupted(Exception):
 
 
 class ProviderService:
-    def __init__(self, store: Store, secrets, settings: Settings):
+    def __init__(self, store: Store | Reader, secrets, settings: Settings):
+        """`store`: a Store, or for checking alone (`check_all`, `check`... see
+        tui.core.reader) the quick path's Reader."""
         self.store = store
         self.secrets = secrets
         self.settings = settings
@@ -62,8 +68,21 @@ class ProviderService:
 
     # Reading -------------------------------------------------------------------------
 
-    def list(self) -> list[ProviderRecord]:
-        return self.store.list()
+    def list(self, reports: bool = True) -> list[ProviderRecord]:
+        """Every provider, by name (without the last reports when `reports` is False)."""
+        return self.store.list(reports=reports)
+
+    def records(self, reports: bool = True) -> Iterator[ProviderRecord]:
+        """Every provider, by name, read a slice at a time: memory stays flat in the count."""
+        return self.store.records(reports=reports)
+
+    def summaries(self) -> list[ProviderSummary]:
+        """What a provider list shows, one light row per provider (see Store.summaries)."""
+        return self.store.summaries()
+
+    def report(self, name: str) -> CheckReport | None:
+        """The last saved report of one provider (None: never checked, or no such provider)."""
+        return self.store.report(name)
 
     def get(self, name: str) -> ProviderRecord | None:
         return self.store.get(name)
@@ -130,6 +149,8 @@ class ProviderService:
                 self.secrets.delete_many(record.secret_keys)
             except SecretStoreError as exc:
                 self.store.restore(record)
+                from tui.core.campaigns import CampaignStore
+
                 CampaignStore(self.store).reattach(detached, record.id)
                 raise SecretStoreError(
                     f"'{record.name}' was not removed: its stored password could not be deleted. {exc}"
@@ -140,6 +161,8 @@ class ProviderService:
 
     def campaigns_using(self, name: str) -> list[str]:
         """The names of the campaigns that use the provider: what deleting it would detach."""
+        from tui.core.campaigns import CampaignStore
+
         return CampaignStore(self.store).using(self.store.require(name).id)
 
     def save_token_cache(self, name: str, token_cache: str) -> ProviderRecord:
@@ -175,7 +198,7 @@ class ProviderService:
         stored one). `stop()` is asked until the commit; when it says so, whatever was
         written is undone and ImportInterrupted raised."""
         with self._writing():
-            current = {record.name.casefold(): record for record in self.store.list()}
+            current = {record.name.casefold(): record for record in self.store.list(reports=False)}
             creates, updates, passwords, old_keys = [], [], {}, []
             for index, (settings, password) in enumerate(items):
                 if index % STOP_CHECK_EVERY == 0:
@@ -318,33 +341,55 @@ class ProviderService:
         from tui.core import credentials
         from tui.core.checks import check_many
 
-        records = self.store.list() if names is None else [self.store.require(n) for n in names]
-        found, problems = credentials.for_providers(records, self.secrets)
+        if names is None:  # read a page at a time: the first checks start after the first page
+            records: Iterable[ProviderRecord] = self.store.records(reports=False)
+            keys = self.store.password_keys()
+        else:
+            records = self.store.named(list(names))
+            keys = [record.secret_key for record in records if record.settings.sign_in.uses_password]
+        batch = self.secrets.get_many(keys) if keys else ({}, set())  # every password, one read
+        asked = set(keys)
+        every: list[ProviderRecord] = []
+        checked: list[ProviderRecord] = []
+        missing: list[tuple[ProviderRecord, CheckReport]] = []
         reports: dict[int, CheckReport] = {}
-        jobs, checked = [], []
-        for record in records:
-            if record.id in problems:
-                report = _report_of(record, problems[record.id])
-                reports[record.id] = self._save_then_tell(record, report, on_report)
-            else:
-                jobs.append((record.settings, found[record.id]))
-                checked.append(record)
-        by_name = {record.name: record for record in checked}
 
-        def save_then_tell(report: CheckReport) -> None:
-            record = by_name[report.provider]
-            reports[record.id] = self._save_then_tell(record, report, on_report)
+        def jobs() -> Iterator[tuple]:
+            for record in records:
+                every.append(record)
+                if record.settings.sign_in.uses_password and record.secret_key not in asked:
+                    # Added since the keys were read: its password is read on its own.
+                    found, damaged = self.secrets.get_many([record.secret_key])
+                    batch[0].update(found)
+                    batch[1].update(damaged)
+                credential, failure = credentials.from_batch(record, batch)
+                if failure is not None:
+                    missing.append((record, _report_of(record, failure)))
+                else:
+                    checked.append(record)
+                    yield record.settings, credential
+
+        def save_then_tell(saved: list[tuple[ProviderRecord, CheckReport]]) -> None:
+            pending = [*missing, *saved]  # missing passwords first: known before any check
+            missing.clear()
+            for record, report in zip([record for record, _ in pending], self._save_many(pending)):
+                reports[record.id] = report
+                if on_report:
+                    on_report(report)
 
         results = check_many(
-            jobs,
+            jobs(),
             timeout=self.settings.timeout,
             ca_file=self.settings.ca_file,
             max_workers=self.settings.max_concurrency,
-            on_report=save_then_tell,
+            per_account=self.settings.account_concurrency,
+            on_batch=lambda done: save_then_tell([(checked[index], report) for index, report in done]),
         )
+        if missing:
+            save_then_tell([])
         for record, report in zip(checked, results):
             reports.setdefault(record.id, report)
-        return [reports[record.id] for record in records]
+        return [reports[record.id] for record in every]
 
     # Sending -------------------------------------------------------------------------
 
@@ -385,16 +430,19 @@ class ProviderService:
             on_report(report)
         return report
 
+    def _save_many(self, batch: list[tuple[ProviderRecord, CheckReport]]) -> list[CheckReport]:
+        """Save many reports in one transaction, each only while its provider still has the
+        settings and the password it was checked with (see _save)."""
+        with self._writing():
+            saved = self.store.save_reports(batch)
+        return [_saved_or_outdated(record, report, ok) for (record, report), ok in zip(batch, saved)]
+
     def _save(self, record: ProviderRecord, report: CheckReport) -> CheckReport:
         """Save the report only while the provider still has the settings and the password
         that were checked; otherwise it stays as it is and the report comes back outdated."""
         with self._writing():
             saved = self.store.save_report(record.name, report, checked=record)
-        if saved is None:
-            log.warning("check %r not saved: the provider was edited or removed during the check", record.name)
-            return replace(report, outdated=True)
-        _log_report(report)
-        return report
+        return _saved_or_outdated(record, report, saved is not None)
 
     # Helpers -------------------------------------------------------------------------
 
@@ -462,6 +510,13 @@ def _unsent(record: ProviderRecord, message, failure: Failure):
     server = record.settings.outbound
     result = ProtocolResult("smtp", server.host, server.port, failure=failure)
     return SendResult(record.name, message.message_id, message.recipients, result)
+
+def _saved_or_outdated(record: ProviderRecord, report: CheckReport, saved: bool) -> CheckReport:
+    if not saved:
+        log.warning("check %r not saved: the provider was edited or removed during the check", record.name)
+        return replace(report, outdated=True)
+    _log_report(report)
+    return report
 
 
 def _log_report(report: CheckReport) -> None:

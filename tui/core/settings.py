@@ -17,6 +17,9 @@ DEFAULT_TIMEOUT = 10.0
 DEFAULT_CONCURRENCY = 50  # checks wait on the network: 50 providers in about one round
 MAX_TIMEOUT = 3600.0  # an hour per operation is already no timeout; beyond, sockets overflow
 MAX_CONCURRENCY = 1000  # one thread per concurrent check
+# Connections at once to one server as one user: servers turn more away (Dovecot's default
+# mail_max_userip_connections is 10), which a check would report as a failure.
+DEFAULT_ACCOUNT_CONCURRENCY = 4
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT  # seconds, for every single network operation
     ca_file: Path | None = None  # trust these CAs instead of the system store
     max_concurrency: int = DEFAULT_CONCURRENCY
+    account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY  # per server and login name
     env: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __repr__(self) -> str:
@@ -67,7 +71,7 @@ def db_url_from(value: str) -> str:
 
 def load_settings(db: str | None = None, env: dict[str, str] | None = None) -> Settings:
     """Settings from a `--db` flag and the environment (MAILPROV_DB, MAILPROV_TIMEOUT,
-    MAILPROV_CA_FILE, MAILPROV_CONCURRENCY)."""
+    MAILPROV_CA_FILE, MAILPROV_CONCURRENCY, MAILPROV_ACCOUNT_CONCURRENCY)."""
     import platformdirs
 
     env = dict(os.environ if env is None else env)
@@ -84,6 +88,8 @@ def load_settings(db: str | None = None, env: dict[str, str] | None = None) -> S
         timeout=_timeout(env.get("MAILPROV_TIMEOUT")),
         ca_file=Path(ca_file) if ca_file else None,
         max_concurrency=_concurrency(env.get("MAILPROV_CONCURRENCY")),
+        account_concurrency=_concurrency(env.get("MAILPROV_ACCOUNT_CONCURRENCY"), "MAILPROV_ACCOUNT_CONCURRENCY",
+                                         DEFAULT_ACCOUNT_CONCURRENCY),
         env=env,
     )
 
@@ -108,11 +114,11 @@ def _timeout(text: str | None) -> float:
     return value
 
 
-def _concurrency(text: str | None) -> int:
+def _concurrency(text: str | None, variable: str = "MAILPROV_CONCURRENCY", default: int = DEFAULT_CONCURRENCY) -> int:
     if text is None or text.strip() == "":
-        return DEFAULT_CONCURRENCY
+        return default
     problem = SettingsError(
-        f"MAILPROV_CONCURRENCY must be a whole number from 1 to {MAX_CONCURRENCY}, not {_quoted(text)}."
+        f"{variable} must be a whole number from 1 to {MAX_CONCURRENCY}, not {_quoted(text)}."
     )
     try:
         value = int(text.strip())
@@ -130,11 +136,18 @@ def _quoted(text: str) -> str:
     return f"'{visible(text[:80])}'"
 
 
+# sqlite:///path with nothing SQLAlchemy would decode or split off (a query, an escape).
+_PLAIN_SQLITE_URL = re.compile(r"sqlite(?:\+pysqlite)?:///([^?#%@]*)")
+
+
 def sqlite_file(url: str) -> Path | None:
     """The file of a SQLite URL (read by SQLAlchemy's own parser); None for other databases,
     in-memory ones, and URLs that cannot be parsed (opening them says what is wrong)."""
     if not url.startswith("sqlite"):
         return None  # not SQLite: no need to load SQLAlchemy to know it
+    plain = _PLAIN_SQLITE_URL.fullmatch(url)
+    if plain and plain.group(1) not in ("", ":memory:") and not plain.group(1).startswith("file:"):
+        return Path(plain.group(1))  # what make_url would say, without importing SQLAlchemy
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 

@@ -15,10 +15,8 @@ from __future__ import annotations
 import errno
 import json
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -26,25 +24,26 @@ from sqlalchemy import delete, event, insert, inspect, or_, text
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
-from tui.core.domain import (
-    InboundSettings,
-    Protocol,
-    ProviderSettings,
-    ProviderType,
-    SecretSlot,
-    Security,
-    ServerSettings,
-    SignIn,
-    SmtpSignIn,
-    Status,
-    ValidationError,
-    status_text,
+from tui.core.domain import ProviderSettings, SignIn, SmtpSignIn, Status, ValidationError
+from tui.core.records import (  # noqa: F401 (HEAD_REVISION, NotFoundError: the store's names too)
+    HEAD_REVISION,
+    NotFoundError,
+    new_secret_key,
+    SUMMARIES_SQL,
+    ProviderRecord,
+    ProviderSummary,
+    check_summary,
+    record_of,
+    report_of,
+    save_checked_reports,
+    sqlite_stamp,
+    settings_of,
+    still_as_checked,
+    summary_columns,
+    summary_of,
 )
-from tui.core.report import CheckReport, Failure, as_utc, is_password_missing, utcnow
+from tui.core.report import CheckReport, Failure, utcnow
 
-# The newest migration in tui/core/migrations/versions. A test keeps the two in step; knowing
-# it here lets an up-to-date database open without importing Alembic (faster start-up).
-HEAD_REVISION = "0006"
 BUSY_TIMEOUT_MS = 5000
 
 
@@ -79,9 +78,22 @@ class ProviderRow(SQLModel, table=True):
     error_message: str | None = None
     error_remedy: str | None = None
     error_fields: str = "[]"
-    last_report: str | None = None  # JSON of the last CheckReport (redacted)
+    check_encrypted: bool | None = None  # the last check's connections (None: never checked)
+    check_summary: str | None = None  # what the servers said at the last check (see records.py)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ReportRow(SQLModel, table=True):
+    """The last check's full report (JSON, redacted), read when one provider is opened. The
+    provider row keeps its summary (see tui.core.records); both are written in one transaction.
+    No foreign key: a migration that rebuilds the provider table must not cascade into it;
+    the store deletes a provider's report with its row."""
+
+    __tablename__ = "check_report"
+
+    provider_id: int = Field(primary_key=True)
+    report: str
 
 
 class SecretIntentRow(SQLModel, table=True):
@@ -91,52 +103,6 @@ class SecretIntentRow(SQLModel, table=True):
 
     secret_key: str = Field(primary_key=True)
     created_at: datetime = Field(default_factory=utcnow)
-
-
-def new_secret_key() -> str:
-    return uuid.uuid4().hex
-
-
-@dataclass(frozen=True)
-class ProviderRecord:
-    id: int
-    secret_key: str  # the password slot's key
-    settings: ProviderSettings
-    status: Status
-    last_checked_at: datetime | None
-    last_ok_at: datetime | None
-    failure: Failure | None
-    report: CheckReport | None
-    created_at: datetime
-    updated_at: datetime
-    token_key: str | None = None  # the OAuth token cache slot's key, once signed in
-
-    @property
-    def name(self) -> str:
-        return self.settings.name
-
-    def slot_key(self, slot: SecretSlot) -> str | None:
-        """The key of one of the provider's secret slots (None: that slot is empty)."""
-        return self.secret_key if slot is SecretSlot.PASSWORD else self.token_key
-
-    @property
-    def secret_keys(self) -> list[str]:
-        """The keys of every slot in use: what deleting the provider deletes."""
-        return [key for key in (self.secret_key, self.token_key) if key]
-
-    @property
-    def status_text(self) -> str:
-        """Glyph and word (see `status_text`)."""
-        return status_text(
-            self.status, encrypted=self.settings.encrypted, password_missing=is_password_missing(self.failure),
-            smtp_login=self.settings.smtp_logs_in,
-        )
-
-
-class NotFoundError(LookupError):
-    def __init__(self, name: str):
-        super().__init__(f"No provider named '{name}'.")
-        self.name = name
 
 
 class Store:
@@ -211,10 +177,61 @@ class Store:
 
     # Reading -------------------------------------------------------------------------
 
-    def list(self) -> list[ProviderRecord]:
+    def list(self, reports: bool = True) -> list[ProviderRecord]:
+        """Every provider, by name; without their last reports when `reports` is False
+        (what a check of all of them, an export or an import needs)."""
+        return [*self.records(reports=reports, page=None)]
+
+    def records(self, reports: bool = True, page: int | None = 500) -> Iterator[ProviderRecord]:
+        """Every provider, by name, read `page` rows at a time (after the last name read;
+        None: all at once): memory stays flat however many providers there are. Plain rows
+        (no ORM object per provider), converted by tui.core.records."""
+        after = ""
+        while True:
+            with self.engine.connect() as connection:
+                limit = "" if page is None else f" LIMIT {int(page)}"
+                rows = connection.execute(
+                    text(f"SELECT * FROM provider WHERE name_key > :after ORDER BY name_key{limit}"), {"after": after}
+                ).mappings().all()
+                if not rows:
+                    return
+                saved = _reports(connection, [row["id"] for row in rows]) if reports else {}
+            after = rows[-1]["name_key"]
+            yield from (record_of(row, saved.get(row["id"])) for row in rows)
+            if page is None:
+                return
+
+    def password_keys(self) -> list[str]:
+        """The password slot keys of the providers that sign in with a password."""
         with Session(self.engine) as session:
-            rows = session.exec(select(ProviderRow).order_by(ProviderRow.name_key)).all()
-            return [_to_record(row) for row in rows]
+            query = select(ProviderRow.secret_key).where(ProviderRow.sign_in == SignIn.PASSWORD.value)
+            return list(session.exec(query).all())
+
+    def summaries(self) -> list[ProviderSummary]:
+        """What a provider list shows, by name: one light row per provider, read from the
+        provider table alone (no report, no ORM object): see tui.core.records."""
+        with self.engine.connect() as connection:
+            return [summary_of(row) for row in connection.execute(text(SUMMARIES_SQL))]
+
+    def report(self, name: str) -> CheckReport | None:
+        """The last saved report of one provider (None when it has none, or no such provider)."""
+        with Session(self.engine) as session:
+            row = _find(session, name)
+            return report_of(_report_json(session, row.id)) if row else None
+
+    def named(self, names: list[str]) -> list[ProviderRecord]:
+        """The providers with these names (case-insensitive), in the order given, without
+        their reports; raises NotFoundError for the first name that has none."""
+        keys = [name.strip().casefold() for name in names]
+        found: dict[str, ProviderRecord] = {}
+        with Session(self.engine) as session:
+            for chunk in _chunks(list(dict.fromkeys(keys))):
+                rows = session.exec(select(ProviderRow).where(ProviderRow.name_key.in_(chunk))).all()
+                found.update((row.name_key, _to_record(row)) for row in rows)
+        missing = next((name for name, key in zip(names, keys) if key not in found), None)
+        if missing is not None:
+            raise NotFoundError(missing)
+        return [found[key] for key in keys]
 
     def names(self) -> list[str]:
         with Session(self.engine) as session:
@@ -223,7 +240,7 @@ class Store:
     def get(self, name: str) -> ProviderRecord | None:
         with Session(self.engine) as session:
             row = _find(session, name)
-            return _to_record(row) if row else None
+            return _to_record(row, _report_json(session, row.id)) if row else None
 
     def get_by_id(self, provider_id: int) -> ProviderRecord | None:
         with Session(self.engine) as session:
@@ -317,13 +334,14 @@ class Store:
 
         with Session(self.engine) as session:
             row = _find_or_raise(session, name)
-            record = _to_record(row)
+            record = _to_record(row, _report_json(session, row.id))
             users = names_using(session, row.id)
             if users and not force:
                 raise ProviderInUse(record.name, users)
             detached = detach_all(session, row.id)
             forget_provider(session, row.id)
             session.delete(row)
+            _put_report(session, record.id, None)
             _record_intents(session, record.secret_keys)
             session.commit()
             return record, detached
@@ -335,6 +353,7 @@ class Store:
             row.id = record.id
             row.token_key = record.token_key
             _set_status(row, record)
+            _put_report(session, record.id, record.report)
             row.created_at, row.updated_at = record.created_at, record.updated_at
             _settle(session, record.secret_keys)
             return self._commit(row, session)
@@ -379,7 +398,8 @@ class Store:
             if row is not None:
                 row.status = Status.RED.value
                 _set_failure(row, failure)
-                row.last_report = None
+                row.check_encrypted = row.check_summary = None
+                _put_report(session, row.id, None)
                 session.add(row)
                 session.commit()
 
@@ -404,13 +424,7 @@ class Store:
                 row = session.get(ProviderRow, checked.id)
                 if row is None or not _still_as_checked(row, checked):
                     return None
-            failure = report.failure
-            row.status = report.status.value
-            row.last_checked_at = report.started_at
-            if report.ok:
-                row.last_ok_at = report.started_at
-            _set_failure(row, failure)
-            row.last_report = json.dumps(report.to_dict())
+            _apply_report(session, row, report)
             return self._commit(row, session)
 
     def set_receive_status(self, checked: ProviderRecord, status: Status, failure: Failure | None) -> bool:
@@ -434,6 +448,19 @@ class Store:
             session.commit()
             return True
 
+    def save_reports(self, checked_reports: list[tuple[ProviderRecord, CheckReport]]) -> list[bool]:
+        """Save many checks' results in one transaction, each only while its row still has
+        the settings and the secret keys it was checked with (see save_report); for each,
+        whether it was saved. (The SQL is tui.core.records', shared with the quick path.)"""
+        stamp = sqlite_stamp if self.url.startswith("sqlite") else (lambda moment: moment)
+        with self.engine.begin() as connection:
+            return save_checked_reports(
+                lambda sql, params: connection.execute(text(sql), params).mappings().first(),
+                lambda sql, params: connection.execute(text(sql), params),
+                checked_reports,
+                stamp,
+            )
+
     def _commit(self, row: ProviderRow, session: Session | None = None) -> ProviderRecord:
         own_session = session is None
         session = session or Session(self.engine)
@@ -441,7 +468,7 @@ class Store:
             session.add(row)
             session.commit()
             session.refresh(row)
-            return _to_record(row)
+            return _to_record(row, _report_json(session, row.id))
         except IntegrityError:
             session.rollback()
             raise ValidationError({"name": f"A provider named '{row.name}' already exists."}) from None
@@ -598,9 +625,17 @@ def _update_row(
 
 
 def _still_as_checked(row: ProviderRow, checked: ProviderRecord) -> bool:
-    return (row.secret_key, row.token_key) == (checked.secret_key, checked.token_key) and (
-        _to_settings(row).connection_key() == checked.settings.connection_key()
-    )
+    return still_as_checked(_Columns(row), checked)
+
+
+def _apply_report(session: Session, row: ProviderRow, report: CheckReport) -> None:
+    """The report and its summary columns, in the caller's transaction."""
+    for column, value in summary_columns(report).items():
+        setattr(row, column, value)
+    if report.ok:
+        row.last_ok_at = report.started_at
+    session.add(row)
+    _put_report(session, row.id, report)
 
 
 def _set_failure(row: ProviderRow, failure: Failure | None) -> None:
@@ -614,7 +649,8 @@ def _set_status(row: ProviderRow, record: ProviderRecord) -> None:
     row.status = record.status.value
     row.last_checked_at, row.last_ok_at = record.last_checked_at, record.last_ok_at
     _set_failure(row, record.failure)
-    row.last_report = json.dumps(record.report.to_dict()) if record.report else None
+    row.check_encrypted = record.report.encrypted if record.report else None
+    row.check_summary = check_summary(record.report) if record.report else None
 
 
 def _find(session: Session, name: str) -> ProviderRow | None:
@@ -671,52 +707,41 @@ def _reset_status(row: ProviderRow) -> None:
     row.error_fields = "[]"
 
 
+class _Columns:
+    """An ORM row seen as a mapping of its columns, for the converters of tui.core.records."""
+
+    __slots__ = ("row",)
+
+    def __init__(self, row: ProviderRow):
+        self.row = row
+
+    def __getitem__(self, column: str):
+        return getattr(self.row, column)
+
+
 def _to_settings(row: ProviderRow) -> ProviderSettings:
-    inbound = None
-    if row.inbound_protocol:
-        server = ServerSettings(row.inbound_host or "", int(row.inbound_port), Security(row.inbound_security))
-        inbound = InboundSettings(Protocol(row.inbound_protocol), server)
-    return ProviderSettings(
-        name=row.name,
-        type=ProviderType(row.type),
-        sign_in=SignIn(row.sign_in),
-        account=row.account,
-        username=row.username or row.account,
-        from_name=row.from_name or "",
-        active_reference=bool(row.active_reference),
-        reply_to=tuple(json.loads(row.reply_to or "[]")),
-        outbound=ServerSettings(row.smtp_host, int(row.smtp_port), Security(row.smtp_security)),
-        inbound=inbound,
-        smtp_sign_in=SmtpSignIn(row.smtp_sign_in or SmtpSignIn.LOGIN.value),
-    )
+    return settings_of(_Columns(row))
 
 
-def _to_record(row: ProviderRow) -> ProviderRecord:
-    failure = None
-    if row.error_kind:
-        failure = Failure.from_dict(
-            {
-                "kind": row.error_kind,
-                "message": row.error_message or "",
-                "remedy": row.error_remedy or "",
-                "fields": json.loads(row.error_fields or "[]"),
-            }
-        )
-    report = CheckReport.from_dict(json.loads(row.last_report)) if row.last_report else None
-    return ProviderRecord(
-        id=row.id,
-        secret_key=row.secret_key,
-        settings=_to_settings(row),
-        status=Status(row.status),
-        last_checked_at=_aware(row.last_checked_at),
-        last_ok_at=_aware(row.last_ok_at),
-        failure=failure,
-        report=report,
-        created_at=_aware(row.created_at),
-        updated_at=_aware(row.updated_at),
-        token_key=row.token_key,
-    )
+def _to_record(row: ProviderRow, report_json: str | None = None) -> ProviderRecord:
+    return record_of(_Columns(row), report_json)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    return None if moment is None else as_utc(moment)
+def _reports(connection, ids: list[int]) -> dict[int, str]:
+    """The saved reports of these providers, by id."""
+    saved: dict[int, str] = {}
+    for chunk in _chunks(ids):
+        query = select(ReportRow.provider_id, ReportRow.report).where(ReportRow.provider_id.in_(chunk))
+        saved.update((row_id, report) for row_id, report in connection.execute(query))
+    return saved
+
+
+def _report_json(session: Session, provider_id: int) -> str | None:
+    return session.exec(select(ReportRow.report).where(ReportRow.provider_id == provider_id)).first()
+
+
+def _put_report(session: Session, provider_id: int, report: CheckReport | None) -> None:
+    """The row's full report (None: it has none), in the caller's transaction."""
+    session.exec(delete(ReportRow).where(ReportRow.provider_id == provider_id))
+    if report is not None:
+        session.exec(insert(ReportRow), params=[{"provider_id": provider_id, "report": json.dumps(report.to_dict())}])

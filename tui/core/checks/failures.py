@@ -9,6 +9,7 @@ Protocol facts (labels, usual ports) come from the protocol spec (tui/core/proto
 from __future__ import annotations
 
 import errno
+import re
 import smtplib
 import socket
 import ssl
@@ -70,6 +71,8 @@ def classify(exc: BaseException, target: Target, step: str, clean: Cleaner = _as
 
     if found := find(CheckFailed):
         return found.failure
+    if (reply := _server_reply(chain, clean)) and is_limit_reply(reply):
+        return limit_failure(target, reply)
     if found := find(errors.MailError):
         failure = session_failure(found, target, step)
         if failure is not None:
@@ -108,6 +111,43 @@ def classify(exc: BaseException, target: Target, step: str, clean: Cleaner = _as
             (target.field("security"), target.field("port")),
         )
     return protocol_failure(target, step, describe(exc, clean))
+
+
+# A server turning a login away for now because of how many connect at once, or how often:
+# Dovecot's "[LIMIT] Maximum number of connections from user+IP exceeded", IMAP's [LIMIT] and
+# [UNAVAILABLE] codes, POP3's [IN-USE], SMTP's "421 4.7.0 Too many connections".
+_LIMIT_REPLY = re.compile(
+    r"\[(LIMIT|UNAVAILABLE|IN-USE)\]|too many (connections|concurrent|simultaneous|sessions|logins|login attempts)"
+    r"|maximum number of (connections|sessions)|connection limit|rate[ -]?limit",
+    re.IGNORECASE,
+)
+
+
+def is_limit_reply(reply: str) -> bool:
+    return bool(_LIMIT_REPLY.search(reply))
+
+
+def _server_reply(chain: list[BaseException], clean: Cleaner) -> str:
+    """What the server answered, when the failure is an answer (a refused login, an error
+    reply); "" otherwise."""
+    for exc in chain:
+        if isinstance(exc, errors.LoginRefused | errors.MailboxUnavailable):
+            return exc.reply
+        if isinstance(exc, errors.UnexpectedReply):
+            return exc.said
+        if isinstance(exc, smtplib.SMTPResponseException):
+            return describe(exc, clean)
+    return ""
+
+
+def limit_failure(target: Target, reply: str) -> Failure:
+    return make_failure(
+        FailureKind.LIMIT,
+        f"The {target.label} server turned {target.username} away for now: too many connections at once ({reply}).",
+        "Wait a minute and check again; when many providers share this account, check fewer at once "
+        "(lower MAILPROV_ACCOUNT_CONCURRENCY or MAILPROV_CONCURRENCY).",
+        (),
+    )
 
 
 def describe(exc: BaseException, clean: Cleaner = _as_is) -> str:

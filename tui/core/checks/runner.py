@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 import ssl
+import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from tui.core.mail.network import tls_context
 from tui.core.mail.redact import Redactor
 from tui.core.protocols import Protocol
 from tui.core.report import CheckReport, FailureKind, ProtocolResult, StepCallback, utcnow
+from tui.core.settings import DEFAULT_ACCOUNT_CONCURRENCY
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +45,14 @@ def check_provider(
     ca_file: Path | None = None,
     on_step: StepCallback | None = None,
     deadline: float | None = None,
+    limits: AccountLimits | None = None,
 ) -> CheckReport:
     """Run the outbound ladder, then the inbound one when the provider receives mail.
 
     Nothing is sent and nothing in the mailbox changes. `timeout` bounds each network
     wait, `deadline` each ladder as a whole (default: DEADLINE_FACTOR x timeout).
-    `on_step(protocol, step)` is called from this (the checking) thread as each step ends."""
+    `on_step(protocol, step)` is called from this (the checking) thread as each step ends.
+    With `limits`, each ladder first waits for its turn on its server and login name."""
     started_at, started = utcnow(), time.perf_counter()
     contexts: list[ssl.SSLContext] = []
 
@@ -60,7 +65,8 @@ def check_provider(
     results = []
     for protocol, server in settings.servers:  # outbound first, then the inbound server if any
         target = _target(settings, credential, protocol, server, timeout, deadline)
-        results.append(CHECKS[protocol](target, credential, shared_tls_context, on_step).run())
+        with limits.turn(protocol, server, target.username) if limits else nullcontext():
+            results.append(CHECKS[protocol](target, credential, shared_tls_context, on_step).run())
     report = CheckReport(
         provider=settings.name,
         started_at=started_at,
@@ -72,44 +78,95 @@ def check_provider(
     return report
 
 
+class AccountLimits:
+    """At most `per_account` connections at once to one server (protocol and host) as one
+    login name: servers turn more away (Dovecot: "Maximum number of connections from
+    user+IP exceeded"), and many providers may share one mailbox."""
+
+    def __init__(self, per_account: int):
+        self.per_account = per_account
+        self._turns: dict[tuple[str, str, str], threading.BoundedSemaphore] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def turn(self, protocol: Protocol, server: ServerSettings, username: str) -> Iterator[None]:
+        key = (protocol.value, server.host.casefold(), username.casefold())
+        with self._lock:
+            turns = self._turns.setdefault(key, threading.BoundedSemaphore(self.per_account))
+        with turns:
+            yield
+
+
+# Finished reports are handed over in batches (one database transaction each): a batch is
+# handed over when it is this old or this big, or when the last check ends.
+BATCH_SECONDS = 0.2
+BATCH_SIZE = 200
+
+
 def check_many(
-    jobs: list[tuple[ProviderSettings, Credential | None]],
+    jobs: Iterable[tuple[ProviderSettings, Credential | None]],
     *,
     timeout: float,
     ca_file: Path | None = None,
     max_workers: int = 16,
+    per_account: int = DEFAULT_ACCOUNT_CONCURRENCY,
     on_report: Callable[[CheckReport], None] | None = None,
+    on_batch: Callable[[list[tuple[int, CheckReport]]], None] | None = None,
 ) -> list[CheckReport]:
     """Check many providers concurrently (at most `max_workers` at a time): the whole run
-    takes about as long as the slowest check. Reports come back in job order;
-    `on_report` is called from this thread as each one finishes."""
-    if not jobs:
-        return []
-    reports: list[CheckReport | None] = [None] * len(jobs)
-    workers = max(1, min(max_workers, len(jobs)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mailprov-check") as pool:
-        futures = {
-            pool.submit(_check_safely, settings, credential, timeout, ca_file): index
-            for index, (settings, credential) in enumerate(jobs)
-        }
-        for future in as_completed(futures):
-            index = futures[future]
-            reports[index] = future.result()
-            if on_report is not None:
-                try:
-                    on_report(reports[index])
-                except Exception:
-                    log.exception("on_report callback failed for %s", reports[index].provider)
+    takes about as long as the slowest check. Reports come back in job order. `jobs` may be
+    a generator: each check starts as soon as its job is made. At most
+    `per_account` connections go to one server as one login name at a time (AccountLimits).
+    From this thread, as checks finish: `on_batch([(job index, report), ...])` with the
+    reports finished in the last BATCH_SECONDS (so that saving them costs one transaction,
+    not one each), then `on_report(report)` for each of them."""
+    reports: list[CheckReport | None] = []
+    limits = AccountLimits(per_account)
+    # Threads are started as jobs are submitted, never more than there are jobs.
+    with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="mailprov-check") as pool:
+        futures = {}
+        for index, (settings, credential) in enumerate(jobs):
+            futures[pool.submit(_check_safely, settings, credential, timeout, ca_file, limits)] = index
+            reports.append(None)
+        pending = set(futures)
+        batch: list[tuple[int, CheckReport]] = []
+        batch_started = 0.0
+        while pending:
+            done, pending = wait(pending, timeout=BATCH_SECONDS, return_when=FIRST_COMPLETED)
+            for future in done:
+                if not batch:
+                    batch_started = time.monotonic()
+                batch.append((futures[future], future.result()))
+            if batch and (not pending or len(batch) >= BATCH_SIZE or time.monotonic() - batch_started >= BATCH_SECONDS):
+                _hand_over(batch, reports, on_batch, on_report)
+                batch = []
     return reports  # type: ignore[return-value]
 
 
+def _hand_over(batch, reports, on_batch, on_report) -> None:
+    for index, report in batch:
+        reports[index] = report
+    if on_batch is not None:
+        try:
+            on_batch(batch)
+        except Exception:
+            log.exception("on_batch callback failed for %d report(s)", len(batch))
+    for index, _ in batch:
+        if on_report is not None:
+            try:
+                on_report(reports[index])
+            except Exception:
+                log.exception("on_report callback failed for %s", reports[index].provider)
+
+
 def _check_safely(
-    settings: ProviderSettings, credential: Credential | None, timeout: float, ca_file: Path | None
+    settings: ProviderSettings, credential: Credential | None, timeout: float, ca_file: Path | None,
+    limits: AccountLimits,
 ) -> CheckReport:
     """One provider's bug must not stop the others: it becomes that provider's failure."""
     started_at = utcnow()
     try:
-        return check_provider(settings, credential, timeout=timeout, ca_file=ca_file)
+        return check_provider(settings, credential, timeout=timeout, ca_file=ca_file, limits=limits)
     except Exception as exc:
         log.exception("checking %s failed unexpectedly", settings.name)
         return internal_error_report(settings, started_at, exc)

@@ -94,19 +94,51 @@ TlsSource = ssl.SSLContext | Callable[[], ssl.SSLContext]
 
 def tls_context(ca_file: Path | None) -> ssl.SSLContext:
     """A verifying client context: the system store (or SSL_CERT_FILE through OpenSSL's
-    defaults), or only `ca_file` when given. Verification is never switched off."""
+    defaults), or only `ca_file` when given. Verification is never switched off.
+
+    One context per CA configuration, shared by every check (a context is safe to use from
+    many threads, and loading the system store costs ~20 ms of CPU each time): it is made
+    again only when the configuration changes, the CA file included (its size and
+    modification time are part of the key)."""
     if ca_file is None:
         # OpenSSL skips an SSL_CERT_FILE that does not exist and trusts whatever else it
         # finds, so a typo would read as "untrusted certificate": say the file is missing.
         env_file = os.environ.get("SSL_CERT_FILE")
         if env_file and not Path(env_file).is_file():
             raise CAFileError(Path(env_file), "the file does not exist", "SSL_CERT_FILE")
-        return ssl.create_default_context()
+        env_dir = os.environ.get("SSL_CERT_DIR")
+        key = ("system", env_file, _file_stamp(env_file), env_dir)
+        return _shared_context(key, ssl.create_default_context)
+    return _shared_context(("file", str(ca_file), _file_stamp(ca_file)), lambda: _context_with(ca_file))
+
+
+def _context_with(ca_file: Path) -> ssl.SSLContext:
     try:
         return ssl.create_default_context(cafile=str(ca_file))
     except (OSError, ssl.SSLError) as exc:
         reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
         raise CAFileError(Path(ca_file), str(reason)) from None
+
+
+_contexts: dict[tuple, ssl.SSLContext] = {}
+_contexts_lock = threading.Lock()
+
+
+def _shared_context(key: tuple, make: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+    """The context made for `key`, made once (a failure is not kept: the next call tries again)."""
+    with _contexts_lock:
+        context = _contexts.get(key)
+        if context is None:
+            context = _contexts[key] = make()
+        return context
+
+
+def _file_stamp(path: str | Path | None) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path) if path else None
+    except OSError:
+        return None
+    return (found.st_size, found.st_mtime_ns) if found else None
 
 
 def speaks_tls(host: str, port: int, timeout: float) -> bool:

@@ -1,0 +1,157 @@
+"""What a check costs next to the raw libraries doing the same conversation.
+
+    python -m bench.bench_check_cost
+
+Against the real local servers (aiosmtpd with STARTTLS, Dovecot over SSL), measured in the
+same run, each figure with its baseline and the ratio:
+- `mailprov check NAME` (a whole process) against a raw script doing the same with smtplib and
+  imaplib (EHLO, STARTTLS, AUTH, MAIL FROM, RCPT TO, RSET, QUIT; LOGIN, EXAMINE, LOGOUT);
+  target <= 2x;
+- `check --all` of 200 providers (ProviderService.check_all, statuses saved) against a raw
+  thread pool of the same raw checks with the same number of threads: wall time (target
+  <= 1.2x) and CPU time (target <= 1.5x); once trusting the test CA alone, once with a full CA
+  bundle (the system's bundle plus the test CA), where each TLS context costs more to make.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import logging
+import os
+import smtplib
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tests.servers import start_mail_servers, stop_mail_servers
+
+PROVIDERS = 200
+WORKERS = 50
+RUNS = 5
+SYSTEM_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+RAW_CHECK = '''
+import imaplib, smtplib, ssl, sys
+host, smtp_port, imap_port, user, password, ca_file = sys.argv[1:7]
+context = ssl.create_default_context(cafile=ca_file)
+with smtplib.SMTP(host, int(smtp_port), timeout=10) as smtp:
+    smtp.ehlo(); smtp.starttls(context=context); smtp.ehlo(); smtp.login(user, password)
+    smtp.mail(user); smtp.rcpt(user); smtp.rset()
+imap = imaplib.IMAP4_SSL(host, int(imap_port), ssl_context=context, timeout=10)
+imap.login(user, password); imap.select("INBOX", readonly=True); imap.logout()
+'''
+
+
+def raw_check(servers, context: ssl.SSLContext) -> None:
+    """The same conversation as a check, with the standard library alone (what the raw
+    thread pool runs)."""
+    with smtplib.SMTP(servers.host, servers.smtp_starttls_port, timeout=10) as smtp:
+        smtp.ehlo()
+        smtp.starttls(context=context)
+        smtp.ehlo()
+        smtp.login(servers.user, servers.password)
+        smtp.mail(servers.user)
+        smtp.rcpt(servers.user)
+        smtp.rset()
+    imap = imaplib.IMAP4_SSL(servers.host, servers.imap_ssl_port, ssl_context=context, timeout=10)
+    imap.login(servers.user, servers.password)
+    imap.select("INBOX", readonly=True)
+    imap.logout()
+
+
+def env_for(folder: Path, ca_file: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("MAILPROV_", "PYTHON_KEYRING"))}
+    env.update(MAILPROV_DATA_DIR=str(folder), MAILPROV_CONFIG_DIR=str(folder / "config"),
+               MAILPROV_LOG_DIR=str(folder / "log"), MAILPROV_MASTER_KEY="benchmark-only-key",
+               MAILPROV_CA_FILE=str(ca_file), MAILPROV_DB=str(folder / "mailprov.db"),
+               MAILPROV_CONCURRENCY=str(WORKERS), MAILPROV_ACCOUNT_CONCURRENCY=str(WORKERS),
+               PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    return env
+
+
+def one_check_process(servers, folder: Path) -> None:
+    env = env_for(folder, servers.ca_file)
+    draft = servers.draft(name="Bench")
+    add = [sys.executable, "-m", "tui", "provider", "add", "--name", "Bench", "--type", "smtp-imap",
+           "--account", draft.account, "--smtp-host", draft.smtp_host, "--smtp-port", draft.smtp_port,
+           "--inbound-host", draft.inbound_host, "--inbound-port", draft.inbound_port,
+           "--inbound-security", "ssl", "--password-stdin"]
+    subprocess.run(add, env=env, input=servers.password + "\n", text=True, check=True, capture_output=True)
+    mailprov = [sys.executable, "-m", "tui", "check", "Bench"]
+    raw = [sys.executable, "-c", RAW_CHECK, servers.host, str(servers.smtp_starttls_port),
+           str(servers.imap_ssl_port), servers.user, servers.password, str(servers.ca_file)]
+    times: dict[str, list[float]] = {"mailprov": [], "raw": []}
+    for _ in range(RUNS):  # in turns, so that a load spike hits both alike
+        for label, argv in (("mailprov", mailprov), ("raw", raw)):
+            started = time.perf_counter()
+            done = subprocess.run(argv, env=env, capture_output=True, text=True)
+            times[label].append(time.perf_counter() - started)
+            assert done.returncode == 0, done.stdout + done.stderr
+    ours, baseline = statistics.median(times["mailprov"]), statistics.median(times["raw"])
+    print(f"check NAME (a process): {ours * 1000:6.0f} ms; raw smtplib + imaplib script {baseline * 1000:6.0f} ms;"
+          f" ratio {ours / baseline:4.2f}x (target <= 2x; medians of {RUNS})")
+
+
+def check_all_against_raw_pool(servers, folder: Path, ca_file: Path, label: str) -> None:
+    from tui.core.secrets import EncryptedFileKeyring, SecretStore
+    from tui.core.service import ProviderService
+    from tui.core.settings import load_settings
+    from tui.core.store import Store
+
+    env = env_for(folder, ca_file)
+    env["MAILPROV_DB"] = str(folder / f"all-{label}.db")
+    settings = load_settings(env=env)
+    secrets = SecretStore(EncryptedFileKeyring(folder / f"secrets-{label}.enc", "benchmark-only-key", "benchmark"))
+    service = ProviderService(Store.open(settings.db_url), secrets, settings)
+    service.import_providers([(servers.settings(name=f"P{n:03d}"), servers.password) for n in range(PROVIDERS)])
+    context = ssl.create_default_context(cafile=str(ca_file))
+
+    def raw_pool() -> None:
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            for future in [pool.submit(raw_check, servers, context) for _ in range(PROVIDERS)]:
+                future.result()
+
+    def ours() -> None:
+        reports = service.check_all()
+        failed = [r.failure for r in reports if not r.ok]
+        assert not failed, failed[0]
+
+    measured: dict[str, list[tuple[float, float]]] = {"mailprov": [], "raw": []}
+    for _ in range(3):
+        for name, run in (("mailprov", ours), ("raw", raw_pool)):
+            wall, cpu = time.perf_counter(), time.process_time()
+            run()
+            measured[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+    (wall, cpu), (raw_wall, raw_cpu) = (
+        (statistics.median(w for w, _ in measured[n]), statistics.median(c for _, c in measured[n])) for n in ("mailprov", "raw")
+    )
+    print(f"check --all, {PROVIDERS} providers, {label}: {wall:5.2f} s, CPU {cpu:5.2f} s;"
+          f" raw thread pool ({WORKERS} threads) {raw_wall:5.2f} s, CPU {raw_cpu:5.2f} s;"
+          f" ratio {wall / raw_wall:4.2f}x (target <= 1.2x), CPU {cpu / raw_cpu:4.2f}x (target <= 1.5x)")
+    service.store.close()
+
+
+def main() -> None:
+    logging.getLogger("mail.log").setLevel(logging.CRITICAL)  # aiosmtpd's chatter, not ours
+    logging.getLogger("tui").setLevel(logging.WARNING)
+    servers = start_mail_servers()
+    try:
+        with tempfile.TemporaryDirectory(prefix="mailprov-bench-") as temp:
+            folder = Path(temp)
+            one_check_process(servers, folder)
+            check_all_against_raw_pool(servers, folder, servers.ca_file, "test CA only")
+            if SYSTEM_BUNDLE.is_file():
+                bundle = folder / "bundle.pem"
+                bundle.write_bytes(SYSTEM_BUNDLE.read_bytes() + servers.ca_file.read_bytes())
+                check_all_against_raw_pool(servers, folder, bundle, "full CA bundle")
+    finally:
+        stop_mail_servers(servers)
+
+
+if __name__ == "__main__":
+    main()
