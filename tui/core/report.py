@@ -26,6 +26,7 @@ class FailureKind(StrEnum):
     MAILBOX = "mailbox"
     PROTOCOL = "protocol"
     SECRET = "secret"  # the provider's stored password is missing or cannot be read
+    OAUTH = "oauth"  # the OAuth sign-in failed or its token could not be refreshed: sign in again
 
 
 # Failures that may pass by themselves: worth a retry before anyone edits settings.
