@@ -27,7 +27,7 @@ from tui.core.report import utcnow
 
 MAIL_SCOPE = "https://mail.google.com/"
 SCOPES = (MAIL_SCOPE, "openid", "https://www.googleapis.com/auth/userinfo.email")
-DEFAULT_PORT = 8765
+from tui.core.oauth import DEFAULT_PORT
 DONE_PAGE = b"<!doctype html><title>mailprov</title><p>Signed in. You can close this tab and go back to mailprov."
 OTHER_PAGE = b"<!doctype html><title>mailprov</title><p>This is not the sign-in mailprov is waiting for."
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tui.core.domain import SignIn
+from tui.core.report import utcnow
 
 FORMAT = 1
 
@@ -76,3 +77,45 @@ def signed_in_address(claims: dict, sign_in: SignIn) -> str:
     Google's `email`."""
     keys = ("preferred_username", "email") if sign_in is SignIn.MICROSOFT else ("email",)
     return next((str(claims[key]) for key in keys if claims.get(key)), "")
+
+
+@dataclass(frozen=True)
+class TokenStatus:
+    """What the status pane and `doctor` show about a provider's sign-in."""
+
+    signed_in: bool
+    account: str | None  # who signed in
+    expires_at: datetime | None  # the access token's expiry
+    refresh_token_at: datetime | None  # when the refresh token was issued
+    shared_mailbox: bool
+
+    def expires_in(self, now: datetime | None = None) -> timedelta | None:
+        return None if self.expires_at is None else self.expires_at - (now or utcnow())
+
+    def refresh_token_age(self, now: datetime | None = None) -> timedelta | None:
+        return None if self.refresh_token_at is None else (now or utcnow()) - self.refresh_token_at
+
+    def describe(self, now: datetime | None = None) -> str:
+        """One line: who is signed in, when the access token expires, the refresh token's age."""
+        if not self.signed_in:
+            return "not signed in"
+        now = now or utcnow()
+        expires = self.expires_in(now)
+        token = "access token expiry unknown" if expires is None else (
+            f"access token expires in {_span(expires)}" if expires.total_seconds() > 0
+            else f"access token expired {_span(-expires)} ago (refreshed before next use)")
+        age = self.refresh_token_age(now)
+        refresh = "" if age is None else f"; refresh token {_span(age)} old"
+        shared = " (shared mailbox)" if self.shared_mailbox else ""
+        return f"signed in as {self.account}{shared}; {token}{refresh}"
+
+
+def _span(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
