@@ -303,3 +303,82 @@ def test_app_settings_are_validated_and_the_secret_stays_in_the_secret_store(ser
     assert service.store.intents() == []
     db = (service.settings.data_dir / "m.db").read_bytes()
     assert b"s3cret-value" not in db and b"n3w-secret" not in db
+
+
+# --- error remedies, through the real libraries -------------------------------------------------
+
+
+def test_device_flow_error_codes_get_their_remedy(service, idp, oauth_mail_servers):
+    set_apps(service, idp)
+    service.create(oauth_draft(oauth_mail_servers, "outlook"))
+    from tui.core.oauth import SignInError
+
+    for code, words in (("AADSTS7000218", "Allow public client flows"), ("AADSTS65001", "admin consent"),
+                        ("AADSTS50194", "--tenant TENANT_ID")):
+        flow = service.oauth.start("Sales")
+        idp.fail_next_token("invalid_client" if code == "AADSTS7000218" else "invalid_request",
+                            f"{code}: words from Microsoft")
+        with pytest.raises(SignInError) as raised:
+            flow.wait()
+        assert raised.value.code == code and words in raised.value.remedy
+
+
+def test_expired_microsoft_refresh_token_turns_red_with_sign_in_again(service, idp, oauth_mail_servers):
+    set_apps(service, idp)
+    short_lived_tokens(idp)
+    service.create(oauth_draft(oauth_mail_servers, "outlook"))
+    flow = service.oauth.start("Sales")
+    approve_when_shown(idp, flow, USER)
+    service.oauth.complete("Sales", flow.wait())
+    idp.fail_next_token("invalid_grant", "AADSTS700082: The refresh token has expired due to inactivity.")
+    report = service.check("Sales")
+    failure = service.require("Sales").failure
+    assert not report.ok and failure.kind is FailureKind.OAUTH
+    assert "expired" in failure.message and "mailprov login Sales" in failure.remedy
+    doctor_line = service.oauth.token_status(service.require("Sales")).describe()
+    assert doctor_line.startswith(f"signed in as {USER}")
+
+
+def test_smtp_refusals_of_a_token_name_the_exchange_fix():
+    from tui.core.checks.failures import auth_rejected
+    from tui.core.checks.target import Target
+    from tui.core.domain import ServerSettings, SignIn
+    from tui.core.protocols import Protocol, Security
+
+    target = Target(Protocol.SMTP, ServerSettings("smtp.office365.com", 587, Security.STARTTLS),
+                    "sales@example.com", "sales@example.com", SignIn.MICROSOFT, 10)
+    failure = auth_rejected(target, True, "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication "
+                                          "is disabled for the Mailbox")
+    assert "Set-CASMailbox -Identity sales@example.com -SmtpClientAuthenticationDisabled $false" in failure.remedy
+    password = auth_rejected(target, False, "550 5.7.30 Basic authentication is not supported for Client Submission")
+    assert "type to Outlook" in password.remedy
+
+
+def test_a_new_account_drops_the_sign_in(service, idp, oauth_mail_servers):
+    set_apps(service, idp)
+    service.create(oauth_draft(oauth_mail_servers, "gmail"))
+    flow = service.oauth.start("Sales", paste=True)
+    service.oauth.complete("Sales", flow.finish(browser_redirect(flow.url, oauth_mail_servers.ca_file)))
+    kept = service.update("Sales", service.draft_for("Sales").updated(account=USER.upper()))
+    assert kept.token_key is not None  # the same mailbox, written otherwise
+    moved = service.update("Sales", service.draft_for("Sales").updated(account=OTHER))
+    assert moved.token_key is None and moved.sign_in_state.account is None
+    assert service.store.intents() == [] and service.secrets.get_password(kept.token_key) is None
+    assert service.oauth.credential(moved).oauth_token is None
+
+
+def test_qr_lines_draw_the_code_module_for_module():
+    import segno
+
+    from tui.core.qr import QUIET_ZONE, qr_lines
+
+    url = "https://microsoft.com/devicelogin"
+    lines = qr_lines(url)
+    matrix = segno.make(url, error="l", micro=False).matrix
+    size = len(matrix) + 2 * QUIET_ZONE
+    assert all(len(line) == size for line in lines) and len(lines) == (size + 1) // 2
+    # Read the half blocks back: the top half of a cell is light for █ and ▀.
+    light = [[line[x] in "█▀" for x in range(size)] for line in lines]
+    for y, row in enumerate(matrix):
+        if (y + QUIET_ZONE) % 2 == 0:
+            assert [light[(y + QUIET_ZONE) // 2][x + QUIET_ZONE] for x in range(len(row))] == [not m for m in row]

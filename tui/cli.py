@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_oauth_commands(commands) -> None:
     """`oauth-app set microsoft|google`, `oauth-app show` and `login NAME`."""
+    import argparse
+
     from tui.core.oauth import DEFAULT_PORT
 
     apps = commands.add_parser("oauth-app", help="the organisation's OAuth apps for Outlook and Gmail sign-in")
@@ -111,8 +113,9 @@ def _add_oauth_commands(commands) -> None:
     login.add_argument("--paste", action="store_true",
                        help="paste the address the browser ended on instead (Outlook: the auth code flow, "
                        "for tenants that block the device code flow)")
-    login.add_argument("--shared-mailbox", action="store_true",
-                       help="allow signing in with another account than the mailbox (a shared mailbox)")
+    login.add_argument("--shared-mailbox", action=argparse.BooleanOptionalAction, default=None,
+                       help="allow signing in with another account than the mailbox (a shared mailbox); "
+                       "remembered until --no-shared-mailbox")
 
 
 class _SubcommandsWithDb:

@@ -496,8 +496,8 @@ def login(args, service) -> int:
         raise UsageProblem(str(exc)) from None
     if problem := oauth.app_missing(record.settings.sign_in):
         raise UsageProblem(problem)
-    if args.shared_mailbox:
-        oauth.set_shared_mailbox(record.name, True)
+    if args.shared_mailbox is not None:
+        oauth.set_shared_mailbox(record.name, args.shared_mailbox)
     try:
         flow = oauth.start(record.name, port=port, paste=args.paste)
     except PortTaken:

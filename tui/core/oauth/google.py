@@ -28,6 +28,8 @@ from tui.core.report import utcnow
 MAIL_SCOPE = "https://mail.google.com/"
 SCOPES = (MAIL_SCOPE, "openid", "https://www.googleapis.com/auth/userinfo.email")
 from tui.core.oauth import DEFAULT_PORT
+# How long the listener waits for the browser, like Microsoft's device code lifetime.
+WAIT_SECONDS = 900.0
 DONE_PAGE = b"<!doctype html><title>mailprov</title><p>Signed in. You can close this tab and go back to mailprov."
 OTHER_PAGE = b"<!doctype html><title>mailprov</title><p>This is not the sign-in mailprov is waiting for."
 
@@ -127,7 +129,9 @@ class GoogleSignIn:
     def listening(self) -> bool:
         return self._listener is not None and not self._listener._closed
 
-    def wait(self, timeout: float | None = None) -> SignInResult:
+    def wait(self, timeout: float | None = WAIT_SECONDS) -> SignInResult:
+        """Block until the browser's redirect reaches the listener (then exchange its code),
+        `cancel()` is called (SignInCancelled) or `timeout` seconds pass (SignInError)."""
         if self._listener is None:
             raise RuntimeError("this sign-in does not listen: use finish(pasted_url)")
         try:
