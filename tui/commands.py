@@ -563,20 +563,10 @@ def _run_flow(flow, record: ProviderRecord, paste: bool):
             raise SignInError("Nothing was pasted.", "Run the sign-in again and paste the browser's final address.")
         return flow.finish(pasted)
     say(f"The browser returns to {flow.redirect_uri}, on this machine: from a laptop, forward that port first:")
-    say(f"  {flow.ssh_command(_user_at_host())}")
+    say(f"  {flow.ssh_command()}")
     say("Waiting for the browser… (Ctrl+C cancels; or run with --paste to paste the final address)")
     sys.stdout.flush()
     return flow.wait()
-
-
-def _user_at_host() -> str:
-    import socket
-
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "user"
-    return f"{user}@{socket.gethostname()}"
 
 
 def _now():

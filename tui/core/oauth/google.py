@@ -91,6 +91,17 @@ class LoopbackListener:
         self._arrived.set()
 
 
+def _user_at_host() -> str:
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "user"
+    return f"{user}@{socket.gethostname()}"
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -119,11 +130,13 @@ class GoogleSignIn:
             prompt="consent", login_hint=account, access_type="offline"
         )
         self._cancelled = threading.Event()
+        self._finishing = False  # finish() was called: a wait() still running stops quietly
         self._listener = LoopbackListener(port, self._state) if listen else None
 
-    def ssh_command(self, where: str = "user@host") -> str:
-        """What to run on the laptop whose browser signs in."""
-        return f"ssh -L {self.port}:127.0.0.1:{self.port} {where}"
+    def ssh_command(self, where: str | None = None) -> str:
+        """What to run on the laptop whose browser signs in (`where`: user@host to reach
+        this machine; by default this user at this machine's host name)."""
+        return f"ssh -L {self.port}:127.0.0.1:{self.port} {where or _user_at_host()}"
 
     @property
     def listening(self) -> bool:
@@ -138,7 +151,7 @@ class GoogleSignIn:
             url = self._listener.wait(timeout)
         finally:
             self._listener.close()
-        if self._cancelled.is_set():
+        if self._cancelled.is_set() or (url is None and self._finishing):
             raise SignInCancelled()
         if url is None:
             raise SignInError("Nobody signed in within the time allowed.", "Start the sign-in again.")
@@ -156,6 +169,7 @@ class GoogleSignIn:
         # oauthlib insists on https for the authorization response, even on the loopback.
         if pasted.startswith("http://"):
             pasted = "https://" + pasted[len("http://"):]
+        self._finishing = True
         self.close()
         try:
             token = self._flow.fetch_token(

@@ -13,11 +13,12 @@ from tui.core.domain import INBOUND_PROTOCOLS, PRESETS, Protocol, ProviderDraft,
 from tui.ui.widgets.form_field import FormField, text_input
 from tui.ui.widgets.server_section import ServerSection
 
-SIGN_IN_NOT_YET = (
-    "Sign-in with {label} is not available yet (it comes in a later version). "
-    "No password is kept for {label}: you can save the provider now, and its check "
-    "will say it is not signed in."
+SIGN_IN_NOTE = (
+    "{label} signs in with the organisation's {company} account: no password is kept. "
+    "Save the provider, then sign in from the list (key s) or with `mailprov login NAME`; "
+    "the {company} app must be set once (`mailprov oauth-app set {method}`)."
 )
+COMPANIES = {ProviderType.OUTLOOK: ("Microsoft", "microsoft"), ProviderType.GMAIL: ("Google", "google")}
 
 
 class TypePanel(Vertical):
@@ -96,7 +97,8 @@ class OAuthPanel(TypePanel):
             yield ServerSection("inbound", INBOUND_PROTOCOLS, preset=preset, id="inbound-section")
 
     def _sign_in_text(self) -> str:
-        return SIGN_IN_NOT_YET.format(label=self.provider_type.label)
+        company, method = COMPANIES[self.provider_type]
+        return SIGN_IN_NOTE.format(label=self.provider_type.label, company=company, method=method)
 
     def set_type(self, provider_type: ProviderType) -> None:
         self.provider_type = provider_type
