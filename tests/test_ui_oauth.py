@@ -154,3 +154,40 @@ async def test_missing_app_is_said_on_the_sign_in_screen(tmp_path):
         await wait_until(pilot, lambda: isinstance(app.screen, SignInScreen))
         await wait_until(pilot, lambda: app.screen.query_one("#sign-in-problem").display)
         assert "oauth-app set microsoft" in visible_text(app)
+
+
+async def test_oauth_app_settings_screen(tmp_path):
+    from tests.oauth_server import GOOGLE_CLIENT_ID, MICROSOFT_CLIENT_ID
+    from tui.ui.screens.oauth_apps import OAuthAppsScreen
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("o")
+        await wait_until(pilot, lambda: isinstance(app.screen, OAuthAppsScreen))
+        await settle(pilot)
+        screen = app.screen
+        screen.query_one("#ms-client-id").value = "not a guid"
+        screen.query_one("#google-client-id").value = GOOGLE_CLIENT_ID
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: screen.query_one("#apps-problem").display)
+        assert "Microsoft app not saved. Client ID:" in visible_text(app)
+        assert app.service.oauth.microsoft_app() is None
+
+        screen.query_one("#ms-client-id").value = MICROSOFT_CLIENT_ID
+        await pilot.press("ctrl+s")  # Google still lacks its secret
+        await wait_until(pilot, lambda: "Google app not saved. Client secret:" in visible_text(app))
+        assert app.service.oauth.microsoft_app().client_id == MICROSOFT_CLIENT_ID
+
+        screen.query_one("#google-client-secret").value = "s3cret-in-the-ui"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ProvidersScreen))
+        google = app.service.oauth.google_app(with_secret=True)
+        assert google.client_id == GOOGLE_CLIENT_ID and google.client_secret == "s3cret-in-the-ui"
+
+        await pilot.press("o")  # the secret is never shown again: the field says it is stored
+        await wait_until(pilot, lambda: isinstance(app.screen, OAuthAppsScreen))
+        await settle(pilot)
+        secret = app.screen.query_one("#google-client-secret")
+        assert secret.value == "" and "stored" in secret.placeholder
+        assert "s3cret-in-the-ui" not in visible_text(app)

@@ -154,6 +154,6 @@ def app_missing_message(sign_in: SignIn) -> str:
     """What to set before a provider of this sign-in method can sign in."""
     if sign_in is SignIn.MICROSOFT:
         return ("The Microsoft app is not set: run `mailprov oauth-app set microsoft --client-id ID "
-                "[--tenant TENANT]` (or OAuth apps in the app) with your app registration's client ID.")
+                "[--tenant TENANT]` (or key o, OAuth apps, in the app's list) with your app registration's client ID.")
     return ("The Google app is not set: run `mailprov oauth-app set google --client-id ID "
-            "--client-secret-stdin` (or OAuth apps in the app) with your Desktop OAuth client.")
+            "--client-secret-stdin` (or key o, OAuth apps, in the app's list) with your Desktop OAuth client.")

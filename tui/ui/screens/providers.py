@@ -68,8 +68,10 @@ class ProvidersScreen(Screen[None]):
         Binding("z", "zoom", "Zoom status", tooltip="Enlarge the status pane, or restore it",
                 id="zoom", show=False),
         # Outlook and Gmail only; the status pane names the key when a sign-in is needed.
-        Binding("s", "sign_in", "Sign in", tooltip="Sign an Outlook or Gmail provider in (again)",
+        Binding("s", "sign_in", "Sign in", tooltip="Sign in (Outlook, Gmail)",
                 id="sign-in", show=False),
+        Binding("o", "oauth_apps", "OAuth apps", tooltip="OAuth app settings",
+                id="oauth-apps", show=False),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys and what a provider is",
                 id="help"),
         Binding("q", "app.quit", "Quit", tooltip="Quit mailprov", id="quit"),
@@ -401,6 +403,13 @@ class ProvidersScreen(Screen[None]):
         from tui.ui.screens.sign_in import SignInScreen
 
         self.app.push_screen(SignInScreen(view.name), self.signed_in)
+
+    def action_oauth_apps(self) -> None:
+        if self.app.service is None:
+            return
+        from tui.ui.screens.oauth_apps import OAuthAppsScreen
+
+        self.app.push_screen(OAuthAppsScreen())
 
     def signed_in(self, name: str | None) -> None:
         """Back from the sign-in: a provider signed in is checked at once (XOAUTH2)."""
