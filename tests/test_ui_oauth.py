@@ -58,8 +58,8 @@ async def test_outlook_device_code_screen_then_green(oauth_app, idp, oauth_mail_
         idp.approve(screen.flow.user_code, USER)
         await wait_until(pilot, lambda: isinstance(app.screen, ProvidersScreen))
         await wait_until(pilot, lambda: status_of(app) is Status.GREEN, limit=20)
-        await settle(pilot)
-        assert "signed in as alice@example.test" in visible_text(app)
+        # The status pane follows the database (who signed in, the token's expiry).
+        await wait_until(pilot, lambda: "signed in as alice@example.test" in visible_text(app))
 
 
 async def test_outlook_wrong_account_turns_red_naming_both(oauth_app, idp, oauth_mail_servers):
@@ -191,3 +191,49 @@ async def test_oauth_app_settings_screen(tmp_path):
         secret = app.screen.query_one("#google-client-secret")
         assert secret.value == "" and "stored" in secret.placeholder
         assert "s3cret-in-the-ui" not in visible_text(app)
+
+
+async def test_form_sign_in_panel_names_the_missing_app_then_signs_in(tmp_path, oauth_mail_servers, idp, monkeypatch):
+    from tui.ui.screens.form import ProviderFormScreen
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/ca-bundle.crt")
+    app = make_app(tmp_path, ca_file=oauth_mail_servers.ca_file)
+    app.service.create(oauth_draft(oauth_mail_servers, "outlook"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ProviderFormScreen) and app.screen.loaded)
+        await settle(pilot)
+        assert "oauth-app set microsoft" in visible_text(app)
+        assert app.screen.query_one("#sign_in").disabled
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ProvidersScreen))
+
+        set_apps(app.service, idp)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ProviderFormScreen) and app.screen.loaded)
+        await settle(pilot)
+        form = app.screen
+        assert "sign in (ctrl+o" in visible_text(app) and not form.query_one("#sign_in").disabled
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: isinstance(app.screen, SignInScreen) and app.screen.flow is not None)
+        idp.approve(app.screen.flow.user_code, USER)
+        await wait_until(pilot, lambda: app.screen is form)
+        await wait_until(pilot, lambda: status_of(app) is Status.GREEN, limit=20)
+        await wait_until(pilot, lambda: not form.busy)
+        await wait_until(pilot, lambda: "signed in as alice@example.test" in visible_text(app))
+
+        # A new account drops the sign-in: asked first.
+        from tui.ui.screens.confirm import ConfirmScreen
+
+        form.query_one("#account").value = OTHER
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "drops the sign-in of alice@example.test" in app.screen.question
+        await pilot.press("n")
+        assert app.service.require("Sales").token_key is not None
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: app.service.require("Sales").settings.account == OTHER)
+        assert app.service.require("Sales").token_key is None
