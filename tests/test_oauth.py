@@ -101,9 +101,12 @@ def test_outlook_device_flow_signs_in_and_activates_over_xoauth2(service, idp, o
     assert record.token_key and record.sign_in_state.account == USER.upper()
     assert record.status is Status.GREY
 
+    mark = oauth_mail_servers.smtp.recorder.mark()
     report = service.check("Sales")
     assert report.ok, report.failure
-    assert [step.name for step in report.outbound.steps][-3:] == ["mail-from", "rcpt-to", "rset"] or report.ok
+    auth = [e for e in oauth_mail_servers.smtp.recorder.events[mark:] if e.command == "AUTH"]
+    assert [e.argument for e in auth] == ["XOAUTH2"]  # the token, checked by the identity provider
+    assert "login" in [step.name for step in report.inbound.steps]  # Dovecot's oauth2 passdb
     assert service.require("Sales").status is Status.GREEN
     status = service.oauth.token_status(service.require("Sales"))
     assert status.signed_in and status.expires_in().total_seconds() > 3000

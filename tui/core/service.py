@@ -198,6 +198,12 @@ class ProviderService:
             noted = self.store.note_token_refresh(name, record.token_key, update.expires_at, update.refresh_token_at)
         return noted or record
 
+    def save_failure(self, name: str, failure: Failure) -> ProviderRecord | None:
+        """Red with `failure`, found outside a check (an OAuth sign-in that failed)."""
+        record = self.store.require(name)
+        with self._writing():
+            return self.store.save_report(record.name, _report_of(record, failure))
+
     def set_shared_mailbox(self, name: str, shared: bool) -> ProviderRecord:
         """Allow (or not) a sign-in account other than the mailbox (a shared mailbox)."""
         with self._writing():

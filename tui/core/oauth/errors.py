@@ -86,7 +86,7 @@ def explain(sign_in: SignIn, error: str, description: str, name: str, refreshing
                            "Start the sign-in again and enter the code within its time.", code)
     if error == "invalid_client":
         return SignInError(f"The {company} app was refused" + said + ".",
-                           f"Check the client ID (and secret) with `mailprov oauth-app show`.", code)
+                           "Check the client ID (and secret) with `mailprov oauth-app show`.", code)
     if error == "invalid_grant" and sign_in is SignIn.GOOGLE and refreshing:
         return SignInError(
             "Google refused the refresh token" + said + ": it was revoked (password change, consent "

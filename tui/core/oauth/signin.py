@@ -33,7 +33,7 @@ from tui.core.oauth.errors import AccountMismatch, SignInError, quote
 from tui.core.oauth.http import https_session
 from tui.core.oauth.microsoft import SignInResult
 from tui.core.oauth.tokens import TokenCache, TokenStatus
-from tui.core.report import CheckReport, Failure, FailureKind, ProtocolResult, utcnow
+from tui.core.report import Failure, FailureKind
 from tui.core.store import ProviderRecord, SignInState
 
 DEFAULT_PORT = google.DEFAULT_PORT
@@ -168,10 +168,7 @@ class OAuth:
 
     def _mark_red(self, record: ProviderRecord, error: SignInError) -> None:
         failure = failure_of(error, fields=("account",) if isinstance(error, AccountMismatch) else ())
-        server = record.settings.outbound
-        report = CheckReport(record.name, utcnow(), ProtocolResult("smtp", server.host, server.port, failure=failure))
-        with self.service._writing():
-            self.service.store.save_report(record.name, report)
+        self.service.save_failure(record.name, failure)
 
     # Tokens -----------------------------------------------------------------------------
 

@@ -58,7 +58,7 @@ class ProviderFormScreen(Screen[str | None]):
         Binding("ctrl+s", "save", "Save", tooltip="Save, then run the activation check", id="save"),
         Binding("ctrl+t", "test", "Test", tooltip="Test the values as typed, without saving", id="test"),
         Binding("ctrl+r", "reveal", "Show password", tooltip="Show or hide the password", id="reveal"),
-        Binding("ctrl+o", "sign_in", "Sign in", tooltip="Sign in (Outlook, Gmail; once saved)", id="sign-in"),
+        Binding("ctrl+o", "sign_in", "Sign in", tooltip="Sign in (Outlook, Gmail)", id="sign-in"),
         # Not `l` as in the list: a letter would be typed into the focused field.
         Binding(TRANSCRIPT_KEY, "transcript", "Transcript", tooltip="Show or hide the last check's transcript",
                 id="transcript", show=False),
