@@ -184,6 +184,7 @@ force_introspection = yes
 username_attribute = username
 active_attribute = active
 active_value = true
+tls_ca_cert_file = {ca}
 """
 
 
@@ -266,7 +267,7 @@ def start_dovecot(
         write_maildir_message(inbox, number, seen=number < seen)
     subprocess.run(["chown", "-R", "nobody:nogroup", str(directory / "mail")], check=True)
     if oauth_url:
-        (directory / "oauth2.conf").write_text(DOVECOT_OAUTH_ARGS.format(url=oauth_url))
+        (directory / "oauth2.conf").write_text(DOVECOT_OAUTH_ARGS.format(url=oauth_url, ca=certs.ca_file))
         (directory / "oauth2.conf").chmod(0o644)
     conf = directory / "dovecot.conf"
     conf.write_text(
@@ -373,9 +374,12 @@ class SmtpRecorder:
     """The handler all SMTP listeners share: it checks logins and records every command
     and every delivered message, so tests can assert what a server received."""
 
-    def __init__(self, users: dict[str, str], token: str = GOOD_TOKEN):
+    def __init__(self, users: dict[str, str], token: str = GOOD_TOKEN, token_user=None):
         self.users = users
         self.token = token
+        # With `token_user(access_token) -> user | None` (an OAuthServer's), XOAUTH2 tokens
+        # are checked against the identity provider instead of the fixed token.
+        self.token_user = token_user
         self.events: list[SmtpEvent] = []
         self.messages: list[dict] = []
         self._lock = threading.Lock()
@@ -412,7 +416,12 @@ class SmtpRecorder:
             for part in base64.b64decode(args[1]).decode("utf-8", "replace").split("\x01")
             if "=" in part
         )
-        good = fields.get("user") in self.users and fields.get("auth") == f"Bearer {self.token}"
+        user, auth = fields.get("user", ""), fields.get("auth", "")
+        if self.token_user is not None:
+            owner = self.token_user(auth.removeprefix("Bearer ")) if auth.startswith("Bearer ") else None
+            good = owner is not None and owner.casefold() == user.casefold()
+        else:
+            good = user in self.users and auth == f"Bearer {self.token}"
         return AuthResult(success=good, handled=False, auth_data=fields.get("user"))
 
     async def handle_DATA(self, server, session, envelope):
@@ -488,12 +497,12 @@ class SmtpServers:
             controller.stop()
 
 
-def start_smtp_servers(certs: TestCertificates, users: dict[str, str] | None = None) -> SmtpServers:
+def start_smtp_servers(certs: TestCertificates, users: dict[str, str] | None = None, token_user=None) -> SmtpServers:
     """Five listeners sharing one recorder, all but the last requiring a login:
     "starttls" (587-style, STARTTLS required), "ssl" (465-style), "plain" (no TLS at all),
     "no-starttls" (plain, would even accept a plaintext login: for proving we never send one),
     and "relay" (plain, takes mail without any login, like a local Postfix for its network)."""
-    servers = SmtpServers(SmtpRecorder(dict(users or USERS)))
+    servers = SmtpServers(SmtpRecorder(dict(users or USERS), token_user=token_user))
     # aiosmtpd 1.4.6 offers no AUTH on an implicit-TLS listener unless auth_require_tls=False.
     options = {
         "starttls": {"tls_context": certs.server_context, "require_starttls": True},
@@ -705,3 +714,51 @@ def silent_port():
 @pytest.fixture
 def closed_port() -> int:
     return closed_port_number()
+
+
+# --- OAuth: the identity provider and the mail servers that trust it ----------------------
+
+
+@dataclass
+class OAuthMailServers:
+    """The test identity provider (tests/oauth_server.py), a Dovecot whose oauth2 passdb
+    asks its introspection endpoint, and aiosmtpd listeners checking XOAUTH2 tokens with it."""
+
+    certs: TestCertificates
+    idp: object  # tests.oauth_server.OAuthServer
+    dovecot: DovecotServer
+    smtp: SmtpServers
+
+    @property
+    def ca_file(self) -> Path:
+        return self.certs.ca_file
+
+
+def start_oauth_mail_servers(certs: TestCertificates) -> OAuthMailServers:
+    from tests.oauth_server import OAuthServer
+
+    idp = OAuthServer().start(certs.server_context)
+    try:
+        dovecot = start_dovecot(certs, oauth_url=idp.introspection_url)
+    except Exception:
+        idp.stop()
+        raise
+    try:
+        smtp = start_smtp_servers(certs, token_user=idp.token_user)
+    except Exception:
+        dovecot.stop()
+        idp.stop()
+        raise
+    return OAuthMailServers(certs, idp, dovecot, smtp)
+
+
+@pytest.fixture(scope="session")
+def oauth_mail_servers(test_certificates):
+    try:
+        servers = start_oauth_mail_servers(test_certificates)
+    except ServerUnavailable as exc:
+        pytest.skip(str(exc))
+    yield servers
+    servers.smtp.stop()
+    servers.dovecot.stop()
+    servers.idp.stop()

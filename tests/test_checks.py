@@ -333,7 +333,7 @@ def test_not_signed_in_fails_at_auth_honestly(mail_servers):
     assert report.status is Status.RED
     assert failure.kind is FailureKind.AUTH
     assert failure.message.startswith("Not signed in: this provider logs in with a Microsoft account")
-    assert "next version" in failure.remedy
+    assert "mailprov login" in failure.remedy
     assert report.outbound.steps[-1].name == "auth"
     assert all(step.ok for step in report.outbound.steps[:-1])
     assert "AUTH" not in [line[3:7] for line in report.outbound.transcript]

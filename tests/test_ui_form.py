@@ -101,7 +101,7 @@ async def test_switching_type_swaps_fields_and_keeps_what_was_typed(tmp_path):
         switcher = app.screen.query_one("#type-panels", ContentSwitcher)
         assert switcher.current == "panel-oauth"
         text = visible_text(app)
-        assert "Sign-in with Gmail is not available yet" in text
+        assert "The Google app is not set: run `mailprov oauth-app set google" in text
         assert "Password" not in text
         draft = app.screen.draft()
         assert draft.password == "" and draft.smtp_host == ""  # the preset's

@@ -1,4 +1,4 @@
-"""Pilot test of the form's "Send test message" (ctrl+o) against aiosmtpd on 127.0.0.1."""
+"""Pilot test of the form's "Send test message" (ctrl+n) against aiosmtpd on 127.0.0.1."""
 
 import re
 

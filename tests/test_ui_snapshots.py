@@ -92,3 +92,72 @@ async def _type_bad_values(pilot) -> None:
 def test_form_full_of_validation_errors(snap_compare, tmp_path, size):
     run_before = steps("n", actions=[_type_bad_values])
     assert snap_compare(demo_app(tmp_path), terminal_size=size, run_before=run_before)
+
+
+# --- sign-in screens (a fixed flow: the real ones carry random codes, ports and states) -------
+
+
+class FixedDeviceCode:
+    """A device code flow as msal starts it, with fixed values; waits until cancelled."""
+
+    def __init__(self):
+        from datetime import timedelta
+
+        from tests.ui_helpers import FROZEN_NOW
+
+        self.verification_uri = "https://microsoft.com/devicelogin"
+        self.user_code = "HX4K9QW2"
+        self.expires_at = FROZEN_NOW + timedelta(minutes=15)
+        self._stop = __import__("threading").Event()
+
+    def wait(self):
+        from tui.core.oauth import SignInCancelled
+
+        self._stop.wait(30)
+        raise SignInCancelled()
+
+    def cancel(self):
+        self._stop.set()
+
+
+class FixedLoopback(FixedDeviceCode):
+    """A Google loopback flow with fixed values (no listener of its own)."""
+
+    listening = True
+    redirect_uri = "http://127.0.0.1:8765/"
+    url = ("https://accounts.google.com/o/oauth2/auth?response_type=code&client_id=1234-abc.apps."
+           "googleusercontent.com&redirect_uri=http%3A%2F%2F127.0.0.1%3A8765%2F&scope=https%3A%2F%2Fmail."
+           "google.com%2F+openid&state=FIXEDSTATE&code_challenge=FIXEDCHALLENGE&code_challenge_method=S256"
+           "&prompt=consent&login_hint=sales%40example.com&access_type=offline")
+
+    def ssh_command(self, where=None):
+        return "ssh -L 8765:127.0.0.1:8765 admin@mail-server"
+
+
+def sign_in_screen(flow_class):
+    async def run_before(pilot) -> None:
+        from tests.ui_helpers import wait_until
+        from tui.core.oauth import DeviceCodeSignIn
+        from tui.ui.screens.sign_in import SignInScreen
+
+        await settle(pilot)
+        if flow_class is FixedDeviceCode:  # the screen tells the flows apart by their class
+            flow_type = type("FixedMicrosoftFlow", (FixedDeviceCode, DeviceCodeSignIn), {})
+        else:
+            flow_type = flow_class
+        pilot.app.push_screen(SignInScreen("Sales", start=lambda service: flow_type()))
+        await wait_until(pilot, lambda: pilot.app.screen.flow is not None)
+        await pilot.pause()
+        no_cursor_blink(pilot.app)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_device_code_sign_in(snap_compare, tmp_path, size):
+    assert snap_compare(demo_app(tmp_path), terminal_size=size, run_before=sign_in_screen(FixedDeviceCode))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_loopback_sign_in(snap_compare, tmp_path, size):
+    assert snap_compare(demo_app(tmp_path), terminal_size=size, run_before=sign_in_screen(FixedLoopback))

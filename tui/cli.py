@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("doctor", help="versions, database, secret store and CA in use")
     _add_campaign_commands(commands, with_db)
+    _add_oauth_commands(commands)
     return parser
 
 
@@ -120,6 +121,45 @@ def _add_campaign_commands(commands: _SubcommandsWithDb, with_db) -> None:
     worker.add_argument("--mark-seen", action="store_true", help="mark queued IMAP messages \\Seen")
     worker.add_argument("--batch-size", type=int, metavar="N", default=None,
                         help="messages fetched and committed together (default 1000, at most 3000)")
+
+
+def _add_oauth_commands(commands) -> None:
+    """`oauth-app set microsoft|google`, `oauth-app show` and `login NAME`."""
+    import argparse
+
+    from tui.core.oauth import DEFAULT_PORT
+
+    apps = commands.add_parser("oauth-app", help="the organisation's OAuth apps for Outlook and Gmail sign-in")
+    app_actions = _SubcommandsWithDb(apps.add_subparsers(dest="action", metavar="ACTION", required=True),
+                                     commands.with_db)
+    setter = app_actions.add_parser("set", help="set the Microsoft or Google app registration")
+    methods = _SubcommandsWithDb(setter.add_subparsers(dest="method", metavar="microsoft|google", required=True),
+                                 commands.with_db)
+    microsoft = methods.add_parser("microsoft", help="the Entra ID app registration (public client flows on)")
+    microsoft.add_argument("--client-id", required=True, metavar="ID", help="Application (client) ID")
+    microsoft.add_argument("--tenant", metavar="TENANT",
+                           help="organizations (default), common, consumers or the tenant id")
+    microsoft.add_argument("--authority-host", metavar="URL",
+                           help="default https://login.microsoftonline.com (national clouds differ)")
+    google = methods.add_parser("google", help="the Google Cloud OAuth client (type Desktop app)")
+    google.add_argument("--client-id", required=True, metavar="ID", help="OAuth client ID")
+    google.add_argument("--client-secret-stdin", action="store_true",
+                        help="read the client secret from standard input (kept in the secret store)")
+    google.add_argument("--auth-uri", metavar="URL", help="default https://accounts.google.com/o/oauth2/auth")
+    google.add_argument("--token-uri", metavar="URL", help="default https://oauth2.googleapis.com/token")
+    show = app_actions.add_parser("show", help="show the app settings (never the client secret)")
+    show.add_argument("--json", action="store_true")
+
+    login = commands.add_parser("login", help="sign an Outlook or Gmail provider in, then check it")
+    login.add_argument("provider", metavar="NAME")
+    login.add_argument("--port", metavar="P", default=str(DEFAULT_PORT),
+                       help=f"Gmail: the port to listen on, on 127.0.0.1 (default {DEFAULT_PORT})")
+    login.add_argument("--paste", action="store_true",
+                       help="paste the address the browser ended on instead (Outlook: the auth code flow, "
+                       "for tenants that block the device code flow)")
+    login.add_argument("--shared-mailbox", action=argparse.BooleanOptionalAction, default=None,
+                       help="allow signing in with another account than the mailbox (a shared mailbox); "
+                       "remembered until --no-shared-mailbox")
 
 
 class _SubcommandsWithDb:

@@ -12,6 +12,7 @@ from pathlib import Path
 from tui.core import rules
 from tui.core.domain import ProviderDraft, ValidationError
 from tui.core.fields import field_label, field_ref
+from tui.core.oauth.apps import AppSettingsError
 from tui.core.report import CheckReport, FailureKind
 from tui.core.settings import Settings
 from tui.core.records import CampaignNotFound, NotFoundError, ProviderInUse, ProviderRecord
@@ -41,6 +42,9 @@ def run_command(args, settings: Settings) -> int:
         ("campaign", "rm"): campaign_rm,
         ("queue", "list"): queue_list,
         ("worker", None): worker,
+        ("oauth-app", "set"): oauth_app_set,
+        ("oauth-app", "show"): oauth_app_show,
+        ("login", None): login,
     }[(args.command, getattr(args, "action", None))]
     if handler is doctor:
         return doctor(args, settings)  # it reports on the log file, database and store itself
@@ -63,6 +67,10 @@ def run_command(args, settings: Settings) -> int:
     except (NotFoundError, CampaignNotFound, UsageProblem) as exc:
         _error(str(exc))
         return EXIT_BAD_INPUT
+    except AppSettingsError as exc:
+        for option, message in exc.errors.items():
+            _error(f"{option}: {message}")
+        return EXIT_BAD_INPUT
     except Exception as exc:  # the secret store, the database or the log failed: say what, not a trace
         problem = environment_problem(exc, settings)
         if problem is None:
@@ -82,6 +90,9 @@ def _quick_service(handler, settings: Settings):
     reader = Reader.open(settings)
     if reader is None or handler is not check:
         return reader
+    if reader.has_oauth_sign_in():
+        reader.close()
+        return None
     from tui.core.bootstrap import build_service
 
     return build_service(settings, store=reader)
@@ -89,7 +100,8 @@ def _quick_service(handler, settings: Settings):
 
 def _may_write_passwords(handler, args) -> bool:
     """Listing, showing, exporting and a dry run need no password (nor the secret store)."""
-    reading = (provider_list, provider_show, export, campaign_add, campaign_list, campaign_attach, campaign_rm, queue_list)
+    reading = (provider_list, provider_show, export, campaign_add, campaign_list, campaign_attach, campaign_rm,
+               queue_list, oauth_app_show)
     return handler not in reading and not getattr(args, "dry_run", False)
 
 
@@ -657,3 +669,138 @@ def _log_to_stderr(logger) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(VisibleFormatter(LOG_FORMAT))
     logger.addHandler(handler)
+
+
+# oauth-app / login -----------------------------------------------------------------------
+
+
+def oauth_app_set(args, service) -> int:
+    if args.method == "microsoft":
+        app = service.oauth.set_microsoft_app(args.client_id, args.tenant, args.authority_host)
+        say(f"Microsoft app set: client {app.client_id}, authority {app.authority}.")
+        return EXIT_OK
+    secret = _read_secret("Client secret: ") if args.client_secret_stdin else None
+    app = service.oauth.set_google_app(args.client_id, secret, args.auth_uri, args.token_uri)
+    kept = "" if secret else " (the stored client secret is kept)"
+    say(f"Google app set: client {app.client_id}, token endpoint {app.token_uri}{kept}.")
+    return EXIT_OK
+
+
+def _read_secret(prompt: str) -> str:
+    if sys.stdin.isatty():
+        return getpass.getpass(prompt)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def oauth_app_show(args, service) -> int:
+    apps = service.oauth.apps()
+    data = apps.to_json()
+    if args.json:
+        print_json(data)
+        return EXIT_OK
+    for method, label in (("microsoft", "Microsoft"), ("google", "Google")):
+        values = data[method]
+        if values is None:
+            say(f"{label}: not set (mailprov oauth-app set {method} ...)")
+            continue
+        say(f"{label}:")
+        for key, value in values.items():
+            say(f"  {key:22} {'yes' if value is True else 'no' if value is False else value}")
+    return EXIT_OK
+
+
+def login(args, service) -> int:
+    """Sign a provider in, in this terminal, then run its check. Exit 0 when it ends
+    active; 1 when the sign-in or the check fails (one line why); 2 for bad input."""
+    from tui.core.oauth import NotOAuth, PortTaken, SignInError
+
+    port = _port(args.port)
+    oauth = service.oauth
+    try:
+        record = oauth.oauth_provider(args.provider)
+    except NotOAuth as exc:
+        raise UsageProblem(str(exc)) from None
+    if problem := oauth.app_missing(record.settings.sign_in):
+        raise UsageProblem(problem)
+    if args.shared_mailbox is not None:
+        oauth.set_shared_mailbox(record.name, args.shared_mailbox)
+    try:
+        flow = oauth.start(record.name, port=port, paste=args.paste)
+    except PortTaken:
+        raise UsageProblem(f"--port {port}: the port is in use on 127.0.0.1; pick another with --port.") from None
+    except SignInError as exc:
+        return _sign_in_failed(exc)
+    try:
+        result = _run_flow(flow, record, args.paste)
+        record = oauth.complete(record.name, result)
+    except SignInError as exc:
+        return _sign_in_failed(exc)
+    finally:
+        flow.cancel()  # Ctrl+C included: the listener is closed, the polling stopped
+    say(f"Signed in as {result.account}. Checking {record.name}…")
+    report = service.check(record.name)
+    print_report(report)
+    if report.outdated:
+        _error(f"{record.name}: the check was not saved (the provider changed meanwhile); check it again.")
+        return EXIT_CHECK_FAILED
+    if not report.ok:
+        _error(f"{record.name}: signed in, but the check failed: {report.failure.message}")
+        return EXIT_CHECK_FAILED
+    return EXIT_OK
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise UsageProblem(f"--port {text}: a port number from 1 to 65535.")
+    return port
+
+
+def _run_flow(flow, record: ProviderRecord, paste: bool):
+    from tui.core.oauth import DeviceCodeSignIn, GoogleSignIn
+
+    who = f"{record.name} ({record.settings.account})"
+    if isinstance(flow, DeviceCodeSignIn):
+        say(f"To sign {who} in with Microsoft, open {flow.verification_uri}")
+        say(f"and enter the code:  {flow.user_code}")
+        if sys.stdout.isatty():
+            from tui.core.qr import qr_lines
+
+            say()
+            for line in qr_lines(flow.verification_uri):
+                say(line)
+        minutes = max(0, int((flow.expires_at - _now()).total_seconds() // 60))
+        say(f"The code expires at {flow.expires_at:%H:%M} UTC (in {minutes} min). Waiting… (Ctrl+C cancels)")
+        sys.stdout.flush()
+        return flow.wait()
+    company = "Google" if isinstance(flow, GoogleSignIn) else "Microsoft"
+    say(f"To sign {who} in with {company}, open this address in a browser:")
+    say(f"  {flow.url}")
+    if paste or not isinstance(flow, GoogleSignIn):
+        say("After signing in, copy the address the browser ended on (from its address bar) and paste it here:")
+        sys.stdout.flush()
+        pasted = sys.stdin.readline()
+        if not pasted.strip():
+            from tui.core.oauth import SignInError
+
+            raise SignInError("Nothing was pasted.", "Run the sign-in again and paste the browser's final address.")
+        return flow.finish(pasted)
+    say(f"The browser returns to {flow.redirect_uri}, on this machine: from a laptop, forward that port first:")
+    say(f"  {flow.ssh_command()}")
+    say("Waiting for the browser… (Ctrl+C cancels; or run with --paste to paste the final address)")
+    sys.stdout.flush()
+    return flow.wait()
+
+
+def _now():
+    from tui.core.report import utcnow
+
+    return utcnow()
+
+
+def _sign_in_failed(exc) -> int:
+    _error(f"sign-in failed: {exc.message} {exc.remedy}")
+    return EXIT_CHECK_FAILED

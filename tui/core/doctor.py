@@ -24,7 +24,53 @@ def collect(settings: Settings) -> list[tuple[str, str, bool]]:
     rows.append(_ca_row(settings))
     rows.append(("timeout", f"{settings.timeout:g} s per network operation", True))
     rows.append(_log_row(settings))
+    rows += _sign_in_rows(settings)
     return rows
+
+
+def _sign_in_rows(settings: Settings) -> list[tuple[str, str, bool]]:
+    """Per Outlook or Gmail provider: who is signed in, the access token's expiry and the
+    refresh token's age (from the database: no secret is read). Not signed in, or a
+    sign-in that failed (kind oauth), is a problem to fix with `mailprov login NAME`."""
+    from tui.core.oauth.tokens import TokenStatus
+    from tui.core.report import FailureKind
+    try:
+        records = _oauth_records(settings)
+    except Exception:  # the database row above already says what is wrong
+        return []
+    rows = []
+    for record in records:
+        state = record.sign_in_state
+        status = TokenStatus(record.token_key is not None, state.account, state.token_expires_at,
+                             state.refresh_token_at, state.shared_mailbox)
+        failed = record.failure is not None and record.failure.kind is FailureKind.OAUTH
+        text = status.describe()
+        if failed:
+            text += f"; last sign-in failed: {record.failure.message}"
+        if failed or not status.signed_in:
+            text += f" (run `mailprov login {record.name}`)"
+        rows.append(("sign-in", f"{record.name}: {text}", status.signed_in and not failed))
+    return rows
+
+
+def _oauth_records(settings: Settings) -> list:
+    """The Outlook and Gmail providers, without their reports; read on the quick path when
+    the database allows it (see tui.core.reader)."""
+    from tui.core.reader import Reader
+
+    reader = Reader.open(settings)
+    if reader is not None:
+        try:
+            return reader.oauth_records()
+        finally:
+            reader.close()
+    from tui.core.store import Store
+
+    store = Store.open(settings.db_url)
+    try:
+        return [record for record in store.list(reports=False) if record.settings.sign_in.uses_oauth]
+    finally:
+        store.close()
 
 
 def _version(name: str) -> str:

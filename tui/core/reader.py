@@ -104,6 +104,20 @@ class Reader:
             records.append(record)
         return records
 
+    def oauth_records(self) -> list[ProviderRecord]:
+        """The providers that sign in with OAuth (Outlook, Gmail), by name, without reports."""
+        with self._reading():
+            rows = self.connection.execute(
+                "SELECT * FROM provider WHERE sign_in != 'password' ORDER BY name_key"
+            ).fetchall()
+        return [record_of(row) for row in rows]
+
+    def has_oauth_sign_in(self) -> bool:
+        """Whether any provider has signed in with OAuth: refreshing its token writes through
+        the full store, so `check` takes the full path then."""
+        with self._reading():
+            return self.connection.execute("SELECT 1 FROM provider WHERE token_key IS NOT NULL LIMIT 1").fetchone() is not None
+
     def password_keys(self) -> list[str]:
         with self._reading():
             rows = self.connection.execute("SELECT secret_key FROM provider WHERE sign_in = 'password'")

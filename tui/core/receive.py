@@ -40,7 +40,7 @@ from tui.core.parse import ParsedMessage, parse_message
 from tui.core.protocols import Protocol
 from tui.core.queue import Incoming, QueueStore, SyncState
 from tui.core.report import Failure, FailureKind, utcnow
-from tui.core.store import ProviderRecord
+from tui.core.records import ProviderRecord
 
 log = logging.getLogger(__name__)
 

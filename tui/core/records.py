@@ -40,7 +40,7 @@ from tui.core.report import CheckReport, Failure, FailureKind, as_utc, is_passwo
 # The newest migration in tui/core/migrations/versions (the store's HEAD_REVISION). A test
 # keeps the two in step; knowing it here lets an up-to-date database open without importing
 # Alembic, and the quick read path (tui.core.reader) without importing SQLAlchemy.
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 
 # What a list shows of each provider: no report, no secret key, no settings object.
 SUMMARY_COLUMNS = (
@@ -79,6 +79,28 @@ class ProviderInUse(Exception):
 
 
 @dataclass(frozen=True)
+class OAuthAppRecord:
+    method: str
+    client_id: str
+    tenant: str | None
+    authority_host: str | None
+    auth_uri: str | None
+    token_uri: str | None
+    secret_key: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class SignInState:
+    """What is known about a provider's OAuth sign-in without reading the secret store."""
+
+    account: str | None = None  # who signed in
+    token_expires_at: datetime | None = None
+    refresh_token_at: datetime | None = None
+    shared_mailbox: bool = False
+
+
+@dataclass(frozen=True)
 class ProviderRecord:
     id: int
     secret_key: str  # the password slot's key
@@ -91,6 +113,7 @@ class ProviderRecord:
     created_at: datetime
     updated_at: datetime
     token_key: str | None = None  # the OAuth token cache slot's key, once signed in
+    sign_in_state: SignInState = SignInState()
 
     @property
     def name(self) -> str:
@@ -217,6 +240,12 @@ def record_of(row: Mapping[str, Any], report_json: str | None = None) -> Provide
         created_at=moment(row["created_at"]),
         updated_at=moment(row["updated_at"]),
         token_key=row["token_key"],
+        sign_in_state=SignInState(
+            account=row["oauth_account"],
+            token_expires_at=moment(row["token_expires_at"]),
+            refresh_token_at=moment(row["refresh_token_at"]),
+            shared_mailbox=bool(row["shared_mailbox"]),
+        ),
     )
 
 

@@ -27,6 +27,7 @@ class FailureKind(StrEnum):
     PROTOCOL = "protocol"
     SECRET = "secret"  # the provider's stored password is missing or cannot be read
     LIMIT = "limit"  # the server turned the login away for now: too many connections or logins
+    OAUTH = "oauth"  # the OAuth sign-in failed or its token could not be refreshed: sign in again
 
 
 # Failures that may pass by themselves: worth a retry before anyone edits settings.

@@ -29,7 +29,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,7 +44,7 @@ from tui.core.settings import Settings, sqlite_file
 if TYPE_CHECKING:
     from tui.core.reader import Reader
     from tui.core.store import Store
-from tui.core.records import ProviderRecord, ProviderSummary, new_secret_key
+from tui.core.records import OAuthAppRecord, ProviderRecord, ProviderSummary, SignInState, new_secret_key
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,16 @@ log = logging.getLogger(__name__)
 WRITE_WAIT_SECONDS = 60.0
 # An import asks whether to stop between this many entries while it validates them.
 STOP_CHECK_EVERY = 200
+
+
+@dataclass(frozen=True, repr=False)
+class TokenUpdate:
+    """What a token refresh leaves: the new cache to store (None: nothing changed), the
+    access token's expiry, and when the refresh token was issued (None: the same one)."""
+
+    cache: str | None = None
+    expires_at: datetime | None = None
+    refresh_token_at: datetime | None = None
 
 
 class ImportInterrupted(Exception):
@@ -65,6 +76,16 @@ class ProviderService:
         self.secrets = secrets
         self.settings = settings
         self.lock_path = _write_lock_path(store.url, settings.data_dir)
+        self._oauth = None
+
+    @property
+    def oauth(self):
+        """The OAuth sign-in API over this service (tui.core.oauth.OAuth), made on first use."""
+        if self._oauth is None:
+            from tui.core.oauth import OAuth
+
+            self._oauth = OAuth(self)
+        return self._oauth
 
     # Reading -------------------------------------------------------------------------
 
@@ -165,10 +186,11 @@ class ProviderService:
 
         return CampaignStore(self.store).using(self.store.require(name).id)
 
-    def save_token_cache(self, name: str, token_cache: str) -> ProviderRecord:
+    def save_token_cache(self, name: str, token_cache: str, state: SignInState | None = None) -> ProviderRecord:
         """Keep an OAuth sign-in's token cache in the provider's token slot, under a new key
         (the same write order as a password); the old cache is deleted after the commit.
-        For the sign-in of the next version; a password provider has no token slot."""
+        `state` (who signed in, the tokens' times) goes into the row with the new key.
+        A password provider has no token slot."""
         with self._writing():
             current = self.store.require(name)
             if not current.settings.sign_in.uses_oauth:
@@ -176,7 +198,7 @@ class ProviderService:
             key = new_secret_key()
             self._save_secrets({key: token_cache})
             try:
-                record = self.store.set_token_key(name, key)
+                record = self.store.set_token_key(name, key, state)
             except BaseException:
                 self._discard_secrets([key])
                 raise
@@ -188,6 +210,56 @@ class ProviderService:
         """The provider's stored OAuth token cache; None when nobody signed in."""
         record = self.store.require(name)
         return self.secrets.get_password(record.token_key) if record.token_key else None
+
+    def with_token_cache(self, name: str, use: Callable[[ProviderRecord, str], TokenUpdate]) -> ProviderRecord:
+        """Refresh a sign-in's tokens, one process at a time: under the write lock, call
+        `use(record, cache)` with the stored cache; when it returns a new cache (a refresh
+        rotated the tokens), that cache replaces the old one in place, under the same key
+        (the same sign-in: a check running meanwhile stays valid), then the row's token
+        times are updated. Refreshing under the lock means two processes never spend the
+        same refresh token. Raises LookupError when nobody signed in."""
+        with self._writing():
+            record = self.store.require(name)
+            cache = self.secrets.get_password(record.token_key) if record.token_key else None
+            if cache is None:
+                raise LookupError(f"'{record.name}' is not signed in.")
+            update = use(record, cache)
+            if update.cache is None:
+                return record
+            self.secrets.set_password(record.token_key, update.cache)
+            noted = self.store.note_token_refresh(name, record.token_key, update.expires_at, update.refresh_token_at)
+        return noted or record
+
+    def save_failure(self, name: str, failure: Failure) -> ProviderRecord | None:
+        """Red with `failure`, found outside a check (an OAuth sign-in that failed)."""
+        record = self.store.require(name)
+        with self._writing():
+            return self.store.save_report(record.name, _report_of(record, failure))
+
+    def set_shared_mailbox(self, name: str, shared: bool) -> ProviderRecord:
+        """Allow (or not) a sign-in account other than the mailbox (a shared mailbox)."""
+        with self._writing():
+            return self.store.set_shared_mailbox(name, shared)
+
+    def save_oauth_app(self, app: OAuthAppRecord, client_secret: str | None = None) -> OAuthAppRecord:
+        """Save an OAuth app registration; a `client_secret` is stored in the secret store
+        under a new key, written in the same order as a password (the old one is deleted
+        after the commit). Without one, the stored secret (if any) is kept."""
+        with self._writing():
+            before = self.store.oauth_app(app.method)
+            key = new_secret_key() if client_secret else (before.secret_key if before else None)
+            secrets = {key: client_secret} if client_secret else {}
+            self._save_secrets(secrets)
+            try:
+                self.store.set_oauth_app(replace(app, secret_key=key))
+            except BaseException:
+                self._discard_secrets(list(secrets))
+                raise
+            if before and before.secret_key and before.secret_key != key:
+                self._discard_secrets([before.secret_key])
+            saved = self.store.oauth_app(app.method)
+        log.info("OAuth app for %s saved", app.method)
+        return saved
 
     def import_providers(
         self, items: list[tuple[ProviderSettings, str]], stop: Callable[[], bool] = lambda: False
@@ -296,7 +368,7 @@ class ProviderService:
 
         record = self.store.require(name)
         try:
-            credential = credentials.for_provider(record, self.secrets)
+            credential = credentials.for_provider(record, self.secrets, self._tokens(record))
         except credentials.SecretMissing as missing:
             return self._save(record, _report_of(record, missing.failure))
         report = check_provider(
@@ -321,7 +393,7 @@ class ProviderService:
             raise ValidationError(errors, inbound=rules.parse_inbound_protocol(draft.inbound_protocol))
         settings = rules.to_settings(named)
         saved = self.store.require(editing) if editing and not draft.password else None
-        credential = credentials.for_draft(settings, draft.password, saved, self.secrets)
+        credential = credentials.for_draft(settings, draft.password, saved, self.secrets, self._tokens(saved))
         return check_provider(
             settings,
             credential,
@@ -362,7 +434,7 @@ class ProviderService:
                     found, damaged = self.secrets.get_many([record.secret_key])
                     batch[0].update(found)
                     batch[1].update(damaged)
-                credential, failure = credentials.from_batch(record, batch)
+                credential, failure = credentials.from_batch(record, batch, self._tokens(record))
                 if failure is not None:
                     missing.append((record, _report_of(record, failure)))
                 else:
@@ -424,12 +496,6 @@ class ProviderService:
         record = self.store.require(name)
         return self.send(record.name, compose_test_message(record.settings, to), on_step=on_step)
 
-    def _save_then_tell(self, record: ProviderRecord, report: CheckReport, on_report) -> CheckReport:
-        report = self._save(record, report)
-        if on_report:
-            on_report(report)
-        return report
-
     def _save_many(self, batch: list[tuple[ProviderRecord, CheckReport]]) -> list[CheckReport]:
         """Save many reports in one transaction, each only while its provider still has the
         settings and the password it was checked with (see _save)."""
@@ -445,6 +511,11 @@ class ProviderService:
         return _saved_or_outdated(record, report, saved is not None)
 
     # Helpers -------------------------------------------------------------------------
+
+    def _tokens(self, *records: ProviderRecord | None):
+        """The OAuth token source, when one of these providers has signed in (so that
+        password-only checks never load the OAuth libraries)."""
+        return self.oauth if any(record is not None and record.token_key for record in records) else None
 
     def _has_password(self, record: ProviderRecord) -> bool:
         try:
@@ -481,9 +552,13 @@ def _key_change(current: ProviderRecord, settings: ProviderSettings, password: s
 
 
 def _drops_token(current: ProviderRecord, settings: ProviderSettings) -> bool:
-    """A token cache belongs to its sign-in method: it goes when the provider switches to
-    another one (a Microsoft token means nothing to Google, nor to a password login)."""
-    return current.token_key is not None and settings.sign_in is not current.settings.sign_in
+    """A token cache belongs to its sign-in method and its mailbox: it goes when the provider
+    switches to another method (a Microsoft token means nothing to Google, nor to a password
+    login), or to another account (whose mailbox needs its own sign-in)."""
+    if current.token_key is None:
+        return False
+    other_account = settings.account.casefold() != current.settings.account.casefold()
+    return settings.sign_in is not current.settings.sign_in or other_account
 
 
 def _released_keys(before: ProviderRecord, after: ProviderRecord) -> list[str]:

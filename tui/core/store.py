@@ -30,6 +30,7 @@ from tui.core.records import (  # noqa: F401 (HEAD_REVISION, NotFoundError: the 
     NotFoundError,
     new_secret_key,
     SUMMARIES_SQL,
+    OAuthAppRecord,
     ProviderRecord,
     ProviderSummary,
     check_summary,
@@ -38,9 +39,11 @@ from tui.core.records import (  # noqa: F401 (HEAD_REVISION, NotFoundError: the 
     save_checked_reports,
     sqlite_stamp,
     settings_of,
+    SignInState,
     still_as_checked,
     summary_columns,
     summary_of,
+    moment,
 )
 from tui.core.report import CheckReport, Failure, utcnow
 
@@ -82,6 +85,11 @@ class ProviderRow(SQLModel, table=True):
     check_summary: str | None = None  # what the servers said at the last check (see records.py)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    # OAuth sign-in (migration 0005); nothing secret: the tokens are in the token slot.
+    shared_mailbox: bool = False  # the sign-in account may differ from the mailbox
+    oauth_account: str | None = None  # who signed in (the id token's address)
+    token_expires_at: datetime | None = None  # the access token's expiry
+    refresh_token_at: datetime | None = None  # when the refresh token in use was issued
 
 
 class ReportRow(SQLModel, table=True):
@@ -103,6 +111,22 @@ class SecretIntentRow(SQLModel, table=True):
 
     secret_key: str = Field(primary_key=True)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class OAuthAppRow(SQLModel, table=True):
+    """The organisation's app registration for one OAuth sign-in method (microsoft, google).
+    `secret_key` names its client secret in the secret store (Google only)."""
+
+    __tablename__ = "oauth_app"
+
+    method: str = Field(primary_key=True)
+    client_id: str
+    tenant: str | None = None
+    authority_host: str | None = None
+    auth_uri: str | None = None
+    token_uri: str | None = None
+    secret_key: str | None = Field(default=None, unique=True)
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class Store:
@@ -273,6 +297,7 @@ class Store:
                     )
                 ).all()
                 used.update(key for row in rows for key in row if key in chunk)
+                used.update(session.exec(select(OAuthAppRow.secret_key).where(OAuthAppRow.secret_key.in_(chunk))).all())
         return used
 
     # Writing -------------------------------------------------------------------------
@@ -352,24 +377,75 @@ class Store:
             row = _new_row(record.settings, record.secret_key)
             row.id = record.id
             row.token_key = record.token_key
+            _set_sign_in_state(row, record.sign_in_state)
             _set_status(row, record)
             _put_report(session, record.id, record.report)
             row.created_at, row.updated_at = record.created_at, record.updated_at
             _settle(session, record.secret_keys)
             return self._commit(row, session)
 
-    def set_token_key(self, name: str, token_key: str) -> ProviderRecord:
+    def set_token_key(self, name: str, token_key: str, state: SignInState | None = None) -> ProviderRecord:
         """Move the OAuth token slot to a new key (a new sign-in): the old key, if any, is
-        recorded as an intent, to be deleted, and the status goes back to grey."""
+        recorded as an intent, to be deleted, and the status goes back to grey. `state`
+        (who signed in, the tokens' times) is saved with it."""
         with Session(self.engine) as session:
             row = _find_or_raise(session, name)
             if row.token_key:
                 _record_intents(session, [row.token_key])
             _settle(session, [token_key])
             row.token_key = token_key
+            _set_sign_in_state(row, state or SignInState(shared_mailbox=row.shared_mailbox))
             _reset_status(row)  # a new sign-in has not been checked
             row.updated_at = utcnow()
             return self._commit(row, session)
+
+    def note_token_refresh(
+        self, name: str, token_key: str, expires_at: datetime | None, refresh_token_at: datetime | None
+    ) -> ProviderRecord | None:
+        """A refresh rewrote the token slot in place: its times, when the row still uses
+        `token_key` (else None: someone signed in again meanwhile). The status stays."""
+        with Session(self.engine) as session:
+            row = _find(session, name)
+            if row is None or row.token_key != token_key:
+                return None
+            row.token_expires_at = expires_at
+            if refresh_token_at is not None:
+                row.refresh_token_at = refresh_token_at
+            return self._commit(row, session)
+
+    def set_shared_mailbox(self, name: str, shared: bool) -> ProviderRecord:
+        """Whether the sign-in account may differ from the mailbox (a shared mailbox)."""
+        with Session(self.engine) as session:
+            row = _find_or_raise(session, name)
+            row.shared_mailbox = shared
+            row.updated_at = utcnow()
+            return self._commit(row, session)
+
+    # OAuth app registrations -----------------------------------------------------------
+
+    def oauth_app(self, method: str) -> OAuthAppRecord | None:
+        with Session(self.engine) as session:
+            row = session.get(OAuthAppRow, method)
+            return _to_app_record(row) if row else None
+
+    def set_oauth_app(self, record: OAuthAppRecord) -> OAuthAppRecord | None:
+        """Save an app registration in one transaction; its secret key, when new, settles its
+        intent, and the key it replaces is recorded (its secret is deleted next). Returns the
+        previous record (None when there was none)."""
+        with Session(self.engine) as session:
+            row = session.get(OAuthAppRow, record.method)
+            before = _to_app_record(row) if row else None
+            row = row or OAuthAppRow(method=record.method, client_id=record.client_id)
+            for column in ("client_id", "tenant", "authority_host", "auth_uri", "token_uri", "secret_key"):
+                setattr(row, column, getattr(record, column))
+            row.updated_at = utcnow()
+            if record.secret_key:
+                _settle(session, [record.secret_key])
+            if before and before.secret_key and before.secret_key != record.secret_key:
+                _record_intents(session, [before.secret_key])
+            session.add(row)
+            session.commit()
+            return before
 
     # Secret intents --------------------------------------------------------------------
 
@@ -619,6 +695,7 @@ def _update_row(
     if drop_token and row.token_key:
         _record_intents(session, [row.token_key])
         row.token_key = None
+        _set_sign_in_state(row, SignInState(shared_mailbox=row.shared_mailbox))
         _reset_status(row)
     row.updated_at = utcnow()
     session.add(row)
@@ -636,6 +713,21 @@ def _apply_report(session: Session, row: ProviderRow, report: CheckReport) -> No
         row.last_ok_at = report.started_at
     session.add(row)
     _put_report(session, row.id, report)
+
+
+def _set_sign_in_state(row: ProviderRow, state: SignInState) -> None:
+    row.oauth_account = state.account
+    row.token_expires_at = state.token_expires_at
+    row.refresh_token_at = state.refresh_token_at
+    row.shared_mailbox = state.shared_mailbox
+
+
+def _to_app_record(row: OAuthAppRow) -> OAuthAppRecord:
+    return OAuthAppRecord(
+        method=row.method, client_id=row.client_id, tenant=row.tenant, authority_host=row.authority_host,
+        auth_uri=row.auth_uri, token_uri=row.token_uri, secret_key=row.secret_key,
+        updated_at=moment(row.updated_at),
+    )
 
 
 def _set_failure(row: ProviderRow, failure: Failure | None) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from tui.core.domain import UNSAVED_NAME, ProviderType, Status, status_text
+from tui.core.oauth.tokens import TokenStatus
 from tui.core.report import CheckReport, Failure, is_password_missing
 from tui.core.rules import parse_type
 
@@ -25,6 +26,7 @@ class ProviderView:
     report: CheckReport | None = None
     encrypted: bool = True  # False when a protocol in use has security none
     smtp_login: bool = True  # False when sending through a trusted relay without login
+    sign_in: TokenStatus | None = None  # Outlook and Gmail: who is signed in, the tokens' times
 
     @property
     def widest_status(self) -> str:
@@ -48,7 +50,12 @@ class ProviderView:
             report=record.report,
             encrypted=settings.encrypted,
             smtp_login=settings.smtp_logs_in,
+            sign_in=_token_status(record) if settings.sign_in.uses_oauth else None,
         )
+
+    @property
+    def signs_in_with_oauth(self) -> bool:
+        return self.type.sign_in.uses_oauth
 
     @classmethod
     def for_report(cls, draft: Any, report: CheckReport) -> ProviderView:
@@ -94,3 +101,9 @@ class ProviderView:
         "not checked", "password missing", "unencrypted")."""
         return f"{self.name}\n{self.account}\n{self.type.label}\n{self.type.value}\n{self.status_text}".casefold()
 
+
+
+def _token_status(record: Any) -> TokenStatus:
+    state = record.sign_in_state
+    return TokenStatus(record.token_key is not None, state.account, state.token_expires_at,
+                       state.refresh_token_at, state.shared_mailbox)

@@ -443,20 +443,32 @@ def auth_rejected(target: Target, uses_token: bool, reply: str) -> Failure:
         return make_failure(
             FailureKind.AUTH,
             f"The {target.label} server rejected the sign-in token for {target.username}{said}.",
-            "Sign in again from the provider form; check that the account is the mailbox address.",
+            _token_remedy(target, reply),
             ("account",),
         )
     remedy = "Check the password (and the username, if the login name differs from the address)."
     if "5.7.139" in reply:
         remedy = "SMTP AUTH is disabled for this mailbox: an Exchange admin must enable it."
     elif "5.7.30" in reply:
-        remedy = "This server no longer accepts passwords for sending: use OAuth sign-in."
+        remedy = ("Basic authentication is gone for this mailbox (Microsoft 365): change the provider's "
+                  "type to Outlook and sign in with Microsoft.")
     return make_failure(
         FailureKind.AUTH,
         f"The {target.label} server rejected the password for {target.username}{said}.",
         remedy,
         ("password", "username"),
     )
+
+
+def _token_remedy(target: Target, reply: str) -> str:
+    if "5.7.139" in reply:
+        return ("SMTP AUTH is disabled for this mailbox (OAuth included): an Exchange admin runs "
+                f"`Set-CASMailbox -Identity {target.account} -SmtpClientAuthenticationDisabled $false` "
+                "in Exchange Online PowerShell (or enables Authenticated SMTP for the mailbox).")
+    if re.search(r"\b5\.7\.3\b", reply):
+        return ("The token was refused: check that the account is the mailbox address and that the app "
+                "has the mail permissions (IMAP.AccessAsUser.All, SMTP.Send); then sign in again.")
+    return "Sign in again (`mailprov login NAME`); check that the account is the mailbox address."
 
 
 def with_article(label: str) -> str:
@@ -470,7 +482,7 @@ def not_signed_in(target: Target) -> Failure:
         return make_failure(
             FailureKind.AUTH,
             f"Not signed in: this provider logs in with a {company} account ({target.username}).",
-            "OAuth sign-in comes in the next version of mailprov; until then this provider cannot be activated.",
+            "Sign in: run `mailprov login NAME`, or use Sign in in the provider form.",
             (),
         )
     return make_failure(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
@@ -33,7 +34,20 @@ from tui.ui.widgets.status_pane import StatusPane
 from tui.ui.widgets.type_panels import OAuthPanel, PasswordPanel, TypePanel
 
 TRANSCRIPT_KEY = "ctrl+l"
-SEND_TEST_KEY = "ctrl+o"  # a control key: a letter would be typed into the focused field
+
+
+@dataclass
+class AppProblem(Message):
+    """Whether the OAuth app of a type's sign-in is set (`problem`: the setting to fill)."""
+
+    provider_type: ProviderType
+    problem: str | None
+
+
+@dataclass
+class ViewReloaded(Message):
+    view: ProviderView
+SEND_TEST_KEY = "ctrl+n"  # a control key: a letter would be typed into the focused field
 NOT_SAVED = "Not saved yet"
 NOT_TESTED = "Not tested yet"
 TYPE_OPTIONS = [(t.label, t.value) for t in ProviderType]
@@ -52,6 +66,7 @@ class ProviderFormScreen(Screen[str | None]):
         Binding("ctrl+s", "save", "Save", tooltip="Save, then run the activation check", id="save"),
         Binding("ctrl+t", "test", "Test", tooltip="Test the values as typed, without saving", id="test"),
         Binding("ctrl+r", "reveal", "Show password", tooltip="Show or hide the password", id="reveal"),
+        Binding("ctrl+o", "sign_in", "Sign in", tooltip="Sign in (Outlook, Gmail)", id="sign-in"),
         # Not `l` as in the list: a letter would be typed into the focused field.
         Binding(TRANSCRIPT_KEY, "transcript", "Transcript", tooltip="Show or hide the last check's transcript",
                 id="transcript", show=False),
@@ -222,6 +237,7 @@ class ProviderFormScreen(Screen[str | None]):
         )
         summary.set_class(bool(count), "-invalid")
         self.query_one("#save", Button).disabled = bool(count) or self.busy
+        self.update_sign_in_button()  # a change not saved yet: sign in after saving it
 
     def _mark_password_required(self, draft: ProviderDraft) -> None:
         """'*' on Password while a server needs it: not for a relay without SMTP login that
@@ -262,6 +278,8 @@ class ProviderFormScreen(Screen[str | None]):
     async def show_type(self, provider_type: ProviderType) -> None:
         if provider_type.sign_in.uses_oauth:
             await self.oauth_panel(provider_type)
+            self.update_sign_in_button()
+            self.ask_app_problem(provider_type)
         self.query_one("#type-panels", ContentSwitcher).current = panel_of(provider_type)
         self.refresh_bindings()
 
@@ -281,11 +299,64 @@ class ProviderFormScreen(Screen[str | None]):
         for panel in self.query(TypePanel):
             panel.set_receive(receive)
 
+    # OAuth sign-in -------------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="form-oauth-app")
+    def ask_app_problem(self, provider_type: ProviderType) -> None:
+        """Whether the app this type signs in with is set (the panel names the setting if not)."""
+        try:
+            problem = self.app.service.oauth.app_missing(provider_type.sign_in)
+        except Exception as error:
+            problem = f"The OAuth app settings cannot be read: {error}"
+        self.post_message(AppProblem(provider_type, problem))
+
+    def on_app_problem(self, message: AppProblem) -> None:
+        panels = self.query(OAuthPanel)
+        if panels and panels.first().provider_type is message.provider_type:
+            panels.first().set_app_problem(message.problem)
+            self.update_sign_in_button()
+
+    def update_sign_in_button(self) -> None:
+        panels = self.query(OAuthPanel)
+        if panels:
+            panel = panels.first()
+            panel.set_can_sign_in(self.can_sign_in() and not panel.app_problem)
+        self.refresh_bindings()
+
+    def can_sign_in(self) -> bool:
+        """Saved as shown (a sign-in belongs to the saved provider), and not busy."""
+        return (self.provider_type.sign_in.uses_oauth and self.editing is not None and not self.busy
+                and not self.has_unsaved_changes())
+
+    def action_sign_in(self) -> None:
+        if not self.provider_type.sign_in.uses_oauth:
+            return
+        if not self.can_sign_in():
+            notify_text(self, "Save the provider first (ctrl+s): a sign-in belongs to the saved provider.",
+                        severity="warning", title="Sign in")
+            return
+        from tui.ui.screens.sign_in import SignInScreen
+
+        self.app.push_screen(SignInScreen(self.editing), self.signed_in)
+
+    def signed_in(self, name: str | None) -> None:
+        """Signed in: the provider is checked at once (XOAUTH2), as after a save."""
+        if name is None:
+            return
+        self.set_busy(True)
+        self.start_check_display(self.draft(), self.record_view)
+        self.check_saved(name, reload=True)
+
+    def on_view_reloaded(self, message: ViewReloaded) -> None:
+        self.record_view = message.view
+
     # Actions -------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "reveal":
             return self.provider_type.sign_in.uses_password
+        if action == "sign_in":
+            return self.provider_type.sign_in.uses_oauth
         if action in ("save", "test", "send_test") and self.busy:
             return None
         return True
@@ -343,8 +414,27 @@ class ProviderFormScreen(Screen[str | None]):
         if errors:
             self.refuse(errors, NOT_SAVED)
             return
+        if self.drops_sign_in(draft):
+            from tui.ui.screens.confirm import ConfirmScreen
+
+            def answered(save: bool | None) -> None:
+                if save:
+                    self.set_busy(True)
+                    self.save_provider(draft)
+
+            who = self.record_view.sign_in.account if self.record_view and self.record_view.sign_in else ""
+            question = (f"A new account needs a new sign-in: saving drops the sign-in of {who} "
+                        f"for {self.saved_draft.account}. Save?")
+            self.app.push_screen(ConfirmScreen(question, "Save"), answered)
+            return
         self.set_busy(True)
         self.save_provider(draft)
+
+    def drops_sign_in(self, draft: ProviderDraft) -> bool:
+        """Saving would drop the provider's sign-in: a signed-in OAuth provider whose account changes."""
+        view, saved = self.record_view, self.saved_draft
+        return (view is not None and view.sign_in is not None and view.sign_in.signed_in and saved is not None
+                and draft.type == saved.type and draft.account.strip().casefold() != saved.account.strip().casefold())
 
     def action_test(self) -> None:
         draft = self.draft()
@@ -402,7 +492,7 @@ class ProviderFormScreen(Screen[str | None]):
         self.busy = busy
         self.query_one("#test", Button).disabled = busy
         self.query_one("#save", Button).disabled = busy or bool(self.errors)
-        self.refresh_bindings()
+        self.update_sign_in_button()
 
     # Saving and checking -------------------------------------------------------------
 
@@ -444,8 +534,11 @@ class ProviderFormScreen(Screen[str | None]):
         pane.start_check(saved, self.app.now())
 
     @work(thread=True, exit_on_error=False, group="form-check")
-    def check_saved(self, name: str) -> None:
+    def check_saved(self, name: str, reload: bool = False) -> None:
+        """`reload`: read the provider again first (a sign-in changed it)."""
         try:
+            if reload:
+                self.post_message(ViewReloaded(ProviderView.from_record(self.app.service.require(name))))
             report = self.app.service.check(name, on_step=self._step_poster(name))
         except Exception as error:
             self.post_message(ActionFailed(f"checking '{name}'", str(error)))

@@ -44,8 +44,8 @@ EMPTY_TEXT = (
 )
 LOADING_TEXT = "Loading providers…"
 # Keys for these, pressed while the list is still loading, are kept and acted on once it is.
-NEEDS_LIST = {"edit", "check", "check_all", "delete", "transcript", "zoom"}
-NEEDS_SELECTION = {"edit", "check", "delete", "transcript", "zoom"}
+NEEDS_LIST = {"edit", "check", "check_all", "delete", "transcript", "zoom", "sign_in"}
+NEEDS_SELECTION = {"edit", "check", "delete", "transcript", "zoom", "sign_in"}
 TIME_TICK_SECONDS = 10.0  # relative times ("2 min ago") are redrawn this often
 WATCH_SECONDS = 1.0  # how often the database is asked whether someone committed
 
@@ -68,6 +68,11 @@ class ProvidersScreen(Screen[None]):
         Binding("z", "zoom", "Zoom status", tooltip="Enlarge the status pane, or restore it",
                 id="zoom", show=False),
         Binding("c", "campaigns", "Campaigns", tooltip="Campaigns and their queues", id="campaigns", show=False),
+        # Outlook and Gmail only; the status pane names the key when a sign-in is needed.
+        Binding("s", "sign_in", "Sign in", tooltip="Sign in (Outlook, Gmail)",
+                id="sign-in", show=False),
+        Binding("o", "oauth_apps", "OAuth apps", tooltip="OAuth app settings",
+                id="oauth-apps", show=False),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys and what a provider is",
                 id="help"),
         Binding("q", "app.quit", "Quit", tooltip="Quit mailprov", id="quit"),
@@ -404,10 +409,41 @@ class ProvidersScreen(Screen[None]):
 
     # Checks --------------------------------------------------------------------------
 
+    def action_sign_in(self) -> None:
+        if not self.run_when_loaded("sign_in"):
+            return
+        view = self.selected
+        if view is None:
+            return
+        if not view.signs_in_with_oauth:
+            notify_text(self, f"'{view.name}' signs in with a password: edit it to change the password.",
+                        title="No sign-in")
+            return
+        from tui.ui.screens.sign_in import SignInScreen
+
+        self.app.push_screen(SignInScreen(view.name), self.signed_in)
+
+    def action_oauth_apps(self) -> None:
+        if self.app.service is None:
+            return
+        from tui.ui.screens.oauth_apps import OAuthAppsScreen
+
+        self.app.push_screen(OAuthAppsScreen())
+
+    def signed_in(self, name: str | None) -> None:
+        """Back from the sign-in: a provider signed in is checked at once (XOAUTH2)."""
+        if name is not None:
+            self.check_named(name)
+
     def action_check(self) -> None:
         if not self.run_when_loaded("check"):
             return
         view = self.selected
+        if view is not None:
+            self.check_named(view.name)
+
+    def check_named(self, name: str) -> None:
+        view = self.views.get(name)
         if view is None or view.name in self.checking():
             return
         self.starting.add(view.name)  # "◌ checking…" at once, before the worker starts

@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from tui.core.domain import Status
 from tui.core.protocols import SPECS
-from tui.core.report import CheckReport, Step
+from tui.core.report import CheckReport, FailureKind, Step
 from tui.core.text import visible
 from tui.ui.format import STATUS_THEME_VARIABLE, ago
 from tui.ui.view import ProviderView
@@ -23,6 +23,7 @@ PROTOCOL_LABELS = {
     protocol.value: f"{spec.label} ({'receiving' if spec.inbound else 'sending'})" for protocol, spec in SPECS.items()
 }
 TIME_TICK_SECONDS = 10.0  # "just now" becomes "1 min ago" without waiting for a key
+SIGN_IN_KEY = "s"  # the list's key that signs an Outlook or Gmail provider in
 
 
 class StatusPane(Static, can_focus=False):
@@ -141,7 +142,7 @@ class StatusPane(Static, can_focus=False):
             ("   Last success: ", "$text-muted"),
             ago(view.last_ok_at, now),
         )
-        return [line]
+        return [line, *_sign_in_lines(view, now, self.size.width)]
 
     def _transcript(self, report: CheckReport) -> list[Content]:
         if not self.show_transcript:
@@ -151,6 +152,18 @@ class StatusPane(Static, can_focus=False):
             lines.append(Content.styled(f"{result.protocol.upper()} {visible(result.host)}:{result.port}", "bold"))
             lines.extend(Content.styled(visible(line), "$text-muted") for line in result.transcript)
         return lines
+
+
+def _sign_in_lines(view: ProviderView, now: datetime | None, width: int) -> list[Content]:
+    """Outlook and Gmail: who is signed in, the access token's expiry, the refresh token's
+    age; and the key that signs in (again) when that is what is needed."""
+    if view.sign_in is None:
+        return []
+    needs_sign_in = not view.sign_in.signed_in or (
+        view.status is Status.RED and view.failure is not None and view.failure.kind is FailureKind.OAUTH)
+    text = view.sign_in.describe(now) + (f". Press {SIGN_IN_KEY} to sign in{' again' if view.sign_in.signed_in else ''}."
+                                         if needs_sign_in else "")
+    return _hanging(Content.styled("Sign-in: ", "$text-muted"), visible(text), width)
 
 
 def _failure_lines(view: ProviderView, width: int) -> list[Content]:

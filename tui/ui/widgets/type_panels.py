@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
 from textual import on
-from textual.widgets import Collapsible, Input, Select, Static
+from textual.widgets import Button, Collapsible, Input, Select, Static
 
 from tui.core.domain import INBOUND_PROTOCOLS, PRESETS, Protocol, ProviderDraft, ProviderType, SmtpSignIn
 from tui.ui.widgets.form_field import FormField, text_input
@@ -19,11 +19,11 @@ NO_SMTP_LOGIN_NOTE = (
     "Sending uses no login: the SMTP server must take mail from this machine as a trusted relay "
     "(a local Postfix). The password is needed only to receive."
 )
-SIGN_IN_NOT_YET = (
-    "Sign-in with {label} is not available yet (it comes in a later version). "
-    "No password is kept for {label}: you can save the provider now, and its check "
-    "will say it is not signed in."
+SIGN_IN_NOTE = (
+    "{label} signs in with the organisation's {company} account: no password is kept. "
+    "Save the provider, then sign in (ctrl+o; from the list: s; or `mailprov login NAME`)."
 )
+COMPANIES = {ProviderType.OUTLOOK: ("Microsoft", "microsoft"), ProviderType.GMAIL: ("Google", "google")}
 
 
 class TypePanel(Vertical):
@@ -110,19 +110,34 @@ class OAuthPanel(TypePanel):
     def __init__(self, provider_type: ProviderType, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.provider_type = provider_type
+        self.app_problem: str | None = None  # the app setting to fill before anyone can sign in
 
     def compose(self) -> ComposeResult:
         preset = PRESETS[self.provider_type]
         yield Static(self._sign_in_text(), id="sign-in-note", markup=False)
+        yield Button("Sign in (ctrl+o)", id="sign_in", compact=True)
         with Collapsible(title="Advanced: servers (preset)", collapsed=True, id="advanced"):
             yield ServerSection("smtp", (Protocol.SMTP,), preset=preset, id="smtp-section")
             yield ServerSection("inbound", INBOUND_PROTOCOLS, preset=preset, id="inbound-section")
 
     def _sign_in_text(self) -> str:
-        return SIGN_IN_NOT_YET.format(label=self.provider_type.label)
+        if self.app_problem:
+            return self.app_problem
+        company, method = COMPANIES[self.provider_type]
+        return SIGN_IN_NOTE.format(label=self.provider_type.label, company=company, method=method)
+
+    def set_app_problem(self, problem: str | None) -> None:
+        """The app setting that is missing for this type's sign-in (None: it is set)."""
+        self.app_problem = problem
+        self.query_one("#sign-in-note", Static).update(self._sign_in_text())
+
+    def set_can_sign_in(self, can: bool) -> None:
+        """The Sign in button works once the provider is saved and its app is set."""
+        self.query_one("#sign_in", Button).disabled = not can
 
     def set_type(self, provider_type: ProviderType) -> None:
         self.provider_type = provider_type
+        self.app_problem = None  # asked again for the new type's app
         self.query_one("#sign-in-note", Static).update(self._sign_in_text())
         for section in self.query(ServerSection):
             section.show_preset(PRESETS[provider_type])

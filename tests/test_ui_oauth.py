@@ -1,0 +1,239 @@
+"""Outlook and Gmail sign-in through the UI (Pilot), end to end against the test identity
+provider and the OAuth-checking Dovecot and aiosmtpd: `s` on the list opens the sign-in
+screen, the test "user" signs in, the list checks the provider over XOAUTH2."""
+
+from __future__ import annotations
+
+import threading
+import urllib.request
+
+import pytest
+
+from tests.oauth_server import browser_redirect
+from tests.servers import USER, free_port
+from tests.test_oauth import OTHER, oauth_draft, port_is_free, set_apps, short_lived_tokens
+from tests.ui_helpers import make_app, settle, visible_text, wait_until
+from tui.core.domain import Status
+from tui.core.report import FailureKind
+from tui.ui.screens.providers import ProvidersScreen
+from tui.ui.screens.sign_in import SignInScreen
+
+
+@pytest.fixture
+def idp(oauth_mail_servers):
+    server = oauth_mail_servers.idp
+    server.browser_user, server.browser_denies = USER, False
+    yield server
+    server.access_token_lifetime = 3600
+
+
+@pytest.fixture
+def oauth_app(tmp_path, oauth_mail_servers, idp, monkeypatch):
+    """The app over a database with the apps set; MAILPROV_CA_FILE trusts the test CA."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/ca-bundle.crt")
+    app = make_app(tmp_path, ca_file=oauth_mail_servers.ca_file)
+    set_apps(app.service, idp)
+    return app
+
+
+def status_of(app, name: str = "Sales") -> Status:
+    return app.service.require(name).status
+
+
+async def open_sign_in(pilot) -> SignInScreen:
+    await settle(pilot)
+    await pilot.press("s")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, SignInScreen) and pilot.app.screen.flow is not None)
+    return pilot.app.screen
+
+
+async def test_outlook_device_code_screen_then_green(oauth_app, idp, oauth_mail_servers):
+    app = oauth_app
+    app.service.create(oauth_draft(oauth_mail_servers, "outlook"))
+    async with app.run_test(size=(100, 36)) as pilot:
+        screen = await open_sign_in(pilot)
+        text = visible_text(app)
+        assert screen.flow.verification_uri in text and " ".join(screen.flow.user_code) in text
+        assert "█" in text and "The code expires in" in text  # the QR code and the countdown
+        idp.approve(screen.flow.user_code, USER)
+        await wait_until(pilot, lambda: isinstance(app.screen, ProvidersScreen))
+        await wait_until(pilot, lambda: status_of(app) is Status.GREEN, limit=20)
+        # The status pane follows the database (who signed in, the token's expiry).
+        await wait_until(pilot, lambda: "signed in as alice@example.test" in visible_text(app))
+
+
+async def test_outlook_wrong_account_turns_red_naming_both(oauth_app, idp, oauth_mail_servers):
+    app = oauth_app
+    app.service.create(oauth_draft(oauth_mail_servers, "outlook"))
+    async with app.run_test(size=(100, 36)) as pilot:
+        screen = await open_sign_in(pilot)
+        idp.approve(screen.flow.user_code, OTHER)
+        await wait_until(pilot, lambda: screen.query_one("#sign-in-problem").display)
+        problem = visible_text(app)
+        assert OTHER in problem and USER in problem
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ProvidersScreen))
+        await wait_until(pilot, lambda: status_of(app) is Status.RED)
+        await wait_until(pilot, lambda: OTHER in visible_text(app))  # the list follows the database
+        assert app.service.require("Sales").failure.kind is FailureKind.OAUTH
+
+
+async def test_revoked_token_red_then_sign_in_again_is_one_key(oauth_app, idp, oauth_mail_servers):
+    app = oauth_app
+    short_lived_tokens(idp)
+    app.service.create(oauth_draft(oauth_mail_servers, "outlook"))
+    flow = app.service.oauth.start("Sales")
+    threading.Timer(0.2, idp.approve, (flow.user_code, USER)).start()
+    app.service.oauth.complete("Sales", flow.wait())
+    idp.revoke(USER)
+    async with app.run_test(size=(100, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("t")
+        await wait_until(pilot, lambda: status_of(app) is Status.RED, limit=20)
+        await settle(pilot)
+        assert "Press s to sign in again" in visible_text(app)
+        screen = await open_sign_in(pilot)
+        idp.approve(screen.flow.user_code, USER)
+        await wait_until(pilot, lambda: status_of(app) is Status.GREEN, limit=20)
+
+
+async def test_gmail_loopback_screen_then_green(oauth_app, idp, oauth_mail_servers):
+    app = oauth_app
+    app.service.create(oauth_draft(oauth_mail_servers, "gmail"))
+    port = free_port()
+    async with app.run_test(size=(100, 36)) as pilot:
+        await settle(pilot)
+        app.push_screen(SignInScreen("Sales", port=port), app.screen.signed_in)
+        await wait_until(pilot, lambda: app.screen.flow is not None)
+        screen = app.screen
+        assert f"ssh -L {port}:127.0.0.1:{port}" in visible_text(app)
+        landed = browser_redirect(screen.flow.url, oauth_mail_servers.ca_file)
+        threading.Thread(target=lambda: urllib.request.urlopen(landed, timeout=5).read()).start()
+        await wait_until(pilot, lambda: isinstance(app.screen, ProvidersScreen))
+        await wait_until(pilot, lambda: status_of(app) is Status.GREEN, limit=20)
+        assert port_is_free(port)
+        assert any("Account data synchronized" in n.message for n in app._notifications)
+
+
+async def test_gmail_pasted_url_then_green(oauth_app, idp, oauth_mail_servers):
+    app = oauth_app
+    app.service.create(oauth_draft(oauth_mail_servers, "gmail"))
+    async with app.run_test(size=(100, 36)) as pilot:
+        await settle(pilot)
+        app.push_screen(SignInScreen("Sales", port=free_port()), app.screen.signed_in)
+        await wait_until(pilot, lambda: app.screen.flow is not None)
+        landed = browser_redirect(app.screen.flow.url, oauth_mail_servers.ca_file)
+        app.screen.query_one("#paste").value = landed
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: status_of(app) is Status.GREEN, limit=20)
+
+
+async def test_cancel_closes_the_listener(oauth_app, idp, oauth_mail_servers):
+    app = oauth_app
+    app.service.create(oauth_draft(oauth_mail_servers, "gmail"))
+    port = free_port()
+    async with app.run_test(size=(100, 36)) as pilot:
+        await settle(pilot)
+        app.push_screen(SignInScreen("Sales", port=port), app.screen.signed_in)
+        await wait_until(pilot, lambda: app.screen.flow is not None)
+        assert not port_is_free(port)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ProvidersScreen))
+        await wait_until(pilot, lambda: port_is_free(port))
+        assert status_of(app) is Status.GREY
+
+
+async def test_missing_app_is_said_on_the_sign_in_screen(tmp_path):
+    app = make_app(tmp_path)
+    from tests.ui_helpers import example_draft
+
+    app.service.create(example_draft("Sales", type="outlook", password="", smtp_host="", inbound_host=""))
+    async with app.run_test(size=(100, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: isinstance(app.screen, SignInScreen))
+        await wait_until(pilot, lambda: app.screen.query_one("#sign-in-problem").display)
+        assert "oauth-app set microsoft" in visible_text(app)
+
+
+async def test_oauth_app_settings_screen(tmp_path):
+    from tests.oauth_server import GOOGLE_CLIENT_ID, MICROSOFT_CLIENT_ID
+    from tui.ui.screens.oauth_apps import OAuthAppsScreen
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("o")
+        await wait_until(pilot, lambda: isinstance(app.screen, OAuthAppsScreen))
+        await settle(pilot)
+        screen = app.screen
+        screen.query_one("#ms-client-id").value = "not a guid"
+        screen.query_one("#google-client-id").value = GOOGLE_CLIENT_ID
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: screen.query_one("#apps-problem").display)
+        assert "Microsoft app not saved. Client ID:" in visible_text(app)
+        assert app.service.oauth.microsoft_app() is None
+
+        screen.query_one("#ms-client-id").value = MICROSOFT_CLIENT_ID
+        await pilot.press("ctrl+s")  # Google still lacks its secret
+        await wait_until(pilot, lambda: "Google app not saved. Client secret:" in visible_text(app))
+        assert app.service.oauth.microsoft_app().client_id == MICROSOFT_CLIENT_ID
+
+        screen.query_one("#google-client-secret").value = "s3cret-in-the-ui"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ProvidersScreen))
+        google = app.service.oauth.google_app(with_secret=True)
+        assert google.client_id == GOOGLE_CLIENT_ID and google.client_secret == "s3cret-in-the-ui"
+
+        await pilot.press("o")  # the secret is never shown again: the field says it is stored
+        await wait_until(pilot, lambda: isinstance(app.screen, OAuthAppsScreen))
+        await settle(pilot)
+        secret = app.screen.query_one("#google-client-secret")
+        assert secret.value == "" and "stored" in secret.placeholder
+        assert "s3cret-in-the-ui" not in visible_text(app)
+
+
+async def test_form_sign_in_panel_names_the_missing_app_then_signs_in(tmp_path, oauth_mail_servers, idp, monkeypatch):
+    from tui.ui.screens.form import ProviderFormScreen
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/ca-bundle.crt")
+    app = make_app(tmp_path, ca_file=oauth_mail_servers.ca_file)
+    app.service.create(oauth_draft(oauth_mail_servers, "outlook"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ProviderFormScreen) and app.screen.loaded)
+        await settle(pilot)
+        assert "oauth-app set microsoft" in visible_text(app)
+        assert app.screen.query_one("#sign_in").disabled
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ProvidersScreen))
+
+        set_apps(app.service, idp)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ProviderFormScreen) and app.screen.loaded)
+        await settle(pilot)
+        form = app.screen
+        assert "sign in (ctrl+o" in visible_text(app) and not form.query_one("#sign_in").disabled
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: isinstance(app.screen, SignInScreen) and app.screen.flow is not None)
+        idp.approve(app.screen.flow.user_code, USER)
+        await wait_until(pilot, lambda: app.screen is form)
+        await wait_until(pilot, lambda: status_of(app) is Status.GREEN, limit=20)
+        await wait_until(pilot, lambda: not form.busy)
+        await wait_until(pilot, lambda: "signed in as alice@example.test" in visible_text(app))
+
+        # A new account drops the sign-in: asked first.
+        from tui.ui.screens.confirm import ConfirmScreen
+
+        form.query_one("#account").value = OTHER
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "drops the sign-in of alice@example.test" in app.screen.question
+        await pilot.press("n")
+        assert app.service.require("Sales").token_key is not None
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: app.service.require("Sales").settings.account == OTHER)
+        assert app.service.require("Sales").token_key is None
