@@ -196,13 +196,17 @@ async def filter_timings(folder: Path) -> tuple[float, float]:
     return statistics.median(keep_all) * 1000, statistics.median(narrow) * 1000
 
 
-def watch_frames(app, frames: list[float]) -> None:
-    """Stamp the end of every frame the app paints (a private hook: benchmark only)."""
+def watch_frames(app, frames: list[float], painted_while=None) -> None:
+    """Stamp the end of every frame the app paints (a private hook: benchmark only); with
+    `painted_while`, only the frames painted while it holds. (Polling for the condition and
+    then waiting for a frame would miss a frame painted at the moment it became true, and
+    count up to the next cursor blink.)"""
     display = app._display
 
     def stamped(*args, **kwargs):
         result = display(*args, **kwargs)
-        frames.append(time.perf_counter())
+        if painted_while is None or painted_while():
+            frames.append(time.perf_counter())
         return result
 
     app._display = stamped
@@ -253,20 +257,17 @@ class _FormBaseline:
         return Bare()
 
 
-async def time_until(app, pressed_key: str, usable, frames: list[float]) -> float:
+async def time_until(app, pressed_key: str, usable_frames: list[float]) -> float:
     """Seconds from a key (sent as the terminal would send it) to the first frame painted
-    once `usable()` holds."""
+    while the screen is usable (`usable_frames` is stamped by `watch_frames`)."""
     from tests.ui_helpers import key_event
 
-    frames.clear()
+    usable_frames.clear()
     started = time.perf_counter()
     app.post_message(key_event(pressed_key))
-    while not usable():
+    while not usable_frames:
         await asyncio.sleep(0.001)
-    ready = time.perf_counter()
-    while not any(t >= ready for t in frames):
-        await asyncio.sleep(0.001)
-    return next(t for t in frames if t >= ready) - started
+    return usable_frames[0] - started
 
 
 async def form_baseline_timing() -> float:
@@ -277,9 +278,9 @@ async def form_baseline_timing() -> float:
     timings = []
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        watch_frames(app, frames)
+        watch_frames(app, frames, painted_while=lambda: isinstance(app.focused, Input))
         for _ in range(RUNS * 2):
-            timings.append(await time_until(app, "n", lambda: isinstance(app.focused, Input), frames))
+            timings.append(await time_until(app, "n", frames))
             await pilot.press("escape")
             await pilot.pause()
     return statistics.median(timings)
@@ -313,10 +314,10 @@ async def form_timings(folder: Path) -> tuple[float, float]:
         for _ in range(3):
             await app.workers.wait_for_complete()
             await pilot.pause()
-        watch_frames(app, frames)
+        watch_frames(app, frames, painted_while=usable)
         for _ in range(RUNS * 2):
             for key, bucket in timings.items():
-                bucket.append(await time_until(app, key, usable, frames))
+                bucket.append(await time_until(app, key, frames))
                 await app.workers.wait_for_complete()
                 await pilot.press("escape")
                 await pilot.pause()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import cached_property
 from datetime import datetime
@@ -89,3 +90,9 @@ class ProviderView:
         "not checked", "password missing", "unencrypted")."""
         return f"{self.name}\n{self.account}\n{self.type.label}\n{self.type.value}\n{self.status_text}".casefold()
 
+
+
+def fold_names(names: Iterable[str]) -> frozenset[str]:
+    """Names as the uniqueness rule compares them (case-insensitive, trimmed): folded once
+    when the list loads, not on every keystroke of the form."""
+    return frozenset(name.strip().casefold() for name in names)

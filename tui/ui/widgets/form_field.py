@@ -51,7 +51,7 @@ class FormField(Vertical):
     def sync_switch_state(self) -> None:
         """Also called after loading a draft, which changes switches without messages."""
         if isinstance(self.control, Switch):
-            self.query_one(".switch-state", Label).update(_on_off(self.control.value))
+            update_text(self.query_one(".switch-state", Label), _on_off(self.control.value))
 
     def _label_text(self) -> str:
         """Required fields are marked with '*' (the form says what '*' means)."""
@@ -68,7 +68,7 @@ class FormField(Vertical):
 
     def _show_label(self) -> None:
         if self.is_mounted:
-            self.query_one(".field-label", Label).update(self._label_text())
+            update_text(self.query_one(".field-label", Label), self._label_text())
 
     def set_error(self, message: str | None) -> None:
         # Called for every field on every keystroke: restyle only what changed.
@@ -84,6 +84,13 @@ class FormField(Vertical):
     def set_blamed(self, blamed: bool) -> None:
         if blamed != self.has_class("-blamed"):
             self.set_class(blamed, "-blamed")
+
+
+def update_text(static: Static, text: str) -> None:
+    """Update a plain-text Static only when its text changes: each update lays the whole
+    screen out again, and the form re-sets every label when it is shown again."""
+    if str(static.content) != text:
+        static.update(text)
 
 
 def _on_off(value: bool) -> str:

@@ -34,6 +34,11 @@ class TypePanel(Vertical):
         for section in self.query(ServerSection):
             section.set_values(values)
 
+    def clear(self) -> None:
+        """As composed (the form is shown again for another provider)."""
+        for section in self.query(ServerSection):
+            section.clear()
+
     def set_receive(self, receive: bool) -> None:
         """Receiving off: the inbound server is not needed, so it is hidden."""
         self.query_one("#inbound-section", ServerSection).display = receive
@@ -70,6 +75,13 @@ class PasswordPanel(TypePanel):
             self.password_input.value = draft.password
         self.set_password_stored(draft.password_stored)
 
+    def clear(self) -> None:
+        super().clear()
+        with self.prevent(Input.Changed):
+            self.password_input.value = ""
+        self.password_input.password = True
+        self.set_password_stored(False)
+
     def set_password_stored(self, stored: bool) -> None:
         self.password_input.placeholder = (
             "stored: leave empty to keep it" if stored else "ctrl+r shows it"
@@ -97,6 +109,10 @@ class OAuthPanel(TypePanel):
 
     def _sign_in_text(self) -> str:
         return SIGN_IN_NOT_YET.format(label=self.provider_type.label)
+
+    def clear(self) -> None:
+        super().clear()
+        self.query_one("#advanced", Collapsible).collapsed = True
 
     def set_type(self, provider_type: ProviderType) -> None:
         self.provider_type = provider_type
