@@ -145,3 +145,22 @@ def test_the_name_rule_gets_only_the_name_typed_and_only_when_taken():
     assert taken.clashing("BILLING") == ("BILLING",)
     assert taken.clashing("Support ") == ()  # the provider being edited keeps its name
     assert taken.clashing("Sales") == ()
+
+
+async def test_a_value_longer_than_its_field_scrolls_with_the_cursor(tmp_path):
+    """The form's inputs skip Textual's relayout per keystroke (FormInput): typing past the
+    field's width must still scroll, so the end of what is typed stays in view."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        form = await open_form(pilot, "n")
+        name = form.query_one("#name", Input)
+        text = "abcdefghij" * 8 + "ZYXW"  # wider than the field
+        await pilot.press(*text)
+        await pilot.pause()
+        assert name.value == text
+        assert name.scroll_x > 0
+        assert "ZYXW" in visible_text(app)
+        await pilot.press("home")
+        await pilot.pause()
+        assert name.scroll_x == 0 and "abcdefghij" in visible_text(app)

@@ -39,6 +39,7 @@ from tui.core.domain import (
     ValidationError,
     status_text,
 )
+from tui.core.listing import ListRow, read_rows
 from tui.core.report import CheckReport, Failure, as_utc, is_password_missing, utcnow
 
 # The newest migration in tui/core/migrations/versions. A test keeps the two in step; knowing
@@ -212,6 +213,15 @@ class Store:
         with Session(self.engine) as session:
             rows = session.exec(select(ProviderRow).order_by(ProviderRow.name_key)).all()
             return [_to_record(row) for row in rows]
+
+    def list_rows(self) -> list[ListRow]:
+        """What the list shows of every provider, by name: light rows (tui.core.listing),
+        no ORM object and no report; `get` reads a provider's report."""
+        connection = self.engine.raw_connection()
+        try:
+            return read_rows(connection)
+        finally:
+            connection.close()
 
     def names(self) -> list[str]:
         with Session(self.engine) as session:

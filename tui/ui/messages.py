@@ -36,6 +36,7 @@ class SecretStoreFailed(Message):
 class ProvidersLoaded(Message):
     views: list[Any]  # ProviderView, built in the loading thread
     folded_names: frozenset[str] = frozenset()  # their names, folded (see view.fold_names)
+    widths: dict[str, int] | None = None  # the columns' natural widths (provider_table.natural_widths)
 
 
 @dataclass

@@ -25,6 +25,8 @@ class ProviderView:
     failure: Failure | None = None
     report: CheckReport | None = None
     encrypted: bool = True  # False when a protocol in use has security none
+    # False for a view of a light list row (tui.core.listing): the report is read when shown.
+    report_read: bool = True
 
     @property
     def widest_status(self) -> str:
@@ -48,6 +50,27 @@ class ProviderView:
             report=record.report,
             encrypted=settings.encrypted,
         )
+
+    @classmethod
+    def from_row(cls, row: Any) -> ProviderView:
+        """A light list row (tui.core.listing.ListRow): everything but the report."""
+        return cls(
+            name=row.name,
+            type=row.type,
+            account=row.account,
+            receive_emails=row.inbound is not None,
+            status=row.status,
+            last_checked_at=row.last_checked_at,
+            last_ok_at=row.last_ok_at,
+            failure=row.failure,
+            encrypted=row.encrypted,
+            report_read=row.last_checked_at is None,  # never checked: there is no report to read
+        )
+
+    @property
+    def needs_report(self) -> bool:
+        """Checked, but the report was not read with the row (see `from_row`)."""
+        return not self.report_read
 
     @classmethod
     def for_report(cls, draft: Any, report: CheckReport) -> ProviderView:
@@ -75,6 +98,7 @@ class ProviderView:
             failure=report.failure,
             report=report,
             encrypted=report.encrypted,
+            report_read=True,
         )
 
     @property

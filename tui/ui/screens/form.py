@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from functools import cached_property
 
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -270,8 +271,12 @@ class ProviderFormScreen(Screen[str | None]):
         )
 
     def visible_fields(self) -> list[FormField]:
-        common = [f for f in self.query(FormField) if not _inside_panel(f)]
-        return common + self.active_panel.fields()
+        return self.common_fields + self.active_panel.fields()
+
+    @cached_property
+    def common_fields(self) -> list[FormField]:
+        """The fields outside the type panels (composed once: queried once, not per keystroke)."""
+        return [f for f in self.query(FormField) if not _inside_panel(f)]
 
     def control_for(self, field: str) -> Widget | None:
         for form_field in self.visible_fields():

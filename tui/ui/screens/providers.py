@@ -37,7 +37,7 @@ from tui.ui.messages import (
 )
 from tui.ui.view import ProviderView, fold_names
 from tui.ui.widgets.footer import SteadyFooter
-from tui.ui.widgets.provider_table import ProviderTable
+from tui.ui.widgets.provider_table import ProviderTable, natural_widths
 from tui.ui.widgets.status_pane import StatusPane
 
 EMPTY_TEXT = (
@@ -86,6 +86,7 @@ class ProvidersScreen(Screen[None]):
         self.folded_names: frozenset[str] = frozenset()  # for the form's "already exists"
         self.form = None  # the form screen, built once and shown again (see form.py)
         self.ready_for_keys = True  # False while an edit form's values are read (tui.ui.keys)
+        self.reading_report: str | None = None  # the provider whose report is being read
         self.filter_text = ""
         self.loaded = False
         self.problem: str | None = None  # the database could not be opened
@@ -127,13 +128,16 @@ class ProvidersScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="load", exclusive=True)
     def load_providers(self) -> None:
+        """Light rows (no report: the selected provider's is read when shown), and what the
+        list needs of all of them, computed here rather than on the screen's thread."""
         try:
-            views = [ProviderView.from_record(record) for record in self.app.service.list()]
+            views = [ProviderView.from_row(row) for row in self.app.service.store.list_rows()]
         except Exception as error:
             self.post_message(ActionFailed("loading the providers", str(error)))
             return
         if not get_current_worker().is_cancelled:  # a newer load is on its way
-            self.post_message(ProvidersLoaded(views, fold_names(view.name for view in views)))
+            names = fold_names(view.name for view in views)
+            self.post_message(ProvidersLoaded(views, names, natural_widths(views)))
 
     def watch_database(self) -> None:
         """Reload when another connection commits: the CLI, another session, a worker, or a
@@ -172,7 +176,7 @@ class ProvidersScreen(Screen[None]):
         self.views = {view.name: view for view in message.views}
         self.folded_names = message.folded_names
         table = self.query_one(ProviderTable)
-        table.fit_columns(list(self.views.values()))
+        table.fit_columns(message.widths or natural_widths(message.views))
         first_load = not self.loaded
         self.loaded = True
         self.refresh_rows(keep_row=True)
@@ -244,6 +248,10 @@ class ProvidersScreen(Screen[None]):
     def show_selected(self) -> None:
         pane = self.query_one(StatusPane)
         selected = self.selected
+        if (selected is not None and selected.needs_report and self.reading_report != selected.name
+                and self.app.service is not None):
+            self.reading_report = selected.name
+            self.reload_row(selected.name)  # its report; the pane shows the rest meanwhile
         if selected is not None and selected.name in self.checking():
             if pane.live_steps is None or pane.view is None or pane.view.name != selected.name:
                 pane.show_progress(selected, self.app.now(), self.progress.get(selected.name, []))
@@ -376,7 +384,7 @@ class ProvidersScreen(Screen[None]):
         else:
             self.reload(select=saved_name)
 
-    @work(thread=True, exit_on_error=False, group="load")
+    @work(thread=True, exit_on_error=False, group="row")
     def reload_row(self, name: str) -> None:
         try:
             record = self.app.service.get(name)
@@ -386,6 +394,8 @@ class ProvidersScreen(Screen[None]):
         self.post_message(ProviderReloaded(name, ProviderView.from_record(record) if record else None))
 
     def on_provider_reloaded(self, message: ProviderReloaded) -> None:
+        if self.reading_report == message.name:
+            self.reading_report = None
         if message.view is None or message.name not in self.views:
             self.reload()  # gone meanwhile: the whole list, as the database has it
             return

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static, Switch
 
@@ -17,12 +19,22 @@ def field_name_of(widget: Widget) -> str | None:
     return widget.id.replace("-", "_") if widget.id else None
 
 
+class FormInput(Input):
+    """An Input whose keystrokes do not lay the whole screen out again. Textual's Input sets
+    its virtual (scrollable) width at every keystroke through a reactive that asks for a new
+    layout of the screen: in the form (~130 widgets) that was most of a keystroke's cost.
+    A form's input has a fixed size (one line, as wide as its row), so a new virtual width
+    changes only how it scrolls, which it reads from this value: a repaint is enough."""
+
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
+
+
 def text_input(id: str, placeholder: str = "", **options) -> Input:
     """A form's text field. It takes no control character, typed or pasted: an Input shows
     its value as it is, so an escape pasted into it would reach the terminal. Focusing it
     does not select its value: a key typed next would replace a loaded name."""
-    return Input(id=id, placeholder=placeholder, compact=True, restrict=NO_CONTROL_CHARS,
-                 select_on_focus=False, **options)
+    return FormInput(id=id, placeholder=placeholder, compact=True, restrict=NO_CONTROL_CHARS,
+                     select_on_focus=False, **options)
 
 
 class FormField(Vertical):

@@ -91,10 +91,11 @@ class ProviderTable(ScrollView, can_focus=True):
 
     # What the screen calls -----------------------------------------------------------
 
-    def fit_columns(self, views: list[ProviderView]) -> None:
-        """Size the columns for every provider, not just the filtered ones: widths stay put
-        while the user types a filter."""
-        self._natural_widths = _natural_widths(views)
+    def fit_columns(self, natural: dict[str, int]) -> None:
+        """Size the columns for every provider (`natural_widths` of all of them, computed in
+        the loading thread), not just the filtered ones: widths stay put while the user
+        types a filter."""
+        self._natural_widths = natural
         self._arrange_columns()
 
     def show_views(
@@ -274,7 +275,7 @@ class ProviderTable(ScrollView, can_focus=True):
         self._arrange_columns()
 
 
-def _natural_widths(views: list[ProviderView]) -> dict[str, int]:
+def natural_widths(views: list[ProviderView]) -> dict[str, int]:
     """Each column's width for its longest value (and its header), within its maximum."""
     values = {
         "status": [view.widest_status for view in views],

@@ -12,7 +12,7 @@ from textual.widgets import Input, Label, Select, Static
 
 from tui.core.domain import Protocol, Security, ServerPreset, ServerSettings
 from tui.core.rules import unencrypted_warning
-from tui.ui.widgets.form_field import FormField, text_input, update_text
+from tui.ui.widgets.form_field import FormField, FormInput, text_input, update_text
 
 SECURITY_OPTIONS = [(security.label, security.value) for security in Security]
 
@@ -51,7 +51,7 @@ class ServerSection(Vertical):
         # A warning, not an error: security none can be saved, but it is said.
         yield Static("", classes="security-warning", markup=False)
         # Digits only: a port is typed, never pasted with text around it.
-        yield FormField(Input(id=f"{p}-port", restrict=r"[0-9]{0,5}", max_length=5, compact=True))
+        yield FormField(FormInput(id=f"{p}-port", restrict=r"[0-9]{0,5}", max_length=5, compact=True))
 
     def on_mount(self) -> None:
         if self.preset is None:

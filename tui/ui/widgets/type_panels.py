@@ -48,7 +48,10 @@ class TypePanel(Vertical):
         return results.first() if results else None
 
     def fields(self) -> list[FormField]:
-        return list(self.query(FormField))
+        """Its fields (composed once: looked up once, not on every keystroke)."""
+        if not getattr(self, "_fields", None):
+            self._fields = list(self.query(FormField))
+        return self._fields
 
 
 class PasswordPanel(TypePanel):
