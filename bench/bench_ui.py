@@ -35,6 +35,9 @@ PAIRED_RUNS = 15
 SIZE = (120, 36)
 BIG = 10_000
 HUGE = 100_000
+# In mailprov's first frame whatever its body shows ("Loading providers…", or already the rows
+# read from the file before the store opened): the header's subtitle.
+FIRST_PAINT = b"email providers"
 BASELINE_APP = """
 from textual.app import App
 from textual.widgets import Footer, Label
@@ -155,7 +158,7 @@ def paired_start_up(baseline_argv, argv, env) -> tuple[float, float, float, int]
     pairs = []
     for _ in range(PAIRED_RUNS):
         bare, bare_kb = spawn_until(baseline_argv, env, b"bare app ready")
-        ours, _ = spawn_until(argv, env, b"Loading providers")
+        ours, _ = spawn_until(argv, env, FIRST_PAINT)
         pairs.append((bare, ours, bare_kb))
     return (
         statistics.median(p[0] for p in pairs),
@@ -593,7 +596,7 @@ def main() -> int:
             [python, "-c", BASELINE_APP], mailprov, mailprov_env(empty)
         )
         empty_listed, _ = median_run(mailprov, mailprov_env(empty), b"No providers yet")
-        big_paint, _ = median_run(mailprov, mailprov_env(big), b"Loading providers")
+        big_paint, _ = median_run(mailprov, mailprov_env(big), FIRST_PAINT)
         big_listed, peak_kb = median_run(mailprov, mailprov_env(big), b"Provider 00000")
         huge_listed, huge_kb = median_run(mailprov, mailprov_env(huge), b"Provider 00000")
         keep_all_ms, narrow_ms = asyncio.run(filter_timings(big))

@@ -8,9 +8,10 @@ opened (`Store.get`). Plain DB-API (sqlite3): nothing here imports SQLAlchemy.""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import sqlite3
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 from tui.core.domain import Protocol, ProviderType, Security, Status
 from tui.core.report import Failure, as_utc
@@ -20,10 +21,13 @@ _COLUMNS = (
     "last_checked_at, last_ok_at, error_kind, error_message, error_remedy, error_fields"
 )
 _NONE = Security.NONE.value
+# Enum members by value: a dict lookup per row is several times cheaper than an Enum call.
+_TYPES = {member.value: member for member in ProviderType}
+_STATUSES = {member.value: member for member in Status}
+_PROTOCOLS = {member.value: member for member in Protocol}
 
 
-@dataclass(frozen=True, slots=True)
-class ListRow:
+class ListRow(NamedTuple):  # a tuple: ~3x cheaper to build than a frozen dataclass
     name: str
     type: ProviderType
     account: str
@@ -54,10 +58,10 @@ def _row(values: tuple) -> ListRow:
                                      "remedy": error_remedy or "", "fields": json.loads(error_fields or "[]")})
     return ListRow(
         name=name,
-        type=ProviderType(type_),
+        type=_TYPES.get(type_) or ProviderType(type_),  # the call raises for an unknown value
         account=account,
-        inbound=Protocol(inbound) if inbound else None,
-        status=Status(status),
+        inbound=(_PROTOCOLS.get(inbound) or Protocol(inbound)) if inbound else None,
+        status=_STATUSES.get(status) or Status(status),
         last_checked_at=_when(checked),
         last_ok_at=_when(ok),
         failure=failure,
@@ -71,3 +75,26 @@ def _when(value: Any) -> datetime | None:
         return None
     return as_utc(value if isinstance(value, datetime) else datetime.fromisoformat(value))
 
+
+
+def peek_sqlite(db_url: str) -> list[ListRow] | None:
+    """The rows of an existing SQLite database, read-only with the sqlite3 module alone,
+    before the store is opened (importing SQLAlchemy and checking the schema take longer than
+    the read). None when that cannot be done (another kind of database, no file yet, a schema
+    these columns do not match): the caller waits for the store."""
+    prefix = "sqlite:///"
+    if not db_url.startswith(prefix) or "?" in db_url:
+        return None
+    path = Path(db_url[len(prefix):])
+    if not path.is_file():
+        return None
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1)
+    except sqlite3.Error:
+        return None
+    try:
+        return read_rows(connection)
+    except (sqlite3.Error, ValueError, KeyError):
+        return None
+    finally:
+        connection.close()

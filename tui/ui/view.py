@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from datetime import datetime
 from typing import Any
 
@@ -32,8 +32,7 @@ class ProviderView:
     def widest_status(self) -> str:
         """The longest status this provider can show: the list sizes its column by it, so a
         check turning it "active, unencrypted" is not cut short."""
-        labels = [status_text(status, encrypted=self.encrypted) for status in Status]
-        return max([*labels, self.status_text], key=len)
+        return _widest_status(self.encrypted, self.status_text)
 
     @classmethod
     def from_record(cls, record: Any) -> ProviderView:
@@ -114,6 +113,13 @@ class ProviderView:
         "not checked", "password missing", "unencrypted")."""
         return f"{self.name}\n{self.account}\n{self.type.label}\n{self.type.value}\n{self.status_text}".casefold()
 
+
+
+@lru_cache(maxsize=None)
+def _widest_status(encrypted: bool, shown: str) -> str:
+    """A handful of combinations, asked once per provider: computed once each."""
+    labels = [status_text(status, encrypted=encrypted) for status in Status]
+    return max([*labels, shown], key=len)
 
 
 def fold_names(names: Iterable[str]) -> frozenset[str]:

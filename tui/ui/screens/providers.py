@@ -114,6 +114,20 @@ class ProvidersScreen(Screen[None]):
         self.set_interval(TIME_TICK_SECONDS, self.tick_times)
         if self.app.service is not None:
             self.service_ready()
+        elif self.app.peek_list:
+            self.peek_providers()
+
+    @work(thread=True, exit_on_error=False, group="load")
+    def peek_providers(self) -> None:
+        """The rows read straight from the SQLite file while the store is still being opened
+        (its imports and checks take longer than the read): the list is there to read, move
+        in and filter at once; what needs the store waits for it (`run_when_loaded`)."""
+        from tui.core.listing import peek_sqlite
+
+        rows = peek_sqlite(self.app.settings.db_url)
+        if rows is not None and self.app.service is None:
+            views = [ProviderView.from_row(row) for row in rows]
+            self.post_message(ProvidersLoaded(views, fold_names(view.name for view in views), natural_widths(views)))
 
     def service_ready(self) -> None:
         self.reload()
@@ -173,6 +187,8 @@ class ProvidersScreen(Screen[None]):
         self.reload()
 
     def on_providers_loaded(self, message: ProvidersLoaded) -> None:
+        if self.problem is not None:
+            return  # the store could not be opened: rows peeked before are not shown
         self.views = {view.name: view for view in message.views}
         self.folded_names = message.folded_names
         table = self.query_one(ProviderTable)
@@ -183,9 +199,9 @@ class ProvidersScreen(Screen[None]):
         if self.select_after_load is not None:
             table.select_name(self.select_after_load)
             self.select_after_load = None
-        if first_load:
-            if self.focused is None and table.display:
-                table.focus()
+        if first_load and self.focused is None and table.display:
+            table.focus()
+        if self.app.service is not None:  # rows peeked before the store opened: keys wait for it
             self.run_pending_actions()
         self.refresh_bindings()
 
@@ -197,6 +213,10 @@ class ProvidersScreen(Screen[None]):
     def show_problem(self, text: str) -> None:
         self.problem = text
         self.pending_actions.clear()
+        if self.loaded:  # rows peeked before the store failed to open: the problem comes first
+            self.loaded = False
+            self.views = {}
+            self.refresh_rows()
         self.query_one("#empty-help", Static).update(visible(text))
         self.refresh_bindings()
 
@@ -208,7 +228,10 @@ class ProvidersScreen(Screen[None]):
     def refresh_rows(self, keep_row: bool = False) -> None:
         table = self.query_one(ProviderTable)
         needle = self.filter_text.strip().casefold()
-        shown = [v for v in self.views.values() if needle in v.search_text]
+        if needle:
+            shown = [v for v in self.views.values() if needle in v.search_text]
+        else:  # no filter: no search text to build (100,000 of them on the first load)
+            shown = list(self.views.values())
         table.show_views(shown, self.app.now(), checking=self.checking(), keep_row=keep_row)
         self.show_list_state()
         self.show_selected()
@@ -325,8 +348,9 @@ class ProvidersScreen(Screen[None]):
         return True
 
     def run_when_loaded(self, action: str) -> bool:
-        """True when the list is there; else the action waits for it (a key typed early)."""
-        if self.loaded:
+        """True when the list and the store are there; else the action waits for them (a key
+        typed early)."""
+        if self.loaded and self.app.service is not None:
             return True
         if self.problem is None:
             self.pending_actions.append(action)
