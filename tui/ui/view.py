@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from functools import cached_property, lru_cache
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ from tui.core.report import CheckReport, Failure, is_password_missing
 from tui.core.rules import parse_type
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: 100,000 of them in the list
 class ProviderView:
     name: str
     type: ProviderType
@@ -27,6 +27,7 @@ class ProviderView:
     encrypted: bool = True  # False when a protocol in use has security none
     # False for a view of a light list row (tui.core.listing): the report is read when shown.
     report_read: bool = True
+    _search: list = field(default_factory=list, init=False, compare=False, repr=False)  # search_text, once built
 
     @property
     def widest_status(self) -> str:
@@ -107,8 +108,15 @@ class ProviderView:
             self.status, encrypted=self.encrypted, password_missing=is_password_missing(self.failure)
         )
 
-    @cached_property
+    @property
     def search_text(self) -> str:
+        """What the filter matches (built on the first filter, then kept): name, account,
+        type and status ("error", "active", "not checked", "password missing", "unencrypted")."""
+        if not self._search:
+            self._search.append(self._build_search_text())
+        return self._search[0]
+
+    def _build_search_text(self) -> str:
         """What the filter matches: name, account, type and status ("error", "active",
         "not checked", "password missing", "unencrypted")."""
         return f"{self.name}\n{self.account}\n{self.type.label}\n{self.type.value}\n{self.status_text}".casefold()
