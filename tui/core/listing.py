@@ -11,7 +11,8 @@ import json
 import sqlite3
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple, TypeVar
 
 from tui.core.domain import Protocol, ProviderType, Security, Status
 from tui.core.report import Failure, as_utc
@@ -21,6 +22,7 @@ _COLUMNS = (
     "last_checked_at, last_ok_at, error_kind, error_message, error_remedy, error_fields"
 )
 _NONE = Security.NONE.value
+T = TypeVar("T")
 # Enum members by value: a dict lookup per row is several times cheaper than an Enum call.
 _TYPES = {member.value: member for member in ProviderType}
 _STATUSES = {member.value: member for member in Status}
@@ -39,14 +41,23 @@ class ListRow(NamedTuple):  # a tuple: ~3x cheaper to build than a frozen datacl
     encrypted: bool  # False when a server in use has security none
 
 
-def read_rows(connection: Any) -> list[ListRow]:
-    """Every provider, by name (as `Store.list`), from a DB-API connection to the store."""
+def read_rows(connection: Any, convert: Callable[[ListRow], T] | None = None) -> list[T]:
+    """Every provider, by name (as `Store.list`), from a DB-API connection to the store;
+    each row passed through `convert` as it is read (so that the rows and what they become
+    are never all in memory together: 100,000 of them)."""
     cursor = connection.cursor()
     try:
         cursor.execute(f"SELECT {_COLUMNS} FROM provider ORDER BY name_key")
-        return [_row(values) for values in cursor.fetchall()]
+        if convert is None:
+            return [_row(values) for values in _batches(cursor)]
+        return [convert(_row(values)) for values in _batches(cursor)]
     finally:
         cursor.close()
+
+
+def _batches(cursor: Any, size: int = 2000) -> Iterator[tuple]:
+    while batch := cursor.fetchmany(size):
+        yield from batch
 
 
 def _row(values: tuple) -> ListRow:
@@ -77,7 +88,7 @@ def _when(value: Any) -> datetime | None:
 
 
 
-def peek_sqlite(db_url: str) -> list[ListRow] | None:
+def peek_sqlite(db_url: str, convert: Callable[[ListRow], T] | None = None) -> list[T] | None:
     """The rows of an existing SQLite database, read-only with the sqlite3 module alone,
     before the store is opened (importing SQLAlchemy and checking the schema take longer than
     the read). None when that cannot be done (another kind of database, no file yet, a schema
@@ -93,7 +104,7 @@ def peek_sqlite(db_url: str) -> list[ListRow] | None:
     except sqlite3.Error:
         return None
     try:
-        return read_rows(connection)
+        return read_rows(connection, convert)
     except (sqlite3.Error, ValueError, KeyError):
         return None
     finally:

@@ -214,12 +214,13 @@ class Store:
             rows = session.exec(select(ProviderRow).order_by(ProviderRow.name_key)).all()
             return [_to_record(row) for row in rows]
 
-    def list_rows(self) -> list[ListRow]:
+    def list_rows(self, convert: Callable[[ListRow], object] | None = None) -> list:
         """What the list shows of every provider, by name: light rows (tui.core.listing),
-        no ORM object and no report; `get` reads a provider's report."""
+        no ORM object and no report, each passed through `convert` as it is read; `get`
+        reads a provider's report."""
         connection = self.engine.raw_connection()
         try:
-            return read_rows(connection)
+            return read_rows(connection, convert)
         finally:
             connection.close()
 

@@ -124,9 +124,8 @@ class ProvidersScreen(Screen[None]):
         in and filter at once; what needs the store waits for it (`run_when_loaded`)."""
         from tui.core.listing import peek_sqlite
 
-        rows = peek_sqlite(self.app.settings.db_url)
-        if rows is not None and self.app.service is None:
-            views = [ProviderView.from_row(row) for row in rows]
+        views = peek_sqlite(self.app.settings.db_url, ProviderView.from_row)
+        if views is not None and self.app.service is None:
             self.post_message(ProvidersLoaded(views, fold_names(view.name for view in views), natural_widths(views)))
 
     def service_ready(self) -> None:
@@ -145,7 +144,7 @@ class ProvidersScreen(Screen[None]):
         """Light rows (no report: the selected provider's is read when shown), and what the
         list needs of all of them, computed here rather than on the screen's thread."""
         try:
-            views = [ProviderView.from_row(row) for row in self.app.service.store.list_rows()]
+            views = self.app.service.store.list_rows(ProviderView.from_row)
         except Exception as error:
             self.post_message(ActionFailed("loading the providers", str(error)))
             return
