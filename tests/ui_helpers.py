@@ -131,4 +131,6 @@ def gated_app(folder: Path):
         gate.wait(30)
         return service
 
-    return MailprovApp(settings, service_factory=open_service, clock=frozen_clock), service, gate
+    # A slow disk: the rows cannot be read before the store opens either (no peek).
+    app = MailprovApp(settings, service_factory=open_service, clock=frozen_clock, peek_list=False)
+    return app, service, gate

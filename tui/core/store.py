@@ -45,6 +45,7 @@ from tui.core.records import (  # noqa: F401 (HEAD_REVISION, NotFoundError: the 
     summary_of,
     moment,
 )
+from tui.core.listing import ListRow, read_rows
 from tui.core.report import CheckReport, Failure, utcnow
 
 BUSY_TIMEOUT_MS = 5000
@@ -256,6 +257,16 @@ class Store:
         if missing is not None:
             raise NotFoundError(missing)
         return [found[key] for key in keys]
+
+    def list_rows(self, convert: Callable[[ListRow], object] | None = None) -> list:
+        """What the list shows of every provider, by name: light rows (tui.core.listing),
+        no ORM object and no report, each passed through `convert` as it is read; `get`
+        reads a provider's report."""
+        connection = self.engine.raw_connection()
+        try:
+            return read_rows(connection, convert)
+        finally:
+            connection.close()
 
     def names(self) -> list[str]:
         with Session(self.engine) as session:

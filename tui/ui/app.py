@@ -57,7 +57,10 @@ class MailprovApp(TypeAheadApp[None]):
         service: ProviderService | None = None,
         service_factory: ServiceFactory | None = None,
         clock: Callable[[], datetime] | None = None,
+        peek_list: bool = True,
     ) -> None:
+        """`peek_list`: while the service opens, show the rows read straight from a SQLite
+        file (tui.core.listing.peek_sqlite)."""
         super().__init__()
         if service is None and service_factory is None:
             raise ValueError("Give a service or a service factory.")
@@ -65,6 +68,7 @@ class MailprovApp(TypeAheadApp[None]):
         self.service = self.watched(service) if service is not None else None
         self.service_factory = service_factory
         self.clock = clock or utcnow
+        self.peek_list = peek_list
         self.asking_to_quit = False
 
     def now(self) -> datetime:

@@ -35,13 +35,22 @@ class SecretStoreFailed(Message):
 @dataclass
 class ProvidersLoaded(Message):
     views: list[Any]  # ProviderView, built in the loading thread
+    folded_names: frozenset[str] = frozenset()  # their names, folded (see view.fold_names)
+    widths: dict[str, int] | None = None  # the columns' natural widths (provider_table.natural_widths)
+
+
+@dataclass
+class ProviderReloaded(Message):
+    """One provider read again (after the form saved it); `view` is None when it is gone."""
+    name: str
+    view: Any  # ProviderView | None
 
 
 @dataclass
 class DraftLoaded(Message):
+    """A provider read for its edit form."""
     draft: Any  # ProviderDraft
-    other_names: list[str]
-    view: Any = None  # ProviderView: the provider's current status
+    view: Any  # ProviderView: the provider's current status
 
 
 @dataclass

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from functools import cached_property
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from tui.core.report import CheckReport, Failure, is_password_missing
 from tui.core.rules import parse_type
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: 100,000 of them in the list
 class ProviderView:
     name: str
     type: ProviderType
@@ -27,13 +28,15 @@ class ProviderView:
     encrypted: bool = True  # False when a protocol in use has security none
     smtp_login: bool = True  # False when sending through a trusted relay without login
     sign_in: TokenStatus | None = None  # Outlook and Gmail: who is signed in, the tokens' times
+    # False for a view of a light list row (tui.core.listing): the report is read when shown.
+    report_read: bool = True
+    _search: list = field(default_factory=list, init=False, compare=False, repr=False)  # search_text, once built
 
     @property
     def widest_status(self) -> str:
         """The longest status this provider can show: the list sizes its column by it, so a
         check turning it "active, unencrypted" is not cut short."""
-        labels = [status_text(status, encrypted=self.encrypted, smtp_login=self.smtp_login) for status in Status]
-        return max([*labels, self.status_text], key=len)
+        return _widest_status(self.encrypted, self.smtp_login, self.status_text)
 
     @classmethod
     def from_record(cls, record: Any) -> ProviderView:
@@ -56,6 +59,30 @@ class ProviderView:
     @property
     def signs_in_with_oauth(self) -> bool:
         return self.type.sign_in.uses_oauth
+
+    @classmethod
+    def from_row(cls, row: Any) -> ProviderView:
+        """A light list row (tui.core.listing.ListRow): everything but the report."""
+        return cls(
+            name=row.name,
+            type=row.type,
+            account=row.account,
+            receive_emails=row.inbound is not None,
+            status=row.status,
+            last_checked_at=row.last_checked_at,
+            last_ok_at=row.last_ok_at,
+            failure=row.failure,
+            encrypted=row.encrypted,
+            smtp_login=row.smtp_login,
+            sign_in=TokenStatus(row.signed_in, row.oauth_account, row.token_expires_at, row.refresh_token_at,
+                                row.shared_mailbox) if row.type.sign_in.uses_oauth else None,
+            report_read=row.last_checked_at is None,  # never checked: there is no report to read
+        )
+
+    @property
+    def needs_report(self) -> bool:
+        """Checked, but the report was not read with the row (see `from_row`)."""
+        return not self.report_read
 
     @classmethod
     def for_report(cls, draft: Any, report: CheckReport) -> ProviderView:
@@ -85,6 +112,7 @@ class ProviderView:
             report=report,
             encrypted=report.encrypted,
             smtp_login=all(result.logged_in for result in report.results),
+            report_read=True,
         )
 
     @property
@@ -95,8 +123,15 @@ class ProviderView:
             smtp_login=self.smtp_login,
         )
 
-    @cached_property
+    @property
     def search_text(self) -> str:
+        """What the filter matches (built on the first filter, then kept): name, account,
+        type and status ("error", "active", "not checked", "password missing", "unencrypted")."""
+        if not self._search:
+            self._search.append(self._build_search_text())
+        return self._search[0]
+
+    def _build_search_text(self) -> str:
         """What the filter matches: name, account, type and status ("error", "active",
         "not checked", "password missing", "unencrypted")."""
         return f"{self.name}\n{self.account}\n{self.type.label}\n{self.type.value}\n{self.status_text}".casefold()
@@ -107,3 +142,16 @@ def _token_status(record: Any) -> TokenStatus:
     state = record.sign_in_state
     return TokenStatus(record.token_key is not None, state.account, state.token_expires_at,
                        state.refresh_token_at, state.shared_mailbox)
+
+
+@lru_cache(maxsize=None)
+def _widest_status(encrypted: bool, smtp_login: bool, shown: str) -> str:
+    """A handful of combinations, asked once per provider: computed once each."""
+    labels = [status_text(status, encrypted=encrypted, smtp_login=smtp_login) for status in Status]
+    return max([*labels, shown], key=len)
+
+
+def fold_names(names: Iterable[str]) -> frozenset[str]:
+    """Names as the uniqueness rule compares them (case-insensitive, trimmed): folded once
+    when the list loads, not on every keystroke of the form."""
+    return frozenset(name.strip().casefold() for name in names)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import partial
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 from textual.worker import get_current_worker
 
 from tui.core.domain import Status
@@ -29,11 +30,14 @@ from tui.ui.messages import (
     CheckAllStarted,
     CheckFinished,
     DatabaseChanged,
+    DraftLoaded,
     ProviderDeleted,
+    ProviderReloaded,
     ProvidersLoaded,
 )
-from tui.ui.view import ProviderView
-from tui.ui.widgets.provider_table import ProviderTable
+from tui.ui.view import ProviderView, fold_names
+from tui.ui.widgets.footer import SteadyFooter
+from tui.ui.widgets.provider_table import ProviderTable, natural_widths
 from tui.ui.widgets.status_pane import StatusPane
 
 EMPTY_TEXT = (
@@ -85,6 +89,10 @@ class ProvidersScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.views: dict[str, ProviderView] = {}  # by name, in list order
+        self.folded_names: frozenset[str] = frozenset()  # for the form's "already exists"
+        self.form = None  # the form screen, built once and shown again (see form.py)
+        self.ready_for_keys = True  # False while an edit form's values are read (tui.ui.keys)
+        self.reading_report: str | None = None  # the provider whose report is being read
         self.filter_text = ""
         self.loaded = False
         self.problem: str | None = None  # the database could not be opened
@@ -105,13 +113,26 @@ class ProvidersScreen(Screen[None]):
             yield ProviderTable(id="providers")
             with VerticalScroll(id="status-scroll"):
                 yield StatusPane(id="status-pane")
-        yield Footer(compact=True)
+        yield SteadyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.show_list_state()
         self.set_interval(TIME_TICK_SECONDS, self.tick_times)
         if self.app.service is not None:
             self.service_ready()
+        elif self.app.peek_list:
+            self.peek_providers()
+
+    @work(thread=True, exit_on_error=False, group="load")
+    def peek_providers(self) -> None:
+        """The rows read straight from the SQLite file while the store is still being opened
+        (its imports and checks take longer than the read): the list is there to read, move
+        in and filter at once; what needs the store waits for it (`run_when_loaded`)."""
+        from tui.core.listing import peek_sqlite
+
+        views = peek_sqlite(self.app.settings.db_url, ProviderView.from_row)
+        if views is not None and self.app.service is None:
+            self.post_message(ProvidersLoaded(views, fold_names(view.name for view in views), natural_widths(views)))
 
     def service_ready(self) -> None:
         self.reload()
@@ -126,13 +147,16 @@ class ProvidersScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="load", exclusive=True)
     def load_providers(self) -> None:
+        """Light rows (no report: the selected provider's is read when shown), and what the
+        list needs of all of them, computed here rather than on the screen's thread."""
         try:
-            views = [ProviderView.from_record(record) for record in self.app.service.list()]
+            views = self.app.service.store.list_rows(ProviderView.from_row)
         except Exception as error:
             self.post_message(ActionFailed("loading the providers", str(error)))
             return
         if not get_current_worker().is_cancelled:  # a newer load is on its way
-            self.post_message(ProvidersLoaded(views))
+            names = fold_names(view.name for view in views)
+            self.post_message(ProvidersLoaded(views, names, natural_widths(views)))
 
     def watch_database(self) -> None:
         """Reload when another connection commits: the CLI, another session, a worker, or a
@@ -168,18 +192,21 @@ class ProvidersScreen(Screen[None]):
         self.reload()
 
     def on_providers_loaded(self, message: ProvidersLoaded) -> None:
+        if self.problem is not None:
+            return  # the store could not be opened: rows peeked before are not shown
         self.views = {view.name: view for view in message.views}
+        self.folded_names = message.folded_names
         table = self.query_one(ProviderTable)
-        table.fit_columns(list(self.views.values()))
+        table.fit_columns(message.widths or natural_widths(message.views))
         first_load = not self.loaded
         self.loaded = True
         self.refresh_rows(keep_row=True)
         if self.select_after_load is not None:
             table.select_name(self.select_after_load)
             self.select_after_load = None
-        if first_load:
-            if self.focused is None and table.display:
-                table.focus()
+        if first_load and self.focused is None and table.display:
+            table.focus()
+        if self.app.service is not None:  # rows peeked before the store opened: keys wait for it
             self.run_pending_actions()
         self.refresh_bindings()
 
@@ -191,6 +218,10 @@ class ProvidersScreen(Screen[None]):
     def show_problem(self, text: str) -> None:
         self.problem = text
         self.pending_actions.clear()
+        if self.loaded:  # rows peeked before the store failed to open: the problem comes first
+            self.loaded = False
+            self.views = {}
+            self.refresh_rows()
         self.query_one("#empty-help", Static).update(visible(text))
         self.refresh_bindings()
 
@@ -202,7 +233,10 @@ class ProvidersScreen(Screen[None]):
     def refresh_rows(self, keep_row: bool = False) -> None:
         table = self.query_one(ProviderTable)
         needle = self.filter_text.strip().casefold()
-        shown = [v for v in self.views.values() if needle in v.search_text]
+        if needle:
+            shown = [v for v in self.views.values() if needle in v.search_text]
+        else:  # no filter: no search text to build (100,000 of them on the first load)
+            shown = list(self.views.values())
         table.show_views(shown, self.app.now(), checking=self.checking(), keep_row=keep_row)
         self.show_list_state()
         self.show_selected()
@@ -242,6 +276,10 @@ class ProvidersScreen(Screen[None]):
     def show_selected(self) -> None:
         pane = self.query_one(StatusPane)
         selected = self.selected
+        if (selected is not None and selected.needs_report and self.reading_report != selected.name
+                and self.app.service is not None):
+            self.reading_report = selected.name
+            self.reload_row(selected.name)  # its report; the pane shows the rest meanwhile
         if selected is not None and selected.name in self.checking():
             if pane.live_steps is None or pane.view is None or pane.view.name != selected.name:
                 pane.show_progress(selected, self.app.now(), self.progress.get(selected.name, []))
@@ -315,31 +353,86 @@ class ProvidersScreen(Screen[None]):
         return True
 
     def run_when_loaded(self, action: str) -> bool:
-        """True when the list is there; else the action waits for it (a key typed early)."""
-        if self.loaded:
+        """True when the list and the store are there; else the action waits for them (a key
+        typed early)."""
+        if self.loaded and self.app.service is not None:
             return True
         if self.problem is None:
             self.pending_actions.append(action)
         return False
 
-    def action_new(self) -> None:
-        from tui.ui.screens.form import ProviderFormScreen
-
+    async def action_new(self) -> None:
         if self.problem is None:  # a new form needs no list: it opens while the list loads
-            self.app.push_screen(ProviderFormScreen(None, list(self.views)), self.form_closed)
+            await self.open_form(None)
 
     def action_edit(self) -> None:
-        from tui.ui.screens.form import ProviderFormScreen
-
         if not self.run_when_loaded("edit"):
             return
         view = self.selected
         if view is not None:
-            self.app.push_screen(ProviderFormScreen(view.name, list(self.views)), self.form_closed)
+            # The form opens with its values in: keys typed meanwhile wait for it (tui.ui.keys).
+            self.ready_for_keys = False
+            self.read_for_edit(view.name)
 
-    def form_closed(self, saved_name: str | None) -> None:
-        """Back from the form: the cursor goes to the provider just saved (else stays)."""
-        self.reload(select=saved_name)
+    @work(thread=True, exit_on_error=False, group="form-load")
+    def read_for_edit(self, name: str) -> None:
+        service = self.app.service
+        try:
+            view = ProviderView.from_record(service.require(name))
+            draft = service.draft_for(name)
+        except Exception as error:
+            self.post_message(ActionFailed(f"loading '{name}'", str(error)))
+        else:
+            self.post_message(DraftLoaded(draft, view))
+
+    async def on_draft_loaded(self, message: DraftLoaded) -> None:
+        try:
+            await self.open_form(message.view.name, message)
+        finally:
+            self.ready_for_keys = True
+
+    async def open_form(self, editing: str | None, loaded: DraftLoaded | None = None) -> None:
+        """The form, built the first time and shown again after (see form.py)."""
+        from tui.ui.screens.form import ProviderFormScreen
+
+        if self.form is None:
+            self.form = ProviderFormScreen(editing, self.folded_names, loaded)
+            self.app.install_screen(self.form, "provider-form")
+        else:
+            await self.form.reopen(editing, self.folded_names, loaded)
+        self.app.push_screen(self.form, partial(self.form_closed, editing))
+
+    def form_closed(self, editing: str | None, saved_name: str | None) -> None:
+        """Back from the form: the cursor goes to the provider just saved (else stays).
+        Nothing saved: nothing to read again. An edit saved under the same name: that row
+        alone is read again; a new or renamed provider: the whole list (its order changes)."""
+        if saved_name is None:
+            return
+        if saved_name == editing and saved_name in self.views:
+            self.reload_row(saved_name)
+        else:
+            self.reload(select=saved_name)
+
+    @work(thread=True, exit_on_error=False, group="row")
+    def reload_row(self, name: str) -> None:
+        try:
+            record = self.app.service.get(name)
+        except Exception as error:
+            self.post_message(ActionFailed(f"loading '{name}'", str(error)))
+            return
+        self.post_message(ProviderReloaded(name, ProviderView.from_record(record) if record else None))
+
+    def on_provider_reloaded(self, message: ProviderReloaded) -> None:
+        if self.reading_report == message.name:
+            self.reading_report = None
+        if message.view is None or message.name not in self.views:
+            self.reload()  # gone meanwhile: the whole list, as the database has it
+            return
+        view = self.views[message.name] = message.view
+        table = self.query_one(ProviderTable)
+        table.update_view(view, self.app.now())
+        table.set_checking(self.checking())  # the check that follows a save may still run
+        self.show_selected()
 
     def action_campaigns(self) -> None:
         from tui.ui.screens.campaigns import CampaignsScreen
@@ -401,10 +494,12 @@ class ProvidersScreen(Screen[None]):
 
     def on_provider_deleted(self, message: ProviderDeleted) -> None:
         self.views.pop(message.name, None)
+        self.folded_names = self.folded_names - fold_names([message.name])
         self.refresh_rows(keep_row=True)
         notify_text(self, f"Deleted '{message.name}'.", title="Provider deleted")
 
     def on_action_failed(self, message: ActionFailed) -> None:
+        self.ready_for_keys = True  # an edit form that could not be read: keys go to the list
         notify_text(self, f"Failed {message.what}: {message.error}", severity="error", timeout=10)
 
     # Checks --------------------------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static, Switch
 
@@ -17,12 +19,22 @@ def field_name_of(widget: Widget) -> str | None:
     return widget.id.replace("-", "_") if widget.id else None
 
 
+class FormInput(Input):
+    """An Input whose keystrokes do not lay the whole screen out again. Textual's Input sets
+    its virtual (scrollable) width at every keystroke through a reactive that asks for a new
+    layout of the screen: in the form (~130 widgets) that was most of a keystroke's cost.
+    A form's input has a fixed size (one line, as wide as its row), so a new virtual width
+    changes only how it scrolls, which it reads from this value: a repaint is enough."""
+
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
+
+
 def text_input(id: str, placeholder: str = "", **options) -> Input:
     """A form's text field. It takes no control character, typed or pasted: an Input shows
     its value as it is, so an escape pasted into it would reach the terminal. Focusing it
     does not select its value: a key typed next would replace a loaded name."""
-    return Input(id=id, placeholder=placeholder, compact=True, restrict=NO_CONTROL_CHARS,
-                 select_on_focus=False, **options)
+    return FormInput(id=id, placeholder=placeholder, compact=True, restrict=NO_CONTROL_CHARS,
+                     select_on_focus=False, **options)
 
 
 class FormField(Vertical):
@@ -51,7 +63,7 @@ class FormField(Vertical):
     def sync_switch_state(self) -> None:
         """Also called after loading a draft, which changes switches without messages."""
         if isinstance(self.control, Switch):
-            self.query_one(".switch-state", Label).update(_on_off(self.control.value))
+            update_text(self.query_one(".switch-state", Label), _on_off(self.control.value))
 
     def _label_text(self) -> str:
         """Required fields are marked with '*' (the form says what '*' means)."""
@@ -68,7 +80,7 @@ class FormField(Vertical):
 
     def _show_label(self) -> None:
         if self.is_mounted:
-            self.query_one(".field-label", Label).update(self._label_text())
+            update_text(self.query_one(".field-label", Label), self._label_text())
 
     def set_error(self, message: str | None) -> None:
         # Called for every field on every keystroke: restyle only what changed.
@@ -84,6 +96,13 @@ class FormField(Vertical):
     def set_blamed(self, blamed: bool) -> None:
         if blamed != self.has_class("-blamed"):
             self.set_class(blamed, "-blamed")
+
+
+def update_text(static: Static, text: str) -> None:
+    """Update a plain-text Static only when its text changes: each update lays the whole
+    screen out again, and the form re-sets every label when it is shown again."""
+    if str(static.content) != text:
+        static.update(text)
 
 
 def _on_off(value: bool) -> str:

@@ -91,10 +91,11 @@ class ProviderTable(ScrollView, can_focus=True):
 
     # What the screen calls -----------------------------------------------------------
 
-    def fit_columns(self, views: list[ProviderView]) -> None:
-        """Size the columns for every provider, not just the filtered ones: widths stay put
-        while the user types a filter."""
-        self._natural_widths = _natural_widths(views)
+    def fit_columns(self, natural: dict[str, int]) -> None:
+        """Size the columns for every provider (`natural_widths` of all of them, computed in
+        the loading thread), not just the filtered ones: widths stay put while the user
+        types a filter."""
+        self._natural_widths = natural
         self._arrange_columns()
 
     def show_views(
@@ -274,20 +275,28 @@ class ProviderTable(ScrollView, can_focus=True):
         self._arrange_columns()
 
 
-def _natural_widths(views: list[ProviderView]) -> dict[str, int]:
+def natural_widths(views: list[ProviderView]) -> dict[str, int]:
     """Each column's width for its longest value (and its header), within its maximum."""
     values = {
         "status": [view.widest_status for view in views],
-        "name": [visible(view.name) for view in views],
+        "name": [view.name for view in views],
         "type": [view.type.label for view in views],
-        "account": [visible(view.account) for view in views],
+        "account": [view.account for view in views],
         "receive": ["yes"],
         "checked": ["5 days ago"],
     }
     return {
-        key: min(high, max([cell_len(label), *(cell_len(value) for value in values[key])]))
+        key: min(high, max([cell_len(label), *(_shown_width(value) for value in values[key])]))
         for label, key, high in COLUMNS
     }
+
+
+def _shown_width(text: str) -> int:
+    """Cells `text` takes once shown (through `visible`); printable ASCII, the usual case
+    and a hundred thousand of them, is shown as it is."""
+    if text.isascii() and text.isprintable():
+        return len(text)
+    return cell_len(visible(text))
 
 
 def arrange_columns(natural: dict[str, int], width: int) -> tuple[dict[str, int], int]:

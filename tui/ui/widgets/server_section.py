@@ -12,7 +12,7 @@ from textual.widgets import Input, Label, Select, Static
 
 from tui.core.domain import Protocol, Security, ServerPreset, ServerSettings
 from tui.core.rules import unencrypted_warning
-from tui.ui.widgets.form_field import FormField, text_input
+from tui.ui.widgets.form_field import FormField, FormInput, text_input, update_text
 
 SECURITY_OPTIONS = [(security.label, security.value) for security in Security]
 
@@ -51,7 +51,7 @@ class ServerSection(Vertical):
         # A warning, not an error: security none can be saved, but it is said.
         yield Static("", classes="security-warning", markup=False)
         # Digits only: a port is typed, never pasted with text around it.
-        yield FormField(Input(id=f"{p}-port", restrict=r"[0-9]{0,5}", max_length=5, compact=True))
+        yield FormField(FormInput(id=f"{p}-port", restrict=r"[0-9]{0,5}", max_length=5, compact=True))
 
     def on_mount(self) -> None:
         if self.preset is None:
@@ -89,7 +89,7 @@ class ServerSection(Vertical):
     def show_protocol(self) -> None:
         """Title, labels and placeholders follow the protocol; placeholders say what an
         empty field means (the preset's server, the standard port)."""
-        self.query_one(".section-title", Label).update(self.protocol.spec.title)
+        update_text(self.query_one(".section-title", Label), self.protocol.spec.title)
         for form_field in self.query(FormField):
             form_field.relabel(self.protocol)
         server = self._preset_server()
@@ -131,7 +131,7 @@ class ServerSection(Vertical):
         offer STARTTLS, the warning says to pick it."""
         warning = self.query_one(".security-warning", Static)
         unencrypted = self.security is Security.NONE
-        warning.update(unencrypted_warning(self.protocol, starttls_offered) if unencrypted else "")
+        update_text(warning, unencrypted_warning(self.protocol, starttls_offered) if unencrypted else "")
         warning.display = unencrypted
 
     def get_values(self) -> dict[str, str]:
@@ -145,6 +145,20 @@ class ServerSection(Vertical):
         if len(self.protocols) > 1:
             values[f"{p}_protocol"] = self.protocol.value
         return values
+
+    def clear(self) -> None:
+        """As composed: the first protocol, its default security, no host, the standard port
+        (empty with a preset: "the preset's")."""
+        self.protocol = self.protocols[0]
+        self.security = self._default_security()
+        with self.prevent(Input.Changed, Select.Changed):
+            if len(self.protocols) > 1:
+                self.query_one(f"#{self.prefix}-protocol", Select).value = self.protocol.value
+            self.host_input.value = ""
+            self.port_input.value = "" if self.preset else str(self._standard_port())
+            self.security_select.value = self.security.value
+        self.show_protocol()
+        self.show_security_warning()
 
     def set_values(self, values: dict[str, str]) -> None:
         """Load stored values (no Changed messages: loading is not typing)."""

@@ -51,6 +51,13 @@ class StatusPane(Static, can_focus=False):
         self.live_steps = None
         self._render_view()
 
+    def clear(self) -> None:
+        """Empty, as built (the form is shown again for another provider)."""
+        self.view = self.now = self.live_steps = None
+        self.show_transcript = False
+        if str(self.content):  # an update lays the screen out again: only when needed
+            self.update("")
+
     def start_check(self, view: ProviderView | None, now: datetime) -> None:
         self.show_progress(view, now, [])
 

@@ -40,6 +40,11 @@ class TypePanel(Vertical):
         for section in self.query(ServerSection):
             section.set_values(values)
 
+    def clear(self) -> None:
+        """As composed (the form is shown again for another provider)."""
+        for section in self.query(ServerSection):
+            section.clear()
+
     def set_receive(self, receive: bool) -> None:
         """Receiving off: the inbound server is not needed, so it is hidden."""
         self.query_one("#inbound-section", ServerSection).display = receive
@@ -49,7 +54,10 @@ class TypePanel(Vertical):
         return results.first() if results else None
 
     def fields(self) -> list[FormField]:
-        return list(self.query(FormField))
+        """Its fields (composed once: looked up once, not on every keystroke)."""
+        if not getattr(self, "_fields", None):
+            self._fields = list(self.query(FormField))
+        return self._fields
 
 
 class PasswordPanel(TypePanel):
@@ -93,6 +101,13 @@ class PasswordPanel(TypePanel):
         self.show_sign_in_note()
         self.set_password_stored(draft.password_stored)
 
+    def clear(self) -> None:
+        super().clear()
+        with self.prevent(Input.Changed):
+            self.password_input.value = ""
+        self.password_input.password = True
+        self.set_password_stored(False)
+
     def set_password_stored(self, stored: bool) -> None:
         self.password_input.placeholder = (
             "stored: leave empty to keep it" if stored else "ctrl+r shows it"
@@ -134,6 +149,10 @@ class OAuthPanel(TypePanel):
     def set_can_sign_in(self, can: bool) -> None:
         """The Sign in button works once the provider is saved and its app is set."""
         self.query_one("#sign_in", Button).disabled = not can
+
+    def clear(self) -> None:
+        super().clear()
+        self.query_one("#advanced", Collapsible).collapsed = True
 
     def set_type(self, provider_type: ProviderType) -> None:
         self.provider_type = provider_type
