@@ -260,6 +260,7 @@ class DelayedProxy:
         self.upstream_port, self.delay = upstream_port, delay
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
+        self.connected = threading.Event()  # a client is being held
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -268,6 +269,7 @@ class DelayedProxy:
                 client, _ = self.sock.accept()
             except OSError:
                 return
+            self.connected.set()
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
@@ -305,7 +307,7 @@ def test_an_edit_during_a_check_keeps_the_provider_grey(home, smtp_servers, test
                          "--password-stdin", stdin=PASSWORD + "\n")
         assert added.returncode == 0, added.stderr
         check = home.start("check", "Slow", "--json")
-        time.sleep(0.8)  # the check waits for the greeting
+        assert proxy.connected.wait(30)  # the check has read the provider and waits for the greeting
         edited = home.run("provider", "edit", "Slow", "--smtp-port", "1")
         assert edited.returncode == 0, edited.stderr
         out, err = check.communicate(timeout=60)
