@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import errno
+import functools
 import json
 import os
 import shutil
@@ -69,6 +70,24 @@ PORT_ATTEMPTS = 3
 
 class PortTaken(Exception):
     """A server's port was taken between free_port() and the server's own bind."""
+
+
+def retried_when_a_port_is_taken(start):
+    """A starter that raises PortTaken is called again (it picks new ports), up to PORT_ATTEMPTS times."""
+
+    @functools.wraps(start)
+    def starter(*args, **kwargs):
+        for _ in range(PORT_ATTEMPTS - 1):
+            try:
+                return start(*args, **kwargs)
+            except PortTaken:
+                continue
+        try:
+            return start(*args, **kwargs)
+        except PortTaken as exc:
+            raise ServerUnavailable(f"{start.__name__}: its ports were taken {PORT_ATTEMPTS} times") from exc
+
+    return starter
 
 
 def world_readable_tempdir(prefix: str) -> Path:
@@ -250,21 +269,13 @@ def write_maildir_message(maildir: Path, number: int, seen: bool) -> Path:
     return path
 
 
+@retried_when_a_port_is_taken
 def start_dovecot(
     certs: TestCertificates, seen: int = INBOX_SEEN, unseen: int = INBOX_UNSEEN, oauth_url: str | None = None
 ) -> DovecotServer:
     """Dovecot with USERS over IMAP (and POP3 when dovecot-pop3d is installed); USER's
     INBOX holds `seen` read and `unseen` unread messages. With `oauth_url` (an
     OAuthIntrospection's) it also offers XOAUTH2 and OAUTHBEARER."""
-    for _ in range(PORT_ATTEMPTS - 1):
-        try:
-            return _start_dovecot(certs, seen, unseen, oauth_url)
-        except PortTaken:
-            continue
-    return _start_dovecot(certs, seen, unseen, oauth_url)
-
-
-def _start_dovecot(certs: TestCertificates, seen: int, unseen: int, oauth_url: str | None) -> DovecotServer:
     if not DOVECOT.exists():
         raise ServerUnavailable(DOVECOT_MISSING)
     if os.geteuid() != 0:
