@@ -7,6 +7,7 @@ Also here: the slow tests are run first, and the cycle collector is tuned for Pi
 """
 
 import gc
+import signal
 
 import pytest
 
@@ -19,6 +20,14 @@ NETWORK_FIXTURES = {"mail_servers", "dovecot", "smtp_servers", "oauth_dovecot", 
 # `python -m tui` processes (about 1 s of CPU each), snapshots. Run first in this order.
 SLOW_FILES = ["test_writes.py", "test_ui_terminal.py"]
 SLOW_FIXTURES = ["home", "terminal", "mailprov", "snap_compare"]
+
+
+def pytest_configure(config):
+    """Started in the background by a shell script (`pytest ... &`), pytest inherits SIGINT
+    ignored, and so would every process a test starts: the Ctrl+C tests would then see their
+    SIGINT ignored. Handled here, a child starts with the default again."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config, items):
