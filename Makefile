@@ -6,13 +6,21 @@ PIP    := $(PY) -m pip --disable-pip-version-check --quiet
 # The first `make run` installs for about 20 s: it says so, and pip shows its progress.
 PIP_SHOWN := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: run test dovecot screenshots bench lint clean
+.PHONY: run test test-fast dovecot screenshots bench lint clean
+
+# The tests run in parallel processes (pytest-xdist), one per core; XDIST="-n 0" runs them
+# in this process (for pdb), PYTEST_ARGS adds options or picks tests.
+XDIST ?= -n auto
 
 run: $(VENV)/.installed-run
 	$(VENV)/bin/mailprov $(ARGS)
 
 test: $(VENV)/.installed-test dovecot
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
+
+# The inner loop: everything but the tests marked slow (see README, Tests).
+test-fast: $(VENV)/.installed-test dovecot
+	$(PY) -m pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
 $(VENV)/bin/python:
 	@$(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: on Debian/Ubuntu install python3-venv (apt install python3-venv)"; rm -rf $(VENV); exit 1; }

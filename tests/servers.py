@@ -13,6 +13,8 @@ Dovecot set-up: /work/shared/notes/mail-test-servers.md.
 from __future__ import annotations
 
 import base64
+import errno
+import functools
 import json
 import os
 import shutil
@@ -55,10 +57,37 @@ class ServerUnavailable(RuntimeError):
 
 
 def free_port() -> int:
-    """A port nothing listens on right now (servers that cannot take port 0 need one)."""
+    """A port nothing listens on right now (servers that cannot take port 0 need one).
+    Another test process (pytest-xdist) may take it before the server does: the starters
+    below try again with new ports (PORT_ATTEMPTS) when that happens."""
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return sock.getsockname()[1]
+
+
+PORT_ATTEMPTS = 3
+
+
+class PortTaken(Exception):
+    """A server's port was taken between free_port() and the server's own bind."""
+
+
+def retried_when_a_port_is_taken(start):
+    """A starter that raises PortTaken is called again (it picks new ports), up to PORT_ATTEMPTS times."""
+
+    @functools.wraps(start)
+    def starter(*args, **kwargs):
+        for _ in range(PORT_ATTEMPTS - 1):
+            try:
+                return start(*args, **kwargs)
+            except PortTaken:
+                continue
+        try:
+            return start(*args, **kwargs)
+        except PortTaken as exc:
+            raise ServerUnavailable(f"{start.__name__}: its ports were taken {PORT_ATTEMPTS} times") from exc
+
+    return starter
 
 
 def world_readable_tempdir(prefix: str) -> Path:
@@ -241,6 +270,7 @@ def write_maildir_message(maildir: Path, number: int, seen: bool) -> Path:
     return path
 
 
+@retried_when_a_port_is_taken
 def start_dovecot(
     certs: TestCertificates, seen: int = INBOX_SEEN, unseen: int = INBOX_UNSEEN, oauth_url: str | None = None,
     max_userip_connections: int = 500,
@@ -299,6 +329,8 @@ def start_dovecot(
     except Exception:
         log, stderr = server.log_text, _stderr_of(process)
         server.stop()
+        if "Address already in use" in stderr + log:
+            raise PortTaken from None
         raise ServerUnavailable(f"Dovecot did not start: {stderr}\n{log}") from None
     return server
 
@@ -513,13 +545,22 @@ def start_smtp_servers(certs: TestCertificates, users: dict[str, str] | None = N
     }
     try:
         for listener, smtp_options in options.items():
-            controller = smtp_controller(servers.recorder, listener, free_port(), **smtp_options)
-            controller.start()
-            servers.controllers[listener] = controller
+            servers.controllers[listener] = _started_smtp_controller(servers.recorder, listener, smtp_options)
     except Exception:
         servers.stop()
         raise
     return servers
+
+
+def _started_smtp_controller(recorder: SmtpRecorder, listener: str, smtp_options: dict):
+    for attempt in range(PORT_ATTEMPTS):
+        controller = smtp_controller(recorder, listener, free_port(), **smtp_options)
+        try:
+            controller.start()
+            return controller
+        except OSError as exc:  # the port was taken meanwhile (EADDRINUSE)
+            if exc.errno != errno.EADDRINUSE or attempt == PORT_ATTEMPTS - 1:
+                raise
 
 
 # --- listeners that do not speak ---------------------------------------------------------
@@ -551,9 +592,17 @@ class SilentListener:
             connection.close()
 
 
+_closed_port: socket.socket | None = None
+
+
 def closed_port_number() -> int:
-    """A port on 127.0.0.1 with nothing listening: connecting is refused."""
-    return free_port()
+    """A port on 127.0.0.1 with nothing listening: connecting is refused. The port stays
+    bound (never listened on) by this process, so no other test process can take it."""
+    global _closed_port
+    if _closed_port is None:
+        _closed_port = socket.socket()
+        _closed_port.bind((HOST, 0))
+    return _closed_port.getsockname()[1]
 
 
 # --- everything together -----------------------------------------------------------------

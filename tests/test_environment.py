@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.forked_cli import start_forked
 from tui.core.store import HEAD_REVISION
 
 DB_PASSWORD = "Xq7-db-S3cret"  # distinctive, so a leak anywhere can be found
@@ -194,15 +195,14 @@ def test_a_log_folder_that_cannot_be_created_is_one_line_exit_3(mailprov):
 
 
 def test_twenty_first_runs_at_once_on_a_new_database_all_succeed(mailprov):
-    """Each process finds no schema and migrates; only the first may do it."""
+    """Each process finds no schema and migrates; only the first may do it. The processes
+    are forks of one that imported mailprov (tests/forked_cli.py): they start within
+    milliseconds of each other, so they race harder than 20 interpreters starting up."""
     db = mailprov.home / "fresh" / "new.db"
-    processes = [
-        subprocess.Popen(mailprov.argv("provider", "list", "--db", str(db)), env=mailprov.env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(20)
-    ]
-    results = [(p.wait(timeout=120), p.stderr.read(), p.stdout.close(), p.stderr.close()) for p in processes]
-    failures = [(code, err) for code, err, *_ in results if code != 0]
+    processes = [start_forked(["provider", "list", "--db", str(db)], env=mailprov.env, folder=mailprov.home)
+                 for _ in range(20)]
+    results = [(p.wait(timeout=120), p.communicate()[1]) for p in processes]
+    failures = [(code, err) for code, err in results if code != 0]
     assert failures == []
     with sqlite3.connect(db) as connection:
         assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD_REVISION,)]

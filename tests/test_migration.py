@@ -150,19 +150,18 @@ def test_downgrade_to_0003_gives_back_the_old_columns(migrated, tmp_path):
 
 
 def test_several_processes_starting_on_an_old_database_migrate_it_once(tmp_path):
-    """The UI, the CLI and a worker may all start on the upgraded program at once."""
+    """The UI, the CLI and a worker may all start on the upgraded program at once (real
+    processes, forked from one that imported mailprov: tests/forked_cli.py)."""
     import os
-    import subprocess
-    import sys
-    from pathlib import Path
+
+    from tests.forked_cli import start_forked
 
     path = tmp_path / "mailprov.db"
     database_at_0003(path)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
-           "MAILPROV_DATA_DIR": str(tmp_path), "MAILPROV_CONFIG_DIR": str(tmp_path), "MAILPROV_LOG_DIR": str(tmp_path)}
-    argv = [sys.executable, "-m", "tui", "provider", "list", "--json", "--db", str(path)]
-    processes = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for _ in range(6)]
+    env = {**os.environ, "MAILPROV_DATA_DIR": str(tmp_path), "MAILPROV_CONFIG_DIR": str(tmp_path),
+           "MAILPROV_LOG_DIR": str(tmp_path)}
+    argv = ["provider", "list", "--json", "--db", str(path)]
+    processes = [start_forked(argv, env=env, folder=tmp_path) for _ in range(6)]
     outputs = [process.communicate(timeout=120) for process in processes]
     assert [process.returncode for process in processes] == [0] * 6, [err for _, err in outputs]
     for out, _ in outputs:

@@ -1,6 +1,8 @@
-"""Writes that survive kill, interrupt and races: real `python -m tui` processes on one SQLite
-file and one encrypted secrets file (MAILPROV_MASTER_KEY), killed at moments spread over
-their whole run, then the database and the secrets file are compared.
+"""Writes that survive kill, interrupt and races: real CLI processes on one SQLite file and one
+encrypted secrets file (MAILPROV_MASTER_KEY), killed at moments spread over their whole run,
+then the database and the secrets file are compared. Each process is forked from one that
+imported mailprov already (tests/forked_cli.py): the kills land in the work, not in the
+interpreter's start-up, and a test costs seconds of CPU instead of a minute.
 
 After every kill, a new process's start-up sweep must leave: every row with its own
 password (the one its command gave), no password without a row, no pending intent.
@@ -14,21 +16,20 @@ import random
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.forked_cli import ForkedCommand, start_forked
 from tui.core.secrets import EncryptedFileKeyring, SecretStore
 from tui.core.store import Store
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 MASTER_KEY = "writes test master key"
 PROCESSES = 42  # killed at moments spread over a whole run: adds, edits and removals
 AT_ONCE = 6  # processes started together (they also race each other for the write lock)
-FIRST_MOMENT = 0.4  # of a run: before this, a command is still importing its modules
+FIRST_MOMENT = 0.1  # of a run: a forked command starts its work at once (no imports)
 
 
 class Home:
@@ -41,18 +42,13 @@ class Home:
         keep = {k: v for k, v in os.environ.items()
                 if k not in ("PYTHON_KEYRING_BACKEND", "DBUS_SESSION_BUS_ADDRESS", "CREDENTIALS_DIRECTORY",
                              "MAILPROV_CA_FILE", "MAILPROV_DB")}
-        self.env = {**keep, "PYTHONPATH": str(REPO_ROOT), "MAILPROV_MASTER_KEY": MASTER_KEY,
+        self.env = {**keep, "MAILPROV_MASTER_KEY": MASTER_KEY,
                     "MAILPROV_DB": str(self.db), "MAILPROV_DATA_DIR": str(root / "data"),
                     "MAILPROV_CONFIG_DIR": str(root / "config"), "MAILPROV_LOG_DIR": str(root / "log"),
                     "MAILPROV_TIMEOUT": "5"}
 
-    def start(self, *argv: str, stdin: str | None = None, env: dict | None = None) -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, "-m", "tui", *argv], env={**self.env, **(env or {})},
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        process.stdin.write(stdin or "")
-        process.stdin.close()
-        process.stdin = None  # written and closed: communicate() only reads
-        return process
+    def start(self, *argv: str, stdin: str | None = None, env: dict | None = None) -> ForkedCommand:
+        return start_forked(list(argv), env={**self.env, **(env or {})}, folder=self.root, stdin=stdin or "")
 
     def run(self, *argv: str, stdin: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
         process = self.start(*argv, stdin=stdin, env=env)

@@ -1,0 +1,110 @@
+"""The CLI in a real process of its own, minus the interpreter start-up and the imports
+(about 1 s of CPU per `python -m tui`): each command is a fork of a server process that
+imported mailprov once (multiprocessing's forkserver).
+
+For tests where processes are the subject (kill -9, SIGINT and SIGTERM, races on one
+database) but the interpreter's start-up is not. A forked command runs the same `main()` on
+its own file descriptors, environment and working directory, can be killed at any instant,
+and ends with the same exit code (negative for a signal, as subprocess reports it). Tests of
+start-up itself (settings read from the environment, stdio encodings, a closed stdout) keep
+`python -m tui`.
+
+    process = start_forked(["provider", "list"], env=env, folder=tmp_path)
+    out, err = process.communicate(timeout=60)
+"""
+
+from __future__ import annotations
+
+import argparse  # noqa: F401  (imported once here, see below)
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+# What a command imports lazily, imported here once so that forks inherit it.
+import alembic.command  # noqa: F401
+import alembic.config  # noqa: F401
+import alembic.runtime.migration  # noqa: F401
+import alembic.script  # noqa: F401
+import cryptography.hazmat.primitives.ciphers.aead  # noqa: F401
+import cryptography.hazmat.primitives.kdf.scrypt  # noqa: F401
+import email_validator  # noqa: F401
+import platformdirs  # noqa: F401
+import tui.commands  # noqa: F401
+import tui.core.bootstrap  # noqa: F401
+import tui.core.checks  # noqa: F401
+import tui.core.doctor  # noqa: F401
+import tui.core.exchange  # noqa: F401
+import tui.core.secret_file  # noqa: F401
+import tui.core.service  # noqa: F401
+from tui.cli import main
+
+_forkserver = multiprocessing.get_context("forkserver")
+_forkserver.set_forkserver_preload([__name__])
+
+
+def _run(argv: list[str], env: dict[str, str], cwd: str, streams: tuple[str, str, str], umask: int) -> None:
+    """In the fork: become `python -m tui ARGV` with this environment and these files."""
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    os.umask(umask)
+    for fd, (path, flags) in enumerate(zip(streams, (os.O_RDONLY, os.O_WRONLY, os.O_WRONLY))):
+        opened = os.open(path, flags)
+        os.dup2(opened, fd)
+        os.close(opened)
+    sys.stdin = open(0, encoding="utf-8", closefd=False)
+    sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
+    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)
+    sys.argv = ["mailprov", *argv]
+    sys.exit(main(argv))  # multiprocessing turns this into the exit code, a traceback into 1
+
+
+class ForkedCommand:
+    """The part of subprocess.Popen the tests use (text mode, stdin given up front)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], folder: Path, stdin: str, umask: int):
+        self.args = ["mailprov", *argv]
+        files = tempfile.mkdtemp(prefix="forked-", dir=folder)
+        self._streams = tuple(os.path.join(files, name) for name in ("stdin", "stdout", "stderr"))
+        for path, text in zip(self._streams, (stdin, "", "")):
+            Path(path).write_text(text, encoding="utf-8")
+        self._process = _forkserver.Process(
+            target=_run, args=(argv, dict(env), os.getcwd(), self._streams, umask), name=" ".join(self.args)
+        )
+        self._process.start()
+        self.pid = self._process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.exitcode
+
+    def poll(self) -> int | None:
+        return self._process.exitcode
+
+    def kill(self) -> None:
+        self._process.kill()
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._process.join(timeout)
+        if self._process.exitcode is None:
+            raise subprocess.TimeoutExpired(self.args, timeout)
+        return self._process.exitcode
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        """(stdout, stderr) once the command has ended."""
+        self.wait(timeout)
+        _, out, err = (Path(path).read_text(encoding="utf-8", errors="replace") for path in self._streams)
+        return out, err
+
+
+def start_forked(argv: list[str], *, env: dict[str, str], folder: Path, stdin: str = "",
+                 umask: int = 0o022) -> ForkedCommand:
+    """Start `mailprov ARGV` as a fork; its stdin, stdout and stderr are files in `folder`."""
+    return ForkedCommand(list(argv), env, folder, stdin, umask)
