@@ -257,6 +257,22 @@ class QueueStore:
 
     # Reading -------------------------------------------------------------------------
 
+    def thread_of(self, provider_id: int, message_id: str) -> tuple[str, list[str]] | None:
+        """What a reply to the provider's queued message `message_id` (received or sent;
+        angle brackets optional) names: (its Message-ID, its References), or None when no
+        queued message of the provider has that Message-ID."""
+        wanted = message_id.strip()
+        if wanted and not wanted.startswith("<"):
+            wanted = f"<{wanted}>"
+        # The dedupe key is the Message-ID when there is one: its unique index answers this.
+        query = (select(MessageRow.message_id, MessageRow.references)
+                 .where(MessageRow.provider_id == provider_id, MessageRow.direction.in_((INBOUND, OUTBOUND)),
+                        MessageRow.dedupe_key == wanted)
+                 .order_by(MessageRow.id).limit(1))
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return (row.message_id, json.loads(row.references)) if row else None
+
     def messages(self, provider_id: int, direction: str | None = INBOUND) -> list[QueuedMessage]:
         """The provider's messages (received ones by default), oldest first."""
         query = select(*_READ_COLUMNS).where(MessageRow.provider_id == provider_id)
