@@ -334,6 +334,7 @@ class ImapInbox:
         self.session = watcher.session
         self.client = watcher.session.client
         self.cap = watcher.options.max_message_bytes
+        self._tags = 0  # our own FETCH commands' tags ("MPW1"...), apart from imaplib's
 
     def sync(self) -> int:
         watcher = self.watcher
@@ -381,16 +382,45 @@ class ImapInbox:
         for start in range(0, len(uids), size):
             if self.watcher.stopped():
                 return queued
-            chunk = uids[start : start + size]
-            sizes = self._sizes(chunk)
-            for group in _groups_by_bytes(chunk, sizes, self.cap):
-                batch = self._fetch(group, sizes)
-                queued += self.watcher.commit(batch, uidvalidity=uidvalidity, last_uid=group[-1])
-                if self.watcher.options.mark_seen:
-                    self.client.add_flags(group, [b"\\Seen"])
+            queued += self._take_chunk(uids[start : start + size], uidvalidity)
         if done_up_to is not None:
             self.watcher.commit([], uidvalidity=uidvalidity, last_uid=max(done_up_to, uids[-1] if uids else 0))
         return queued
+
+    def _take_chunk(self, chunk: list[int], uidvalidity: int) -> int:
+        """One batch, queued in UID order. When no message of it is over `small` bytes (the
+        server says so in one short SEARCH LARGER reply; most mail), ONE FETCH takes sizes
+        and bodies, the reply within BATCH_BYTES. Otherwise the careful way: the sizes
+        first, then the bodies in groups of at most BATCH_BYTES (headers only over the cap),
+        each group committed with the position after it."""
+        small = max(1, min(self.cap, BATCH_BYTES // len(chunk)))
+        if not self._larger_than(chunk, small):
+            return self._commit(self._fetch_small(chunk, small), chunk, uidvalidity)
+        queued = 0
+        sizes = self._sizes(chunk)
+        for group in _groups_by_bytes(chunk, sizes, self.cap):
+            queued += self._commit(self._fetch(group, sizes), group, uidvalidity)
+        return queued
+
+    def _commit(self, batch: list[Incoming], uids: list[int], uidvalidity: int) -> int:
+        """Queue `batch` and move the position past `uids` (one transaction)."""
+        queued = self.watcher.commit(batch, uidvalidity=uidvalidity, last_uid=uids[-1])
+        if self.watcher.options.mark_seen:
+            self.client.add_flags(uids, [b"\\Seen"])
+        return queued
+
+    def _larger_than(self, uids: list[int], size: int) -> set[int]:
+        """Which of `uids` are over `size` bytes (SEARCH LARGER: one short reply)."""
+        return set(self._search(["UID", _uid_set(uids), "LARGER", str(size)])) & set(uids)
+
+    def _fetch_small(self, uids: list[int], limit: int) -> list[Incoming]:
+        """Messages the server said are at most `limit` bytes: size and body in one FETCH,
+        each literal bounded by `limit` (a server that said otherwise fails the pass)."""
+        self.session.deadline.restart()
+        with raised_bounds(self.session.reader, max_literal=limit, max_bytes=(limit + 1024) * (len(uids) + 1)):
+            fetched = self._uid_fetch(uids, "RFC822.SIZE BODY.PEEK[]")
+        return [Incoming(self.watcher.parsed(raw or b"", int(size or len(raw or b"")), False), f"imap {uid}")
+                for uid, size, raw in sorted(fetched)]
 
     def _sizes(self, uids: list[int]) -> dict[int, int]:
         self.session.deadline.restart()
@@ -418,38 +448,44 @@ class ImapInbox:
         ]
 
     def _uid_fetch(self, uids: list[int], item: str) -> list[tuple[int, bytes | None, bytes | None]]:
-        """`UID FETCH uids (item)` through imaplib underneath imapclient (the same bounded
-        reader; imapclient's response parser costs as much again as the fetch):
-        (uid, RFC822.SIZE or None, literal or None) per message."""
+        """`UID FETCH uids (item)`, its reply read straight from the session's bounded reader
+        (imaplib's and imapclient's per-line parsing cost as much again as the fetch):
+        (uid, RFC822.SIZE or None, first literal or None) per message. The command and the
+        tagged answer go to the transcript; the message lines do not."""
         imap = self.client._imap
-        typ, data = imap.uid("FETCH", _uid_set(uids), f"({item})")
-        if typ != "OK":
-            raise UnexpectedReply(shorten(" ".join(_text(part) for part in data), self.session.wire.clean))
-        found = []
-        pending: tuple[bytes, bytes | None] | None = None
-        for part in data:
-            if isinstance(part, tuple):  # (b'7 (UID 42 BODY[] {1035}', literal)
-                if pending is not None:
-                    found.append(pending)
-                pending = (part[0], part[1])
-            elif isinstance(part, bytes):
-                if pending is not None:  # what follows a literal: b')' or b' UID 42)'
-                    found.append((pending[0] + part, pending[1]))
-                    pending = None
-                else:
-                    found.append((part, None))
-        if pending is not None:
-            found.append(pending)
+        self._tags += 1
+        tag = f"MPW{self._tags}".encode()
+        imap.send(tag + f" UID FETCH {_uid_set(uids)} ({item})\r\n".encode())
+        reader = self.session.reader
         answer = []
-        for line, literal in found:
+        while True:
+            line = reader.readline()
+            if not line:
+                raise ServerClosed()
+            if line.startswith(tag + b" "):
+                imap.transcript.add(f"S: {_text(line).rstrip()}")
+                if line[len(tag) + 1 : len(tag) + 3].upper() != b"OK":
+                    raise UnexpectedReply(shorten(_text(line[len(tag) + 1 :]).strip(), self.session.wire.clean))
+                return answer
+            literal = None
+            while (found := LITERAL_AT_END.search(line)) is not None:  # {n}: n bytes, then the line goes on
+                size = int(found.group(1))
+                data = reader.read(size)
+                if len(data) < size:
+                    raise ServerClosed()
+                literal = data if literal is None else literal
+                more = reader.readline()
+                if not more:
+                    raise ServerClosed()
+                line = line[: found.start()] + more
             uid = FETCH_UID.search(line)
-            if uid is None:
-                continue  # an unsolicited FETCH (flags changed elsewhere): not one of ours
+            if uid is None or not line.startswith(b"* "):
+                continue  # an unsolicited FETCH (flags changed elsewhere), EXISTS...: not one of ours
             size = FETCH_SIZE.search(line)
             answer.append((int(uid.group(1)), size.group(1) if size else None, literal))
-        return answer
 
 
+LITERAL_AT_END = re.compile(rb"\{(\d{1,19})\}\r?\n\Z")
 FETCH_UID = re.compile(rb"\bUID (\d+)")
 FETCH_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
 
