@@ -338,42 +338,39 @@ def _queue(connection, provider_id: int, items: list[tuple[ParsedMessage, str]],
         return 0
     threads = _known_threads(connection, provider_id, fresh) if active_reference else {}
     next_conversation = (connection.execute(select(func.max(ConversationRow.id))).scalar() or 0) + 1
-    now = _utc(utcnow())
+    moment = _utc(utcnow())
+    now = _driver_value(moment)  # as the rows store it
     new_conversations, joined, rows = [], set(), []
     for parsed, source in fresh:
         conversation = next((threads[ref] for ref in parsed.thread_ids if ref in threads), None) if active_reference else None
         if conversation is None:
             conversation = next_conversation
             next_conversation += 1
-            new_conversations.append({"id": conversation, "provider_id": provider_id, "subject": parsed.subject,
-                                      "started_at": now, "last_message_at": now})
+            new_conversations.append((conversation, provider_id, parsed.subject, now, now))
         else:
             joined.add(conversation)
         if parsed.message_id and active_reference:
             threads.setdefault(parsed.message_id, conversation)  # a reply later in this batch joins it
         rows.append(_message_columns(parsed, provider_id, conversation, direction, source, now))
     if new_conversations:
-        _insert_many(connection, ConversationRow, new_conversations)
+        _insert_many(connection, ConversationRow, CONVERSATION_COLUMNS, new_conversations)
     if joined:
         connection.execute(
             update(ConversationRow).where(ConversationRow.id == bindparam("conversation"))
-            .values(last_message_at=now),
+            .values(last_message_at=moment),
             [{"conversation": conversation} for conversation in joined],
         )
-    _insert_many(connection, MessageRow, rows)
+    _insert_many(connection, MessageRow, MESSAGE_COLUMNS, rows)
     return len(rows)
 
 
-def _insert_many(connection, table, rows: list[dict]) -> None:
-    """One multi-row INSERT handed to the driver as it is: SQLAlchemy's per-value processing
-    costs as much as SQLite's work for thousands of rows. Times go in as SQLAlchemy writes
-    them for SQLite (UTC, no zone); a boolean as 0 or 1."""
-    columns = list(rows[0])
-    compiled = insert(table).compile(dialect=connection.dialect, column_keys=columns)
-    values = [{key: _driver_value(value) for key, value in row.items()} for row in rows]
-    if compiled.positiontup:
-        values = [tuple(row[key] for key in compiled.positiontup) for row in values]
-    connection.exec_driver_sql(str(compiled), values)
+def _insert_many(connection, table, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """One executemany of rows already in the driver's terms (tuples in `columns`' order,
+    times as `_driver_value` writes them): SQLAlchemy's per-value processing costs as much
+    as SQLite's work for thousands of rows."""
+    names = ", ".join(f'"{name}"' for name in columns)
+    marks = ", ".join("?" for _ in columns)
+    connection.exec_driver_sql(f"INSERT INTO {table.__tablename__} ({names}) VALUES ({marks})", rows)
 
 
 def _driver_value(value):
@@ -411,31 +408,22 @@ def _known_threads(connection, provider_id: int, items: list[tuple[ParsedMessage
     return threads
 
 
+CONVERSATION_COLUMNS = ("id", "provider_id", "subject", "started_at", "last_message_at")
+MESSAGE_COLUMNS = ("provider_id", "conversation_id", "direction", "dedupe_key", "source", "message_id", "in_reply_to",
+                   "references", "from_addr", "to_addrs", "cc_addrs", "subject", "date", "text", "html_text",
+                   "attachments", "size", "raw", "parse_error", "too_large", "received_at")
+
+
 def _message_columns(parsed: ParsedMessage, provider_id: int, conversation: int, direction: str, source: str,
-                     now: datetime) -> dict:
-    return {
-        "provider_id": provider_id,
-        "conversation_id": conversation,
-        "direction": direction,
-        "dedupe_key": parsed.dedupe_key,
-        "source": source,
-        "message_id": parsed.message_id,
-        "in_reply_to": parsed.in_reply_to,
-        "references": _json_list(parsed.references),
-        "from_addr": parsed.from_addr,
-        "to_addrs": _json_list(parsed.to_addrs),
-        "cc_addrs": _json_list(parsed.cc_addrs),
-        "subject": parsed.subject,
-        "date": _utc(parsed.date) if parsed.date else None,
-        "text": parsed.text,
-        "html_text": parsed.html_text,
-        "attachments": _json_list([{"name": a.name, "size": a.size} for a in parsed.attachments]),
-        "size": parsed.size,
-        "raw": parsed.raw,
-        "parse_error": parsed.parse_error,
-        "too_large": parsed.too_large,
-        "received_at": now,
-    }
+                     now: str) -> tuple:
+    """A mail_message row in MESSAGE_COLUMNS' order, in the driver's terms (`now` already is)."""
+    return (
+        provider_id, conversation, direction, parsed.dedupe_key, source, parsed.message_id, parsed.in_reply_to,
+        _json_list(parsed.references), parsed.from_addr, _json_list(parsed.to_addrs), _json_list(parsed.cc_addrs),
+        parsed.subject, _driver_value(parsed.date) if parsed.date else None, parsed.text, parsed.html_text,
+        _json_list([{"name": a.name, "size": a.size} for a in parsed.attachments]) if parsed.attachments else "[]",
+        parsed.size, parsed.raw, parsed.parse_error, int(parsed.too_large), now,
+    )
 
 
 def _json_list(items: list) -> str:
