@@ -376,26 +376,40 @@ class ImapInbox:
     def _take(self, uids: list[int], uidvalidity: int, done_up_to: int | None = None) -> int:
         """Queue `uids` in batches, each committed with the position after it; then, when
         given, the position moves to `done_up_to` (what a search since a date left out is
-        not wanted)."""
+        not wanted).
+
+        A batch none of whose messages is over `small` bytes (the server says which are,
+        for all batches at once, in one SEARCH LARGER; most mail) is ONE FETCH of sizes and
+        bodies, its reply within BATCH_BYTES; and the next such batch is asked for before
+        this one is parsed and committed, so the server prepares it meanwhile (its reply
+        waits in the socket). A batch with a larger message goes the careful way: sizes
+        first, then the bodies in groups of at most BATCH_BYTES (headers only over the cap)."""
         queued = 0
         size = self.watcher.options.batch_messages
-        for start in range(0, len(uids), size):
-            if self.watcher.stopped():
+        small = max(1, min(self.cap, BATCH_BYTES // size))
+        chunks = [uids[start : start + size] for start in range(0, len(uids), size)]
+        larger = self._larger_than(uids, small)
+        asked: str | None = None  # the tag of the quick FETCH of the chunk at hand, already sent
+        for index, chunk in enumerate(chunks):
+            if asked is None and self.watcher.stopped():
                 return queued
-            queued += self._take_chunk(uids[start : start + size], uidvalidity)
+            if not larger.isdisjoint(chunk):
+                queued += self._take_carefully(chunk, uidvalidity)
+                continue
+            fetched = self._read_fetch(asked or self._send_fetch(chunk, QUICK_FETCH), limit=small, count=len(chunk))
+            following = chunks[index + 1] if index + 1 < len(chunks) else None
+            # Not with --mark-seen: its STORE goes through imaplib, which must not meet our reply.
+            quick_next = (following is not None and larger.isdisjoint(following) and not self.watcher.stopped()
+                          and not self.watcher.options.mark_seen)
+            asked = self._send_fetch(following, QUICK_FETCH) if quick_next else None
+            batch = [Incoming(self.watcher.parsed(raw or b"", int(octets or len(raw or b"")), False), f"imap {uid}")
+                     for uid, octets, raw in sorted(fetched)]
+            queued += self._commit(batch, chunk, uidvalidity)
         if done_up_to is not None:
             self.watcher.commit([], uidvalidity=uidvalidity, last_uid=max(done_up_to, uids[-1] if uids else 0))
         return queued
 
-    def _take_chunk(self, chunk: list[int], uidvalidity: int) -> int:
-        """One batch, queued in UID order. When no message of it is over `small` bytes (the
-        server says so in one short SEARCH LARGER reply; most mail), ONE FETCH takes sizes
-        and bodies, the reply within BATCH_BYTES. Otherwise the careful way: the sizes
-        first, then the bodies in groups of at most BATCH_BYTES (headers only over the cap),
-        each group committed with the position after it."""
-        small = max(1, min(self.cap, BATCH_BYTES // len(chunk)))
-        if not self._larger_than(chunk, small):
-            return self._commit(self._fetch_small(chunk, small), chunk, uidvalidity)
+    def _take_carefully(self, chunk: list[int], uidvalidity: int) -> int:
         queued = 0
         sizes = self._sizes(chunk)
         for group in _groups_by_bytes(chunk, sizes, self.cap):
@@ -410,17 +424,11 @@ class ImapInbox:
         return queued
 
     def _larger_than(self, uids: list[int], size: int) -> set[int]:
-        """Which of `uids` are over `size` bytes (SEARCH LARGER: one short reply)."""
-        return set(self._search(["UID", _uid_set(uids), "LARGER", str(size)])) & set(uids)
-
-    def _fetch_small(self, uids: list[int], limit: int) -> list[Incoming]:
-        """Messages the server said are at most `limit` bytes: size and body in one FETCH,
-        each literal bounded by `limit` (a server that said otherwise fails the pass)."""
-        self.session.deadline.restart()
-        with raised_bounds(self.session.reader, max_literal=limit, max_bytes=(limit + 1024) * (len(uids) + 1)):
-            fetched = self._uid_fetch(uids, "RFC822.SIZE BODY.PEEK[]")
-        return [Incoming(self.watcher.parsed(raw or b"", int(size or len(raw or b"")), False), f"imap {uid}")
-                for uid, size, raw in sorted(fetched)]
+        """Which of `uids` are over `size` bytes: one SEARCH LARGER over their UID range
+        (a short command however scattered they are), its answer short too (few are)."""
+        if not uids:
+            return set()
+        return set(self._search(["UID", f"{uids[0]}:{uids[-1]}", "LARGER", str(size)])) & set(uids)
 
     def _sizes(self, uids: list[int]) -> dict[int, int]:
         self.session.deadline.restart()
@@ -448,22 +456,39 @@ class ImapInbox:
         ]
 
     def _uid_fetch(self, uids: list[int], item: str) -> list[tuple[int, bytes | None, bytes | None]]:
-        """`UID FETCH uids (item)`, its reply read straight from the session's bounded reader
-        (imaplib's and imapclient's per-line parsing cost as much again as the fetch):
-        (uid, RFC822.SIZE or None, first literal or None) per message. The command and the
-        tagged answer go to the transcript; the message lines do not."""
-        imap = self.client._imap
+        """`UID FETCH uids (item)`: (uid, RFC822.SIZE or None, first literal or None) per
+        message, within the reader's bounds as they are now."""
+        return self._read_fetch(self._send_fetch(uids, item))
+
+    def _send_fetch(self, uids: list[int], item: str) -> str:
+        """Send `UID FETCH uids (item)` (through imaplib's send: transcript, deadline) with
+        a tag of ours; its reply is read by `_read_fetch(tag)`."""
         self._tags += 1
-        tag = f"MPW{self._tags}".encode()
-        imap.send(tag + f" UID FETCH {_uid_set(uids)} ({item})\r\n".encode())
+        tag = f"MPW{self._tags}"
+        self.client._imap.send(f"{tag} UID FETCH {_uid_set(uids)} ({item})\r\n".encode())
+        return tag
+
+    def _read_fetch(self, tag: str, limit: int | None = None, count: int = 0) -> list[tuple[int, bytes | None, bytes | None]]:
+        """The reply to FETCH `tag`, read straight from the session's bounded reader
+        (imaplib's and imapclient's per-line parsing cost as much again as the fetch). With
+        `limit`, for the duration, each literal is at most `limit` bytes and the reply at
+        most `count` of them. Only the tagged answer goes to the transcript."""
+        self.session.deadline.restart()
         reader = self.session.reader
+        reader.new_reply()
+        if limit is None:
+            return self._fetch_answer(tag.encode(), reader)
+        with raised_bounds(reader, max_literal=limit, max_bytes=(limit + 1024) * (count + 1)):
+            return self._fetch_answer(tag.encode(), reader)
+
+    def _fetch_answer(self, tag: bytes, reader) -> list[tuple[int, bytes | None, bytes | None]]:
         answer = []
         while True:
             line = reader.readline()
             if not line:
                 raise ServerClosed()
             if line.startswith(tag + b" "):
-                imap.transcript.add(f"S: {_text(line).rstrip()}")
+                self.client._imap.transcript.add(f"S: {_text(line).rstrip()}")
                 if line[len(tag) + 1 : len(tag) + 3].upper() != b"OK":
                     raise UnexpectedReply(shorten(_text(line[len(tag) + 1 :]).strip(), self.session.wire.clean))
                 return answer
@@ -485,6 +510,7 @@ class ImapInbox:
             answer.append((int(uid.group(1)), size.group(1) if size else None, literal))
 
 
+QUICK_FETCH = "RFC822.SIZE BODY.PEEK[]"
 LITERAL_AT_END = re.compile(rb"\{(\d{1,19})\}\r?\n\Z")
 FETCH_UID = re.compile(rb"\bUID (\d+)")
 FETCH_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
