@@ -384,28 +384,47 @@ class ImapInbox:
         this one is parsed and committed, so the server prepares it meanwhile (its reply
         waits in the socket). A batch with a larger message goes the careful way: sizes
         first, then the bodies in groups of at most BATCH_BYTES (headers only over the cap)."""
-        queued = 0
         size = self.watcher.options.batch_messages
         small = max(1, min(self.cap, BATCH_BYTES // size))
         chunks = [uids[start : start + size] for start in range(0, len(uids), size)]
         larger = self._larger_than(uids, small)
-        asked: str | None = None  # the tag of the quick FETCH of the chunk at hand, already sent
-        for index, chunk in enumerate(chunks):
-            if asked is None and self.watcher.stopped():
-                return queued
-            if not larger.isdisjoint(chunk):
-                queued += self._take_carefully(chunk, uidvalidity)
-                continue
-            fetched = self._read_fetch(asked or self._send_fetch(chunk, QUICK_FETCH), limit=small, count=len(chunk))
-            following = chunks[index + 1] if index + 1 < len(chunks) else None
-            # Not with --mark-seen: its STORE goes through imaplib, which must not meet our reply.
-            quick_next = (following is not None and larger.isdisjoint(following) and not self.watcher.stopped()
-                          and not self.watcher.options.mark_seen)
-            asked = self._send_fetch(following, QUICK_FETCH) if quick_next else None
-            batch = [Incoming(self.watcher.parsed(raw or b"", int(octets or len(raw or b"")), False), f"imap {uid}")
-                     for uid, octets, raw in sorted(fetched)]
-            queued += self._commit(batch, chunk, uidvalidity)
-        if done_up_to is not None:
+        # A quick batch is committed by a thread of its own while the next one is read and parsed:
+        # one at a time and in order, each still one transaction with its position.
+        committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit")
+        committing: list = []  # the commit under way, if any
+        queued = 0
+        stopped_early = False
+
+        def settle() -> int:
+            return committing.pop().result() if committing else 0
+
+        try:
+            asked: str | None = None  # the tag of the quick FETCH of the chunk at hand, already sent
+            for index, chunk in enumerate(chunks):
+                if asked is None and self.watcher.stopped():
+                    stopped_early = True
+                    break
+                if not larger.isdisjoint(chunk):
+                    queued += settle() + self._take_carefully(chunk, uidvalidity)
+                    continue
+                fetched = self._read_fetch(asked or self._send_fetch(chunk, QUICK_FETCH), limit=small,
+                                           count=len(chunk))
+                following = chunks[index + 1] if index + 1 < len(chunks) else None
+                # Not with --mark-seen: its STORE goes through imaplib, which must not meet our reply.
+                quick_next = (following is not None and larger.isdisjoint(following) and not self.watcher.stopped()
+                              and not self.watcher.options.mark_seen)
+                asked = self._send_fetch(following, QUICK_FETCH) if quick_next else None
+                batch = [Incoming(self.watcher.parsed(raw or b"", int(octets or len(raw or b"")), False),
+                                  f"imap {uid}") for uid, octets, raw in sorted(fetched)]
+                queued += settle()
+                if self.watcher.options.mark_seen:
+                    queued += self._commit(batch, chunk, uidvalidity)
+                else:
+                    committing.append(committer.submit(self._commit, batch, chunk, uidvalidity))
+            queued += settle()
+        finally:
+            committer.shutdown(wait=True)  # a failed pass still lets the commit under way end
+        if done_up_to is not None and not stopped_early:
             self.watcher.commit([], uidvalidity=uidvalidity, last_uid=max(done_up_to, uids[-1] if uids else 0))
         return queued
 
