@@ -3,9 +3,11 @@ new mail in its inbox is fetched through the connection layer (tui/core/mail) an
 (tui/core/queue), each message once.
 
 - IMAP: IDLE when the server offers it, else polling; new messages are those above the
-  highest UID done, fetched in batches (sizes first, then the bodies, `BODY.PEEK[]`:
-  nothing is marked read unless asked, nothing is moved or deleted). A message over the
-  size cap is queued as its headers with a "too large" mark. A UIDVALIDITY change fetches
+  highest UID done, fetched in batches with `BODY.PEEK[]` (nothing is marked read unless
+  asked, nothing is moved or deleted): one FETCH of size and body per batch when SEARCH
+  LARGER says none of its messages is over the batch's share of BATCH_BYTES, else sizes
+  first, then the bodies in groups. A message over the size cap is queued as its headers
+  with a "too large" mark. A UIDVALIDITY change fetches
   the mailbox again since the first sync; what was queued already is recognised by its
   Message-ID (or its bytes) and skipped.
 - POP3: polled; UIDL tells the new messages, RETR (or TOP 0 over the size cap) reads them;
@@ -51,7 +53,7 @@ FAILURES_BEFORE_RED = 3
 # Kinds that do not pass by themselves: the settings or the password must change.
 CONFIG_KINDS = frozenset({FailureKind.AUTH, FailureKind.MECHANISM, FailureKind.CERTIFICATE, FailureKind.TLS,
                           FailureKind.STARTTLS_UNAVAILABLE, FailureKind.SECRET, FailureKind.MAILBOX})
-# Messages per batch (one FETCH of sizes, one transaction), and bytes per body FETCH.
+# Messages per batch (one FETCH, one transaction), and bytes per body FETCH.
 # A FETCH of N messages is answered with about 3N lines: within MAX_IMAP_REPLY_LINES.
 BATCH_MESSAGES = 1000
 MAX_BATCH_MESSAGES = 3000
