@@ -5,8 +5,10 @@
 10,000 small messages wait in a Dovecot INBOX (over TLS on 127.0.0.1). The baseline fetches
 them raw with imapclient, `UID FETCH BODY.PEEK[]` in batches of 500 and nothing else. The
 ingest is one `worker --once` pass (a first sync of the last day, so that everything there
-is taken): sizes and bodies fetched in batches through the bounded connection layer, each
-message parsed, threaded and queued with its raw bytes, one SQLite transaction per batch.
+is taken): one SEARCH LARGER, then per batch one FETCH of sizes and bodies through the
+bounded connection layer (the next batch asked for while this one is parsed), each message
+parsed, threaded and queued with its raw bytes, one SQLite transaction per batch (committed
+by a thread of its own while the next batch is read).
 
 Target: the ingest rate at least 0.5x the raw fetch rate (0.8x wanted by issue 11). Both
 are measured in the same run, alternately, after Dovecot has indexed the mailbox once, so

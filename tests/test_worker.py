@@ -255,6 +255,28 @@ def test_a_message_over_the_size_cap_is_queued_as_headers_marked_too_large(home,
     assert not second.too_large and second.text.strip() == "Body of message 2."
 
 
+def test_batches_with_and_without_larger_messages_queue_everything_whole_in_order(home, mail_servers, own_dovecot,
+                                                                                  monkeypatch):
+    """Batches of 2 with a share of 10,000 bytes each: a batch whose messages are all under
+    it is one FETCH (the next one asked for before this one is committed), a batch with a
+    larger message (under the cap) takes sizes first; every message arrives whole, in order."""
+    from tui.core import receive
+
+    monkeypatch.setattr(receive, "BATCH_BYTES", 20_000)
+    add_green(home, mail_servers, own_dovecot)
+    home.once()
+    larger = message(3, extra="X-Padding: yes\r\n") + b"y" * 15_000 + b"\r\n"
+    raws = [message(1), message(2), larger, message(4), message(5), message(6), message(7)]
+    append(imap(own_dovecot, ca_file=mail_servers.ca_file), *raws)
+    home.once(batch_messages=2)
+    home.once(batch_messages=2)  # nothing twice
+    queued = home.messages("Inbox")
+    assert ids(queued) == [f"<m{number}@example.test>" for number in range(1, 8)]
+    assert not any(m.too_large or m.parse_error for m in queued)
+    assert [home.queue.raw(m.id) for m in queued] == raws
+    assert [m.size for m in queued] == [len(raw) for raw in raws]
+
+
 def test_first_sync_of_the_last_days_takes_what_is_there(home, mail_servers, own_dovecot):
     add_green(home, mail_servers, own_dovecot)
     client = imap(own_dovecot, ca_file=mail_servers.ca_file)

@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     send_test.add_argument("--to", required=True, metavar="ADDR", help="the address to send the test message to")
     send_test.add_argument("--json", action="store_true")
 
+    _add_send_command(commands)
+
     export = commands.add_parser("export", help="write providers as TOML (no secrets)")
     export.add_argument("-o", "--output", metavar="FILE", help="file to write (default: stdout)")
     export.add_argument("--password-env-prefix", metavar="PREFIX",
@@ -86,6 +88,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_campaign_commands(commands, with_db)
     _add_oauth_commands(commands)
     return parser
+
+
+def _add_send_command(commands: _SubcommandsWithDb) -> None:
+    """send: a message through a provider, recorded in its conversation (tui/commands.py: send)."""
+    send = commands.add_parser(
+        "send", help="send a message through a provider and record it in its conversation")
+    send.add_argument("--provider", required=True, metavar="NAME", help="the provider to send through")
+    send.add_argument("--to", required=True, action="append", metavar="ADDR",
+                      help="a recipient (repeat the flag for more)")
+    send.add_argument("--cc", action="append", default=[], metavar="ADDR", help="a copy recipient (repeatable)")
+    send.add_argument("--subject", required=True, metavar="S")
+    send.add_argument("--body-file", metavar="F", help="the body, UTF-8 text (default: read from stdin)")
+    send.add_argument("--reply-to-message", metavar="MESSAGE_ID",
+                      help="the Message-ID of a queued message this answers (threads it, with Active reference on)")
 
 
 def _add_campaign_commands(commands: _SubcommandsWithDb, with_db) -> None:

@@ -33,6 +33,7 @@ def run_command(args, settings: Settings) -> int:
         ("provider", "show"): provider_show,
         ("check", None): check,
         ("send-test", None): send_test,
+        ("send", None): send,
         ("export", None): export,
         ("import", None): import_file,
         ("doctor", None): doctor,
@@ -404,9 +405,9 @@ def send_result_to_json(result) -> dict:
     }
 
 
-def print_send_result(result) -> None:
+def print_send_result(result, what: str = "test message") -> None:
     recipients = ", ".join(result.recipients)
-    outcome = f"test message sent to {recipients}" if result.sent else f"test message to {recipients} NOT sent"
+    outcome = f"{what} sent to {recipients}" if result.sent else f"{what} to {recipients} NOT sent"
     say(f"{result.provider}: {outcome}")
     smtp = result.result
     say(f"  SMTP {smtp.host}:{smtp.port}")
@@ -423,6 +424,126 @@ def print_send_result(result) -> None:
         fields = ", ".join(field_ref(name) for name in failure.fields)
         say(f"  ✖ {failure.kind.value}: {failure.message}")
         say(f"    fix: {failure.remedy}" + (f" ({fields})" if fields else ""))
+
+
+# send --------------------------------------------------------------------------------
+
+# The flag that sets each field compose() may refuse (the others are the provider's own).
+SEND_FLAGS = {"to": "--to", "cc": "--cc", "subject": "--subject", "in_reply_to": "--reply-to-message",
+              "references": "--reply-to-message"}
+
+
+def send(args, service) -> int:
+    """compose() + ProviderService.send(); once the server accepted it, the message is
+    recorded in its conversation (one transaction: recorded whole or not at all). Exit 1
+    when it was not sent, 2 for bad input (nothing sent)."""
+    from tui.core.mail.compose import UnsafeMessage, compose
+    from tui.core.queue import QueueStore
+
+    try:
+        record = service.require(args.provider)
+    except NotFoundError as exc:
+        raise UsageProblem(f"--provider {args.provider}: {exc}") from None
+    queue = QueueStore(service.store)
+    in_reply_to, references = _replied_thread(args, queue, record)
+    body = _read_body(args)
+    try:
+        message = compose(record.settings, to=args.to, cc=args.cc, subject=args.subject, body=body,
+                          in_reply_to=in_reply_to, references=references)
+    except UnsafeMessage as exc:
+        raise UsageProblem(_unsafe_field(exc, args, record)) from None
+    # Ctrl+C or SIGTERM while sending: the send (bounded by its timeouts) and its recording
+    # finish first, so a message the server accepted is not left out of its conversation.
+    with SignalsStop() as stop:
+        result = service.send(record.name, message)
+        if not result.sent:
+            print_send_result(result, what="message")
+            return EXIT_CHECK_FAILED
+        recorded = _record_sent(service, queue, record, message, result)
+        if recorded is False:
+            return EXIT_ENVIRONMENT
+    say(f"Sent {result.message_id} through {record.name} to {', '.join(result.recipients)}.")
+    say(f"Message-ID {result.message_id}")
+    say(f"queue id {result.queue_id}" if result.queue_id
+        else f"queue id none (the server answered: {result.reply})")
+    if recorded is not None:
+        say(f"conversation {recorded.conversation_id}")
+    if stop.requested():
+        _error("stop asked for while sending: the message was sent and recorded first.")
+    return EXIT_OK
+
+
+def _record_sent(service, queue, record: ProviderRecord, message, result):
+    """record_sent (one transaction), or False after a line saying the message went out
+    but could not be recorded (the database failed)."""
+    from tui.core.bootstrap import environment_problem
+
+    try:
+        return queue.record_sent(record.id, message.data, active_reference=record.settings.active_reference)
+    except Exception as exc:
+        problem = environment_problem(exc, service.settings)
+        if problem is None:
+            raise
+        _error(f"{result.message_id} was sent (queue id {result.queue_id or 'none'}) but not recorded "
+               f"in its conversation: {problem}")
+        return False
+
+
+def _replied_thread(args, queue, record: ProviderRecord) -> tuple[str | None, list[str]]:
+    """In-Reply-To and References for --reply-to-message: the answered message's Message-ID,
+    after its References (those compose() takes as they are). compose() writes them only
+    with Active reference on."""
+    from tui.core.mail.compose import is_message_id
+
+    if args.reply_to_message is None:
+        return None, []
+    found = queue.thread_of(record.id, args.reply_to_message)
+    if found is None:
+        raise UsageProblem(f"--reply-to-message {args.reply_to_message}: no message with this Message-ID is "
+                           f"queued for {record.name} (see `mailprov queue list CAMPAIGN`).")
+    message_id, references = found
+    if not is_message_id(message_id):
+        raise UsageProblem(f"--reply-to-message {args.reply_to_message}: that message's Message-ID "
+                           f"({message_id}) cannot be named in In-Reply-To.")
+    if not record.settings.active_reference:
+        _warn([f"{record.name} has Active reference off: the message is sent without In-Reply-To "
+               "and References, and starts a new conversation."])
+    return message_id, [reference for reference in references if is_message_id(reference)]
+
+
+def _read_body(args) -> str:
+    """The body from --body-file, else stdin: UTF-8 text, at most compose's limit."""
+    from tui.core.mail.compose import MAX_BODY_BYTES
+
+    where = f"--body-file {args.body_file}" if args.body_file else "the body on stdin"
+    try:
+        if args.body_file:
+            with open(args.body_file, "rb") as file:
+                data = file.read(MAX_BODY_BYTES + 1)
+        else:
+            if sys.stdin.isatty():
+                say("Type the body, then Ctrl+D on a line of its own.", file=sys.stderr)
+            stream = getattr(sys.stdin, "buffer", None)
+            data = stream.read(MAX_BODY_BYTES + 1) if stream else sys.stdin.read(MAX_BODY_BYTES + 1).encode()
+    except OSError as exc:
+        raise UsageProblem(f"{where}: cannot read it ({exc.strerror or exc}).") from None
+    if len(data) > MAX_BODY_BYTES:
+        raise UsageProblem(f"{where}: at most {MAX_BODY_BYTES // (1024 * 1024)} MiB.")
+    try:
+        body = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageProblem(f"{where}: not UTF-8 text (byte {exc.start}).") from None
+    return body.replace("\r\n", "\n")
+
+
+def _unsafe_field(exc, args, record: ProviderRecord) -> str:
+    """compose()'s refusal, naming the flag that gave the value, or the provider's field."""
+    if exc.field in SEND_FLAGS:
+        return f"{SEND_FLAGS[exc.field]}: {exc.reason} Nothing sent."
+    if exc.field == "body":
+        where = f"--body-file {args.body_file}" if args.body_file else "the body on stdin"
+        return f"{where}: {exc.reason} Nothing sent."
+    return f"provider {record.name}, {field_label(exc.field)}: {exc.reason} Nothing sent."
 
 
 # export / import ---------------------------------------------------------------------
@@ -612,11 +733,13 @@ def queue_list(args, service) -> int:
     from tui.core.queue import QueueStore
 
     campaign = _campaigns(service).require(args.campaign)
-    messages = QueueStore(service.store).messages(campaign.provider_id) if campaign.provider_id else []
+    queue = QueueStore(service.store)
+    # Received and sent (direction "out", by `mailprov send`), oldest first.
+    messages = queue.messages(campaign.provider_id, direction=None) if campaign.provider_id else []
     if args.json:
         print_json([{
             "message_id": m.message_id, "from": m.from_addr, "subject": m.subject,
-            "conversation": m.conversation_id, "received_at": _iso(m.received_at),
+            "conversation": m.conversation_id, "received_at": _iso(m.received_at), "direction": m.direction,
             "to": m.to_addrs, "date": _iso(m.date), "parse_error": m.parse_error, "too_large": m.too_large,
         } for m in messages])
         return EXIT_OK
@@ -628,7 +751,7 @@ def queue_list(args, service) -> int:
         return EXIT_OK
     rows = [("RECEIVED", "CONV", "FROM", "SUBJECT", "MARK")]
     for m in messages:
-        mark = "parse error" if m.parse_error else "too large" if m.too_large else ""
+        mark = "sent" if m.direction == "out" else "parse error" if m.parse_error else "too large" if m.too_large else ""
         rows.append((m.received_at.strftime("%Y-%m-%d %H:%M"), m.conversation_id, m.from_addr, m.subject, mark))
     _print_table(rows)
     return EXIT_OK

@@ -17,7 +17,7 @@ import quopri
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.errors import HeaderParseError, MessageDefect, MultipartInvariantViolationDefect, NoBoundaryInMultipartDefect
 from email.header import decode_header, make_header
 from email.message import Message
@@ -138,24 +138,34 @@ def _read_headers(headers: Headers, parsed: ParsedMessage) -> None:
 # the header block split by regular expressions, the body decoded directly. Anything else
 # (multipart, an attachment, a line that is not a header field) goes to the email package.
 HEAD_END = re.compile(rb"\r?\n\r?\n")
-FIELD_LINE = re.compile(rb"\r?\n(?![ \t])")
-FIELD = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:[ \t]*(.*)", re.DOTALL)
-FOLD = re.compile(rb"\r?\n(?=[ \t])")
+# One header field, its folded lines included, from where the last one ended.
+FIELD_AT = re.compile(r"([\x21-\x39\x3b-\x7e]+)[ \t]*:[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)(?:\n|\Z)")
+FOLD = re.compile(r"\r?\n(?=[ \t])")
 CHARSET = re.compile(r"""charset\s*=\s*"?([^";\s]+)""", re.IGNORECASE)
+# The fields the quick reading keeps (Received, DKIM and the like are only checked for form).
+WANTED_FIELDS = frozenset({"message-id", "in-reply-to", "references", "from", "to", "cc", "subject", "date",
+                           "content-type", "content-transfer-encoding", "content-disposition"})
 
 
 def _read_simple(raw: bytes, parsed: ParsedMessage, headers_only: bool) -> bool:
     """Read `raw` quickly if it is a plain single-part message; False when it is not."""
     end = HEAD_END.search(raw)
     head, body = (raw[: end.start()], raw[end.end() :]) if end else (raw, b"")
+    text = head.decode("utf-8", "replace")
     fields: dict[str, list[str]] = {}
-    for line in FIELD_LINE.split(head):
-        match = FIELD.fullmatch(line)
-        if match is None:
+    position, length = 0, len(text)
+    while position < length:
+        match = FIELD_AT.match(text, position)
+        if match is None:  # a line that is not a header field: the email package judges it
             return False
-        value = FOLD.sub(b"", match.group(2)).decode("utf-8", "replace")
-        fields.setdefault(match.group(1).decode("ascii").lower(), []).append(value.strip())
-    if not fields:
+        position = match.end()
+        name = match.group(1).lower()
+        if name in WANTED_FIELDS:
+            value = match.group(2)
+            if "\n" in value:
+                value = FOLD.sub("", value)
+            fields.setdefault(name, []).append(value.strip())
+    if position == 0:
         return False
     headers = Headers(lambda name: (fields.get(name.lower()) or [""])[0], lambda name: fields.get(name.lower(), []))
     content_type = headers.first("Content-Type")
@@ -263,9 +273,25 @@ def _first_id(value: str) -> str | None:
     return value[:MAX_ID_LENGTH] if value and " " not in value else None
 
 
+MONTHS = {name: number for number, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
+# "Fri, 27 Nov 2026 10:00:00 +0000": most Date fields, read without the email package.
+PLAIN_DATE = re.compile(r"(?:[A-Za-z]{3}, *)?(\d{1,2}) ([A-Za-z]{3}) (\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)")
+
+
 def _date(value: str) -> datetime | None:
     if not value:
         return None
+    plain = PLAIN_DATE.fullmatch(value)
+    if plain is not None and plain.group(2).lower() in MONTHS:
+        day, month, year, hour, minute, second, sign, zone_hours, zone_minutes = plain.groups()
+        try:
+            offset = timedelta(hours=int(zone_hours), minutes=int(zone_minutes)) * (-1 if sign == "-" else 1)
+            moment = datetime(int(year), MONTHS[month.lower()], int(day), int(hour), int(minute), int(second),
+                              tzinfo=timezone(offset))
+            return moment.astimezone(timezone.utc)
+        except (ValueError, OverflowError):  # 31 Feb, second 61...: the email package's reading decides
+            pass
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

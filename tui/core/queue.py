@@ -35,6 +35,7 @@ from tui.core.report import as_utc, utcnow
 INBOUND, OUTBOUND = "in", "out"
 # SQLite allows 32,766 parameters per statement: look keys up in slices well below that.
 LOOKUP_SLICE = 500
+QUEUE_CHECKPOINT_PAGES = 16_000  # pages of 4 KiB
 
 
 class ConversationRow(SQLModel, table=True):
@@ -161,6 +162,9 @@ class QueueStore:
                 # worker must survive); only a power cut may undo the last commits, and then
                 # the queued rows and the mailbox position go back together: fetched again.
                 connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
+                # Batches of thousands of messages: checkpoint (and fsync) the WAL into the
+                # database every ~64 MB of it rather than every 4 MB.
+                connection.exec_driver_sql(f"PRAGMA wal_autocheckpoint={QUEUE_CHECKPOINT_PAGES}")
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
             try:
                 yield connection
@@ -171,6 +175,7 @@ class QueueStore:
             finally:
                 if sqlite:  # the pooled connection goes back as the store set it up
                     connection.exec_driver_sql("PRAGMA synchronous=FULL")
+                    connection.exec_driver_sql("PRAGMA wal_autocheckpoint=1000")
 
     # Sync state ----------------------------------------------------------------------
 
@@ -257,6 +262,22 @@ class QueueStore:
 
     # Reading -------------------------------------------------------------------------
 
+    def thread_of(self, provider_id: int, message_id: str) -> tuple[str, list[str]] | None:
+        """What a reply to the provider's queued message `message_id` (received or sent;
+        angle brackets optional) names: (its Message-ID, its References), or None when no
+        queued message of the provider has that Message-ID."""
+        wanted = message_id.strip()
+        if wanted and not wanted.startswith("<"):
+            wanted = f"<{wanted}>"
+        # The dedupe key is the Message-ID when there is one: its unique index answers this.
+        query = (select(MessageRow.message_id, MessageRow.references)
+                 .where(MessageRow.provider_id == provider_id, MessageRow.direction.in_((INBOUND, OUTBOUND)),
+                        MessageRow.dedupe_key == wanted)
+                 .order_by(MessageRow.id).limit(1))
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return (row.message_id, json.loads(row.references)) if row else None
+
     def messages(self, provider_id: int, direction: str | None = INBOUND) -> list[QueuedMessage]:
         """The provider's messages (received ones by default), oldest first."""
         query = select(*_READ_COLUMNS).where(MessageRow.provider_id == provider_id)
@@ -322,42 +343,39 @@ def _queue(connection, provider_id: int, items: list[tuple[ParsedMessage, str]],
         return 0
     threads = _known_threads(connection, provider_id, fresh) if active_reference else {}
     next_conversation = (connection.execute(select(func.max(ConversationRow.id))).scalar() or 0) + 1
-    now = _utc(utcnow())
+    moment = _utc(utcnow())
+    now = _driver_value(moment)  # as the rows store it
     new_conversations, joined, rows = [], set(), []
     for parsed, source in fresh:
         conversation = next((threads[ref] for ref in parsed.thread_ids if ref in threads), None) if active_reference else None
         if conversation is None:
             conversation = next_conversation
             next_conversation += 1
-            new_conversations.append({"id": conversation, "provider_id": provider_id, "subject": parsed.subject,
-                                      "started_at": now, "last_message_at": now})
+            new_conversations.append((conversation, provider_id, parsed.subject, now, now))
         else:
             joined.add(conversation)
         if parsed.message_id and active_reference:
             threads.setdefault(parsed.message_id, conversation)  # a reply later in this batch joins it
         rows.append(_message_columns(parsed, provider_id, conversation, direction, source, now))
     if new_conversations:
-        _insert_many(connection, ConversationRow, new_conversations)
+        _insert_many(connection, ConversationRow, CONVERSATION_COLUMNS, new_conversations)
     if joined:
         connection.execute(
             update(ConversationRow).where(ConversationRow.id == bindparam("conversation"))
-            .values(last_message_at=now),
+            .values(last_message_at=moment),
             [{"conversation": conversation} for conversation in joined],
         )
-    _insert_many(connection, MessageRow, rows)
+    _insert_many(connection, MessageRow, MESSAGE_COLUMNS, rows)
     return len(rows)
 
 
-def _insert_many(connection, table, rows: list[dict]) -> None:
-    """One multi-row INSERT handed to the driver as it is: SQLAlchemy's per-value processing
-    costs as much as SQLite's work for thousands of rows. Times go in as SQLAlchemy writes
-    them for SQLite (UTC, no zone); a boolean as 0 or 1."""
-    columns = list(rows[0])
-    compiled = insert(table).compile(dialect=connection.dialect, column_keys=columns)
-    values = [{key: _driver_value(value) for key, value in row.items()} for row in rows]
-    if compiled.positiontup:
-        values = [tuple(row[key] for key in compiled.positiontup) for row in values]
-    connection.exec_driver_sql(str(compiled), values)
+def _insert_many(connection, table, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """One executemany of rows already in the driver's terms (tuples in `columns`' order,
+    times as `_driver_value` writes them): SQLAlchemy's per-value processing costs as much
+    as SQLite's work for thousands of rows."""
+    names = ", ".join(f'"{name}"' for name in columns)
+    marks = ", ".join("?" for _ in columns)
+    connection.exec_driver_sql(f"INSERT INTO {table.__tablename__} ({names}) VALUES ({marks})", rows)
 
 
 def _driver_value(value):
@@ -395,31 +413,22 @@ def _known_threads(connection, provider_id: int, items: list[tuple[ParsedMessage
     return threads
 
 
+CONVERSATION_COLUMNS = ("id", "provider_id", "subject", "started_at", "last_message_at")
+MESSAGE_COLUMNS = ("provider_id", "conversation_id", "direction", "dedupe_key", "source", "message_id", "in_reply_to",
+                   "references", "from_addr", "to_addrs", "cc_addrs", "subject", "date", "text", "html_text",
+                   "attachments", "size", "raw", "parse_error", "too_large", "received_at")
+
+
 def _message_columns(parsed: ParsedMessage, provider_id: int, conversation: int, direction: str, source: str,
-                     now: datetime) -> dict:
-    return {
-        "provider_id": provider_id,
-        "conversation_id": conversation,
-        "direction": direction,
-        "dedupe_key": parsed.dedupe_key,
-        "source": source,
-        "message_id": parsed.message_id,
-        "in_reply_to": parsed.in_reply_to,
-        "references": _json_list(parsed.references),
-        "from_addr": parsed.from_addr,
-        "to_addrs": _json_list(parsed.to_addrs),
-        "cc_addrs": _json_list(parsed.cc_addrs),
-        "subject": parsed.subject,
-        "date": _utc(parsed.date) if parsed.date else None,
-        "text": parsed.text,
-        "html_text": parsed.html_text,
-        "attachments": _json_list([{"name": a.name, "size": a.size} for a in parsed.attachments]),
-        "size": parsed.size,
-        "raw": parsed.raw,
-        "parse_error": parsed.parse_error,
-        "too_large": parsed.too_large,
-        "received_at": now,
-    }
+                     now: str) -> tuple:
+    """A mail_message row in MESSAGE_COLUMNS' order, in the driver's terms (`now` already is)."""
+    return (
+        provider_id, conversation, direction, parsed.dedupe_key, source, parsed.message_id, parsed.in_reply_to,
+        _json_list(parsed.references), parsed.from_addr, _json_list(parsed.to_addrs), _json_list(parsed.cc_addrs),
+        parsed.subject, _driver_value(parsed.date) if parsed.date else None, parsed.text, parsed.html_text,
+        _json_list([{"name": a.name, "size": a.size} for a in parsed.attachments]) if parsed.attachments else "[]",
+        parsed.size, parsed.raw, parsed.parse_error, int(parsed.too_large), now,
+    )
 
 
 def _json_list(items: list) -> str:

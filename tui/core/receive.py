@@ -3,9 +3,11 @@ new mail in its inbox is fetched through the connection layer (tui/core/mail) an
 (tui/core/queue), each message once.
 
 - IMAP: IDLE when the server offers it, else polling; new messages are those above the
-  highest UID done, fetched in batches (sizes first, then the bodies, `BODY.PEEK[]`:
-  nothing is marked read unless asked, nothing is moved or deleted). A message over the
-  size cap is queued as its headers with a "too large" mark. A UIDVALIDITY change fetches
+  highest UID done, fetched in batches with `BODY.PEEK[]` (nothing is marked read unless
+  asked, nothing is moved or deleted): one FETCH of size and body per batch when SEARCH
+  LARGER says none of its messages is over the batch's share of BATCH_BYTES, else sizes
+  first, then the bodies in groups. A message over the size cap is queued as its headers
+  with a "too large" mark. A UIDVALIDITY change fetches
   the mailbox again since the first sync; what was queued already is recognised by its
   Message-ID (or its bytes) and skipped.
 - POP3: polled; UIDL tells the new messages, RETR (or TOP 0 over the size cap) reads them;
@@ -51,7 +53,7 @@ FAILURES_BEFORE_RED = 3
 # Kinds that do not pass by themselves: the settings or the password must change.
 CONFIG_KINDS = frozenset({FailureKind.AUTH, FailureKind.MECHANISM, FailureKind.CERTIFICATE, FailureKind.TLS,
                           FailureKind.STARTTLS_UNAVAILABLE, FailureKind.SECRET, FailureKind.MAILBOX})
-# Messages per batch (one FETCH of sizes, one transaction), and bytes per body FETCH.
+# Messages per batch (one FETCH, one transaction), and bytes per body FETCH.
 # A FETCH of N messages is answered with about 3N lines: within MAX_IMAP_REPLY_LINES.
 BATCH_MESSAGES = 1000
 MAX_BATCH_MESSAGES = 3000
@@ -334,6 +336,7 @@ class ImapInbox:
         self.session = watcher.session
         self.client = watcher.session.client
         self.cap = watcher.options.max_message_bytes
+        self._tags = 0  # our own FETCH commands' tags ("MPW1"...), apart from imaplib's
 
     def sync(self) -> int:
         watcher = self.watcher
@@ -375,22 +378,78 @@ class ImapInbox:
     def _take(self, uids: list[int], uidvalidity: int, done_up_to: int | None = None) -> int:
         """Queue `uids` in batches, each committed with the position after it; then, when
         given, the position moves to `done_up_to` (what a search since a date left out is
-        not wanted)."""
-        queued = 0
+        not wanted).
+
+        A batch none of whose messages is over `small` bytes (the server says which are,
+        for all batches at once, in one SEARCH LARGER; most mail) is ONE FETCH of sizes and
+        bodies, its reply within BATCH_BYTES; and the next such batch is asked for before
+        this one is parsed and committed, so the server prepares it meanwhile (its reply
+        waits in the socket). A batch with a larger message goes the careful way: sizes
+        first, then the bodies in groups of at most BATCH_BYTES (headers only over the cap)."""
         size = self.watcher.options.batch_messages
-        for start in range(0, len(uids), size):
-            if self.watcher.stopped():
-                return queued
-            chunk = uids[start : start + size]
-            sizes = self._sizes(chunk)
-            for group in _groups_by_bytes(chunk, sizes, self.cap):
-                batch = self._fetch(group, sizes)
-                queued += self.watcher.commit(batch, uidvalidity=uidvalidity, last_uid=group[-1])
+        small = max(1, min(self.cap, BATCH_BYTES // size))
+        chunks = [uids[start : start + size] for start in range(0, len(uids), size)]
+        larger = self._larger_than(uids, small)
+        # A quick batch is committed by a thread of its own while the next one is read and parsed:
+        # one at a time and in order, each still one transaction with its position.
+        committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit")
+        committing: list = []  # the commit under way, if any
+        queued = 0
+        stopped_early = False
+
+        def settle() -> int:
+            return committing.pop().result() if committing else 0
+
+        try:
+            asked: str | None = None  # the tag of the quick FETCH of the chunk at hand, already sent
+            for index, chunk in enumerate(chunks):
+                if asked is None and self.watcher.stopped():
+                    stopped_early = True
+                    break
+                if not larger.isdisjoint(chunk):
+                    queued += settle() + self._take_carefully(chunk, uidvalidity)
+                    continue
+                fetched = self._read_fetch(asked or self._send_fetch(chunk, QUICK_FETCH), limit=small,
+                                           count=len(chunk))
+                following = chunks[index + 1] if index + 1 < len(chunks) else None
+                # Not with --mark-seen: its STORE goes through imaplib, which must not meet our reply.
+                quick_next = (following is not None and larger.isdisjoint(following) and not self.watcher.stopped()
+                              and not self.watcher.options.mark_seen)
+                asked = self._send_fetch(following, QUICK_FETCH) if quick_next else None
+                batch = [Incoming(self.watcher.parsed(raw or b"", int(octets or len(raw or b"")), False),
+                                  f"imap {uid}") for uid, octets, raw in sorted(fetched)]
+                queued += settle()
                 if self.watcher.options.mark_seen:
-                    self.client.add_flags(group, [b"\\Seen"])
-        if done_up_to is not None:
+                    queued += self._commit(batch, chunk, uidvalidity)
+                else:
+                    committing.append(committer.submit(self._commit, batch, chunk, uidvalidity))
+            queued += settle()
+        finally:
+            committer.shutdown(wait=True)  # a failed pass still lets the commit under way end
+        if done_up_to is not None and not stopped_early:
             self.watcher.commit([], uidvalidity=uidvalidity, last_uid=max(done_up_to, uids[-1] if uids else 0))
         return queued
+
+    def _take_carefully(self, chunk: list[int], uidvalidity: int) -> int:
+        queued = 0
+        sizes = self._sizes(chunk)
+        for group in _groups_by_bytes(chunk, sizes, self.cap):
+            queued += self._commit(self._fetch(group, sizes), group, uidvalidity)
+        return queued
+
+    def _commit(self, batch: list[Incoming], uids: list[int], uidvalidity: int) -> int:
+        """Queue `batch` and move the position past `uids` (one transaction)."""
+        queued = self.watcher.commit(batch, uidvalidity=uidvalidity, last_uid=uids[-1])
+        if self.watcher.options.mark_seen:
+            self.client.add_flags(uids, [b"\\Seen"])
+        return queued
+
+    def _larger_than(self, uids: list[int], size: int) -> set[int]:
+        """Which of `uids` are over `size` bytes: one SEARCH LARGER over their UID range
+        (a short command however scattered they are), its answer short too (few are)."""
+        if not uids:
+            return set()
+        return set(self._search(["UID", f"{uids[0]}:{uids[-1]}", "LARGER", str(size)])) & set(uids)
 
     def _sizes(self, uids: list[int]) -> dict[int, int]:
         self.session.deadline.restart()
@@ -418,38 +477,62 @@ class ImapInbox:
         ]
 
     def _uid_fetch(self, uids: list[int], item: str) -> list[tuple[int, bytes | None, bytes | None]]:
-        """`UID FETCH uids (item)` through imaplib underneath imapclient (the same bounded
-        reader; imapclient's response parser costs as much again as the fetch):
-        (uid, RFC822.SIZE or None, literal or None) per message."""
-        imap = self.client._imap
-        typ, data = imap.uid("FETCH", _uid_set(uids), f"({item})")
-        if typ != "OK":
-            raise UnexpectedReply(shorten(" ".join(_text(part) for part in data), self.session.wire.clean))
-        found = []
-        pending: tuple[bytes, bytes | None] | None = None
-        for part in data:
-            if isinstance(part, tuple):  # (b'7 (UID 42 BODY[] {1035}', literal)
-                if pending is not None:
-                    found.append(pending)
-                pending = (part[0], part[1])
-            elif isinstance(part, bytes):
-                if pending is not None:  # what follows a literal: b')' or b' UID 42)'
-                    found.append((pending[0] + part, pending[1]))
-                    pending = None
-                else:
-                    found.append((part, None))
-        if pending is not None:
-            found.append(pending)
+        """`UID FETCH uids (item)`: (uid, RFC822.SIZE or None, first literal or None) per
+        message, within the reader's bounds as they are now."""
+        return self._read_fetch(self._send_fetch(uids, item))
+
+    def _send_fetch(self, uids: list[int], item: str) -> str:
+        """Send `UID FETCH uids (item)` (through imaplib's send: transcript, deadline) with
+        a tag of ours; its reply is read by `_read_fetch(tag)`."""
+        self._tags += 1
+        tag = f"MPW{self._tags}"
+        self.client._imap.send(f"{tag} UID FETCH {_uid_set(uids)} ({item})\r\n".encode())
+        return tag
+
+    def _read_fetch(self, tag: str, limit: int | None = None, count: int = 0) -> list[tuple[int, bytes | None, bytes | None]]:
+        """The reply to FETCH `tag`, read straight from the session's bounded reader
+        (imaplib's and imapclient's per-line parsing cost as much again as the fetch). With
+        `limit`, for the duration, each literal is at most `limit` bytes and the reply at
+        most `count` of them. Only the tagged answer goes to the transcript."""
+        self.session.deadline.restart()
+        reader = self.session.reader
+        reader.new_reply()
+        if limit is None:
+            return self._fetch_answer(tag.encode(), reader)
+        with raised_bounds(reader, max_literal=limit, max_bytes=(limit + 1024) * (count + 1)):
+            return self._fetch_answer(tag.encode(), reader)
+
+    def _fetch_answer(self, tag: bytes, reader) -> list[tuple[int, bytes | None, bytes | None]]:
         answer = []
-        for line, literal in found:
+        while True:
+            line = reader.readline()
+            if not line:
+                raise ServerClosed()
+            if line.startswith(tag + b" "):
+                self.client._imap.transcript.add(f"S: {_text(line).rstrip()}")
+                if line[len(tag) + 1 : len(tag) + 3].upper() != b"OK":
+                    raise UnexpectedReply(shorten(_text(line[len(tag) + 1 :]).strip(), self.session.wire.clean))
+                return answer
+            literal = None
+            while (found := LITERAL_AT_END.search(line)) is not None:  # {n}: n bytes, then the line goes on
+                size = int(found.group(1))
+                data = reader.read(size)
+                if len(data) < size:
+                    raise ServerClosed()
+                literal = data if literal is None else literal
+                more = reader.readline()
+                if not more:
+                    raise ServerClosed()
+                line = line[: found.start()] + more
             uid = FETCH_UID.search(line)
-            if uid is None:
-                continue  # an unsolicited FETCH (flags changed elsewhere): not one of ours
+            if uid is None or not line.startswith(b"* "):
+                continue  # an unsolicited FETCH (flags changed elsewhere), EXISTS...: not one of ours
             size = FETCH_SIZE.search(line)
             answer.append((int(uid.group(1)), size.group(1) if size else None, literal))
-        return answer
 
 
+QUICK_FETCH = "RFC822.SIZE BODY.PEEK[]"
+LITERAL_AT_END = re.compile(rb"\{(\d{1,19})\}\r?\n\Z")
 FETCH_UID = re.compile(rb"\bUID (\d+)")
 FETCH_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
 

@@ -66,6 +66,11 @@ def new_message_id(account: str) -> str:
     return f"<{uuid.uuid4().hex}@{domain}>"
 
 
+def is_message_id(text: str) -> bool:
+    """Whether compose() takes `text` as it is in In-Reply-To or References."""
+    return bool(_MESSAGE_ID.fullmatch(text)) and text.isascii()
+
+
 def compose(
     settings: ProviderSettings,
     *,
