@@ -19,7 +19,7 @@ from sqlalchemy import update
 from sqlmodel import Field, Session, SQLModel, select
 
 from tui.core.domain import Status, ValidationError
-from tui.core.records import CampaignNotFound, ProviderInUse  # noqa: F401 (raised here; light, for the CLI)
+from tui.core.records import CampaignNotFound, ProviderInUse  # noqa: F401 (ProviderInUse: its home for callers)
 from tui.core.report import as_utc, utcnow
 
 MAX_NAME_LENGTH = 80

@@ -20,14 +20,13 @@ import requests
 
 from tui.core.domain import SignIn
 from tui.core.oauth.apps import GoogleApp
-from tui.core.oauth.errors import PortTaken, SignInCancelled, SignInError, explain, login_again, unreachable
+from tui.core.oauth.errors import PortTaken, SignInCancelled, SignInError, explain, unreachable
 from tui.core.oauth.microsoft import MARGIN, SignInResult
 from tui.core.oauth.tokens import TokenCache, id_token_claims, signed_in_address
 from tui.core.report import utcnow
 
 MAIL_SCOPE = "https://mail.google.com/"
 SCOPES = (MAIL_SCOPE, "openid", "https://www.googleapis.com/auth/userinfo.email")
-from tui.core.oauth import DEFAULT_PORT
 # How long the listener waits for the browser, like Microsoft's device code lifetime.
 WAIT_SECONDS = 900.0
 DONE_PAGE = b"<!doctype html><title>mailprov</title><p>Signed in. You can close this tab and go back to mailprov."
