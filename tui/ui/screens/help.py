@@ -9,10 +9,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-INTRO = (
-    "A provider is a mailbox the platform sends from (SMTP) and, with Receive emails on, "
-    "reads from (IMAP or POP3). Saving checks it step by step."
-)
+# One line at 80 columns: the keys need the rest of an 80x24 screen.
+INTRO = "A provider: a mailbox to send from (SMTP) and read from (IMAP, POP3)."
 # Keys that are not bindings of ours.
 LIST_EXTRA = [("tab", "Go to the status pane (↑↓ scroll it)")]
 FORM_EXTRA = [("tab", "Next field (shift+tab: back)")]
