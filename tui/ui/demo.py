@@ -89,6 +89,22 @@ def fill_demo(service, now: datetime = DEMO_NOW) -> None:
     assert [r.status for r in service.list()] == [Status.RED, Status.GREY, Status.GREEN]
 
 
+def queue_demo(service, provider: str = "Support", count: int = 12) -> None:
+    """`count` small messages received into the provider's queue (the list's Queued column)."""
+    from tui.core.parse import parse_message
+    from tui.core.queue import Incoming, QueueStore
+
+    record = service.require(provider)
+    batch = [
+        Incoming(parse_message(
+            f"From: Customer {number} <customer{number}@example.net>\r\nTo: {record.settings.account}\r\n"
+            f"Subject: Order {number}\r\nMessage-ID: <demo-{number}@example.net>\r\n\r\nWhere is it?\r\n".encode()
+        ), f"demo {number}")
+        for number in range(1, count + 1)
+    ]
+    QueueStore(service.store).commit_batch(record.id, batch, active_reference=True)
+
+
 def demo_settings(folder: Path, *, ca_file: Path | None = None, timeout: float = 5) -> Settings:
     """Settings over a SQLite file in `folder`."""
     return Settings(
