@@ -20,7 +20,7 @@ def demo_app(tmp_path, *, providers: bool = True):
     app = make_app(tmp_path)
     if providers:
         fill_demo(app.service)
-        queue_demo(app.service)  # Support: 12 messages in its queue
+        queue_demo(app.service.store)  # Support: 12 messages in its queue
     return app
 
 

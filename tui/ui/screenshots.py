@@ -39,7 +39,7 @@ async def _take_all(folder: Path, work_dir: Path) -> list[Path]:
     settings = demo_settings(work_dir)
     service = memory_service(settings)
     fill_demo(service)
-    queue_demo(service)  # Support: 12 messages queued
+    queue_demo(service.store)  # Support: 12 messages queued
     app = create_app(service, settings, clock=lambda: DEMO_NOW)
     app.animation_level = "none"
     saved = []

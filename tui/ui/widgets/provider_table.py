@@ -326,6 +326,10 @@ def arrange_columns(natural: dict[str, int], width: int) -> tuple[dict[str, int]
         given = max(0, min(excess, widths[key] - floor))
         widths[key] -= given
         excess -= given
+    for key in ("account", "name"):  # cells a left-out column freed beyond the excess go back
+        back = max(0, min(-excess, natural[key] - widths[key]))
+        widths[key] += back
+        excess += back
     return widths, NARROW_GAP
 
 
