@@ -289,7 +289,7 @@ def test_the_queued_column_gives_way_before_status_or_a_readable_account():
     widths, gap = arrange_columns(widest, 78)  # an 80-column terminal
     assert widths["status"] == 21 and widths["queued"] == 0  # left out, with its gap
     assert sum(width + gap for width in widths.values() if width) <= 78
-    short = {**widest, "status": 13, "name": 7, "account": 19}  # the demo's providers
+    short = {**widest, "status": 13, "name": 7, "type": 9, "account": 19}  # the demo's providers
     widths, gap = arrange_columns(short, 78)
     assert widths == short and gap == 1  # everything whole, Queued too
 
