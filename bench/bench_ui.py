@@ -2,11 +2,13 @@
 
     python -m bench.bench_ui          (everything)
     python -m bench.bench_ui form     (the form's figures only)
+    python -m bench.bench_ui list     (the list's start-up figures only, with and without a queue)
 
 Start-up is timed from process start to the first painted screen, in a real pseudo-terminal,
 for mailprov and for a minimal Textual app (Label + Footer) measured in the same run: the
 target is within 1.3x of that baseline; the list usable (its first row painted) within 1.5x
-with 10,000 providers, under 2 s and 150 MB with 100,000. Then, in process: a filter
+with 10,000 providers, under 2 s and 150 MB with 100,000; also with 10,000 providers and
+200,000 messages in their queues (the list's Queued column counts them). Then, in process: a filter
 keystroke to the updated table (target under 50 ms); a key to a usable form, new and edit
 (under 150 ms; baseline: a bare app pushing a screen with one Input); the form opened again
 right after closing one, 100,000 providers (<= 1.5x a bare app pushing a new 12-Input
@@ -35,6 +37,7 @@ PAIRED_RUNS = 15
 SIZE = (120, 36)
 BIG = 10_000
 HUGE = 100_000
+QUEUED = 200_000  # received messages spread over the BIG providers (20 each)
 # In mailprov's first frame whatever its body shows ("Loading providers…", or already the rows
 # read from the file before the store opened): the header's subtitle.
 FIRST_PAINT = b"email providers"
@@ -150,6 +153,45 @@ def fill_database(folder: Path, count: int) -> None:
             session.execute(insert(ProviderRow), rows)
         session.commit()
     store.close()
+
+
+def fill_queue(folder: Path, count: int) -> None:
+    """`count` small received messages spread evenly over the providers, written straight
+    into the queue's table (what the list counts: its rows, not their contents)."""
+    import sqlite3
+
+    connection = sqlite3.connect(folder / "mailprov.db")
+    with connection:
+        ids = [row[0] for row in connection.execute("SELECT id FROM provider ORDER BY id")]
+        connection.executemany(
+            "INSERT INTO mail_message (provider_id, conversation_id, direction, dedupe_key, raw, received_at)"
+            " VALUES (?, ?, 'in', ?, ?, '2025-03-14 09:30:00.000000')",
+            ((ids[i % len(ids)], i, f"<m{i}@example.net>", b"Subject: x\r\n\r\nx\r\n") for i in range(count)),
+        )
+    connection.close()
+
+
+def list_only() -> int:
+    """The list's start-up with 10,000 providers, with and without messages queued, against
+    the bare app in the same run."""
+    python = sys.executable
+    mailprov = [python, "-m", "tui"]
+    with tempfile.TemporaryDirectory(prefix="mailprov-bench-") as tmp:
+        big, queued = Path(tmp, "big"), Path(tmp, "queued")
+        for folder in (big, queued):
+            folder.mkdir()
+            fill_database(folder, BIG)
+        fill_queue(queued, QUEUED)
+        bare, _ = median_run([python, "-c", BASELINE_APP], mailprov_env(big), b"bare app ready")
+        big_listed, big_kb = median_run(mailprov, mailprov_env(big), b"Provider 00000")
+        queued_listed, queued_kb = median_run(mailprov, mailprov_env(queued), b"Provider 00000")
+    print(f"list shown, median of {RUNS} runs in a {SIZE[0]}x{SIZE[1]} pty")
+    print(f"  bare Textual app (Label + Footer)          {bare * 1000:7.0f} ms  (baseline)")
+    print(f"  {BIG} providers, empty queues            {big_listed * 1000:7.0f} ms  {big_listed / bare:4.2f}x bare,"
+          f" peak {big_kb / 1024:.0f} MB  (target <= 1.50x)")
+    print(f"  {BIG} providers, {QUEUED} messages queued {queued_listed * 1000:7.0f} ms  "
+          f"{queued_listed / bare:4.2f}x bare, peak {queued_kb / 1024:.0f} MB")
+    return 0
 
 
 def paired_start_up(baseline_argv, argv, env) -> tuple[float, float, float, int]:
@@ -582,6 +624,8 @@ def print_form_timings(bare_form: float, new_form: float, edit_form: float) -> N
 def main() -> int:
     if sys.argv[1:] == ["form"]:
         return form_only()
+    if sys.argv[1:] == ["list"]:
+        return list_only()
     python = sys.executable
     mailprov = [python, "-m", "tui"]
     with tempfile.TemporaryDirectory(prefix="mailprov-bench-") as tmp:

@@ -31,3 +31,32 @@ def test_light_rows_match_the_full_records(tmp_path):
     assert by_name["Plain"].inbound is None and not by_name["Plain"].encrypted
     assert by_name["Pop"].inbound is Protocol.POP3 and by_name["Pop"].failure.kind is FailureKind.SECRET
     assert by_name["Billing"].status is Status.RED and by_name["Billing"].last_checked_at.tzinfo is not None
+
+
+def test_rows_carry_each_providers_received_count_from_the_store_and_the_peek(tmp_path):
+    from tests.ui_helpers import queue_demo
+    from tui.core.listing import ROWS_SQL, peek_sqlite
+    from tui.core.queue import QueueStore
+
+    settings = make_settings(tmp_path)
+    service = make_service(settings)
+    fill_demo(service)
+    queue_demo(service.store, "Support", count=12)
+    queue_demo(service.store, "Billing", count=1)
+    queue_demo(service.store, "Billing", count=1)  # the same message again: queued once
+    sent = b"From: support@example.com\r\nTo: a@example.net\r\nSubject: Hi\r\nMessage-ID: <out-1@example.com>\r\n\r\nHi\r\n"
+    QueueStore(service.store).record_sent(service.require("Support").id, sent)  # sent: not counted
+
+    expected = {"Billing": 1, "Sales": 0, "Support": 12}
+    assert {row.name: row.queued for row in service.store.list_rows()} == expected
+    assert {row.name: row.queued for row in peek_sqlite(settings.db_url)} == expected
+    assert QueueStore(service.store).queued_counts() == {
+        service.require(name).id: count for name, count in expected.items() if count}
+
+    # One aggregate over the queue's unique index beside the rows, not a query per row.
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "mailprov.db") as connection:
+        plan = " | ".join(row[3] for row in connection.execute("EXPLAIN QUERY PLAN " + ROWS_SQL))
+    assert "SCAN mail_message USING COVERING INDEX" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan

@@ -20,6 +20,7 @@ from tests.ui_helpers import (
     make_service,
     make_settings,
     notifications,
+    queue_demo,
     settle,
     type_into,
     visible_text,
@@ -87,6 +88,45 @@ async def test_the_list_follows_changes_made_by_the_cli_and_keeps_the_cursor(tmp
         await wait_until(pilot, lambda: row_names(app) == ["Aardvark", "Sales", "Support"])
         assert table_of(app).selected_name == "Support"
         assert app.screen.query_one(StatusPane).view.name == "Support"
+
+
+def queue_in_another_process(tmp_path: Path, provider: str, count: int, first: int) -> None:
+    """Mail received into the provider's queue by another process (as the worker does)."""
+    script = ("import sys; from tui.core.store import Store; from tui.ui.demo import queue_demo; "
+              "queue_demo(Store.open(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))")
+    result = subprocess.run(
+        [sys.executable, "-c", script, f"sqlite:///{tmp_path / 'mailprov.db'}", provider, str(count), str(first)],
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def queued_cell(app, name: str) -> str:
+    table = table_of(app)
+    return next(table.shown_cells(i)[5] for i in range(table.row_count) if table.row_cells(i)[1] == name)
+
+
+async def test_the_queued_count_shows_and_follows_mail_queued_by_another_process(tmp_path):
+    app = make_app(tmp_path)
+    fill_demo(app.service)
+    queue_demo(app.service.store, "Support", count=12)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        header = visible_text(app).splitlines()[1]
+        assert "Queued" in header and "Status" in header
+        assert [queued_cell(app, name) for name in ("Billing", "Sales", "Support")] == ["0", "0", "12"]
+        await pilot.press("down", "down")
+        assert app.screen.query_one(StatusPane).view.name == "Support"
+        assert "Queued: 12 messages" in visible_text(app)
+        queue_in_another_process(tmp_path, "Support", count=3, first=13)
+        await wait_until(pilot, lambda: queued_cell(app, "Support") == "15")
+        await settle(pilot)
+        assert "Queued: 15 messages" in visible_text(app)
+        assert table_of(app).selected_name == "Support"  # the cursor stays
+        await pilot.press("up", "up")  # Billing
+        queue_in_another_process(tmp_path, "Billing", count=1, first=1)
+        await wait_until(pilot, lambda: queued_cell(app, "Billing") == "1")
+        await settle(pilot)
+        assert "Queued: 1 message" in visible_text(app)
 
 
 async def test_a_check_left_running_in_the_form_shows_in_the_list_then_its_result(tmp_path, silent_port, closed_port):
@@ -232,12 +272,26 @@ async def test_long_names_and_accounts_are_shortened_and_status_stays_in_view(tm
         header = visible_text(app).splitlines()[1]
         for label in ("Status", "Name", "Type", "Account", "Receive", "Last check"):
             assert label in header
-        status, name, kind, account, receive, checked = table.shown_cells(0)
+        assert "Queued" not in header  # left out before the account is cut to a letter
+        status, name, kind, account, receive, queued, checked = table.shown_cells(0)
         assert status == "○ not checked"
         assert name.startswith("Customer") and name.endswith("…")
         assert "…" in account and account.endswith("@example.com")  # the domain stays
+        assert len(account) >= 16 and queued == ""
         assert checked == "never"
         assert table.shown_cells(1)[3] == "sales@example.com"  # short ones are whole
+
+
+def test_the_queued_column_gives_way_before_status_or_a_readable_account():
+    from tui.ui.widgets.provider_table import COLUMNS, arrange_columns
+
+    widest = {key: high for _, key, high in COLUMNS}  # "● active, unencrypted", long names
+    widths, gap = arrange_columns(widest, 78)  # an 80-column terminal
+    assert widths["status"] == 21 and widths["queued"] == 0  # left out, with its gap
+    assert sum(width + gap for width in widths.values() if width) <= 78
+    short = {**widest, "status": 13, "name": 7, "type": 9, "account": 19}  # the demo's providers
+    widths, gap = arrange_columns(short, 78)
+    assert widths == short and gap == 1  # everything whole, Queued too
 
 
 async def test_the_footer_keeps_quit_at_80_columns(tmp_path):

@@ -5,7 +5,7 @@ Review tests/__snapshots__/ with `pytest --snapshot-report` before `--snapshot-u
 import pytest
 import textual.constants
 
-from tests.ui_helpers import example_draft, fill_demo, make_app, no_cursor_blink, settle
+from tests.ui_helpers import example_draft, fill_demo, make_app, no_cursor_blink, queue_demo, settle
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]
 
@@ -20,6 +20,7 @@ def demo_app(tmp_path, *, providers: bool = True):
     app = make_app(tmp_path)
     if providers:
         fill_demo(app.service)
+        queue_demo(app.service.store)  # Support: 12 messages in its queue
     return app
 
 

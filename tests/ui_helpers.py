@@ -14,6 +14,7 @@ from tui.ui.demo import (  # noqa: F401  (re-exported for the tests)
     fill_demo,
     memory_service,
     passed_report,
+    queue_demo,
 )
 
 FROZEN_NOW = DEMO_NOW

@@ -22,6 +22,18 @@ _COLUMNS = (
     "last_checked_at, last_ok_at, error_kind, error_message, error_remedy, error_fields, smtp_sign_in, "
     "token_key, oauth_account, token_expires_at, refresh_token_at, shared_mailbox"
 )
+# Each provider's received messages, counted in ONE aggregate beside the rows (not a query
+# per row): the queue's unique index (provider_id, direction, dedupe_key) covers it, so
+# SQLite walks that index in provider order and never reads a message row.
+_QUEUED = (
+    "SELECT provider_id, count(*) AS queued FROM mail_message "
+    "WHERE direction = 'in' GROUP BY provider_id"
+)
+ROWS_SQL = (
+    f"SELECT {', '.join('provider.' + column for column in _COLUMNS.split(', '))}, coalesce(counts.queued, 0) "
+    f"FROM provider LEFT JOIN ({_QUEUED}) AS counts ON counts.provider_id = provider.id "
+    "ORDER BY provider.name_key"
+)
 _NONE = Security.NONE.value
 T = TypeVar("T")
 # Enum members by value: a dict lookup per row is several times cheaper than an Enum call.
@@ -46,15 +58,16 @@ class ListRow(NamedTuple):  # a tuple: ~3x cheaper to build than a frozen datacl
     token_expires_at: datetime | None = None
     refresh_token_at: datetime | None = None
     shared_mailbox: bool = False
+    queued: int = 0  # messages received into its queue (tui.core.queue)
 
 
 def read_rows(connection: Any, convert: Callable[[ListRow], T] | None = None) -> list[T]:
-    """Every provider, by name (as `Store.list`), from a DB-API connection to the store;
+    """Every provider, by name (as `Store.list`), with its queued count, from a DB-API connection to the store;
     each row passed through `convert` as it is read (so that the rows and what they become
     are never all in memory together: 100,000 of them)."""
     cursor = connection.cursor()
     try:
-        cursor.execute(f"SELECT {_COLUMNS} FROM provider ORDER BY name_key")
+        cursor.execute(ROWS_SQL)
         if convert is None:
             return [_row(values) for values in _batches(cursor)]
         return [convert(_row(values)) for values in _batches(cursor)]
@@ -70,7 +83,7 @@ def _batches(cursor: Any, size: int = 2000) -> Iterator[tuple]:
 def _row(values: tuple) -> ListRow:
     (name, type_, account, inbound, smtp_security, inbound_security, status,
      checked, ok, error_kind, error_message, error_remedy, error_fields, smtp_sign_in,
-     token_key, oauth_account, token_expires_at, refresh_token_at, shared_mailbox) = values
+     token_key, oauth_account, token_expires_at, refresh_token_at, shared_mailbox, queued) = values
     failure = None
     if error_kind:
         failure = Failure.from_dict({"kind": error_kind, "message": error_message or "",
@@ -91,6 +104,7 @@ def _row(values: tuple) -> ListRow:
         token_expires_at=_when(token_expires_at),
         refresh_token_at=_when(refresh_token_at),
         shared_mailbox=bool(shared_mailbox),
+        queued=queued,
     )
 
 

@@ -89,6 +89,24 @@ def fill_demo(service, now: datetime = DEMO_NOW) -> None:
     assert [r.status for r in service.list()] == [Status.RED, Status.GREY, Status.GREEN]
 
 
+def queue_demo(store, provider: str = "Support", count: int = 12, first: int = 1) -> None:
+    """`count` small messages received into the provider's queue (the list's Queued column),
+    numbered from `first` (the same numbers again are the same messages: not queued twice).
+    `store` is a tui.core.store.Store."""
+    from tui.core.parse import parse_message
+    from tui.core.queue import Incoming, QueueStore
+
+    record = store.get(provider)
+    batch = [
+        Incoming(parse_message(
+            f"From: Customer {number} <customer{number}@example.net>\r\nTo: {record.settings.account}\r\n"
+            f"Subject: Order {number}\r\nMessage-ID: <demo-{number}@example.net>\r\n\r\nWhere is it?\r\n".encode()
+        ), f"demo {number}")
+        for number in range(first, first + count)
+    ]
+    QueueStore(store).commit_batch(record.id, batch, active_reference=True)
+
+
 def demo_settings(folder: Path, *, ca_file: Path | None = None, timeout: float = 5) -> Settings:
     """Settings over a SQLite file in `folder`."""
     return Settings(

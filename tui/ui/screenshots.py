@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from tui.ui.app import MailprovApp, create_app
-from tui.ui.demo import DEMO_NOW, DEMO_PASSWORD, demo_settings, fill_demo, memory_service
+from tui.ui.demo import DEMO_NOW, DEMO_PASSWORD, demo_settings, fill_demo, memory_service, queue_demo
 
 SIZE = (120, 36)
 
@@ -39,6 +39,7 @@ async def _take_all(folder: Path, work_dir: Path) -> list[Path]:
     settings = demo_settings(work_dir)
     service = memory_service(settings)
     fill_demo(service)
+    queue_demo(service.store)  # Support: 12 messages queued
     app = create_app(service, settings, clock=lambda: DEMO_NOW)
     app.animation_level = "none"
     saved = []

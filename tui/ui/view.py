@@ -30,6 +30,9 @@ class ProviderView:
     sign_in: TokenStatus | None = None  # Outlook and Gmail: who is signed in, the tokens' times
     # False for a view of a light list row (tui.core.listing): the report is read when shown.
     report_read: bool = True
+    # Messages received into its queue: read with the list's rows; None where not read
+    # (a record read alone, the form's provider): nothing is shown then.
+    queued: int | None = None
     _search: list = field(default_factory=list, init=False, compare=False, repr=False)  # search_text, once built
 
     @property
@@ -77,6 +80,7 @@ class ProviderView:
             sign_in=TokenStatus(row.signed_in, row.oauth_account, row.token_expires_at, row.refresh_token_at,
                                 row.shared_mailbox) if row.type.sign_in.uses_oauth else None,
             report_read=row.last_checked_at is None,  # never checked: there is no report to read
+            queued=row.queued,
         )
 
     @property

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from functools import partial
 
 from textual import on, work
@@ -428,7 +429,8 @@ class ProvidersScreen(Screen[None]):
         if message.view is None or message.name not in self.views:
             self.reload()  # gone meanwhile: the whole list, as the database has it
             return
-        view = self.views[message.name] = message.view
+        # A record read alone has no queued count: the list's stays until the next reload.
+        view = self.views[message.name] = replace(message.view, queued=self.views[message.name].queued)
         table = self.query_one(ProviderTable)
         table.update_view(view, self.app.now())
         table.set_checking(self.checking())  # the check that follows a save may still run

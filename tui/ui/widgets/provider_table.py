@@ -33,12 +33,15 @@ COLUMNS = (
     ("Type", "type", 12),
     ("Account", "account", 60),
     ("Receive", "receive", 7),
+    ("Queued", "queued", 6),  # messages received into its queue: "12", "98765", "1.2M"
     ("Last check", "checked", 10),  # "5 days ago", "2025-03-14"
 )
 # When a row is wider than the screen, these give up width, in this order, each down to
 # the width given: the name first (a long name is rare and its start tells it apart), then
-# the account, whose domain is kept (see shorten_account). Status and the others never shrink.
-SHRINK_ORDER = (("name", 12), ("account", 12), ("name", 8))
+# the account, whose domain is kept (see shorten_account), then the queued count goes (0:
+# the column is left out, the status pane still says it) before the account is cut to a
+# letter and its domain. Status and the others never shrink.
+SHRINK_ORDER = (("name", 12), ("account", 16), ("queued", 0), ("account", 12), ("name", 8))
 # Spaces before each column: two where they fit, one on narrow terminals (80 columns).
 WIDE_GAP, NARROW_GAP = 2, 1
 CHECKING = "◌ checking…"
@@ -143,9 +146,10 @@ class ProviderTable(ScrollView, can_focus=True):
             self.refresh_row(row)
 
     def shown_cells(self, row: int) -> list[str]:
-        """The texts of a row as drawn: fitted to the columns' widths, cut with "…"."""
+        """The texts of a row as drawn: fitted to the columns' widths, cut with "…" ("" for
+        a column left out)."""
         return [
-            _fit_cell(text, column.width, column.key).rstrip()
+            _fit_cell(text, column.width, column.key).strip() if column.width else ""
             for column, (text, _) in zip(self.columns, self._cells(self.views[row]))
         ]
 
@@ -243,6 +247,7 @@ class ProviderTable(ScrollView, can_focus=True):
             (view.type.label, None),
             (visible(view.account), None),
             ("yes" if view.receive_emails else "no", None),
+            (short_count(view.queued), None),
             (ago(view.last_checked_at, self._now) if self._now else "", None),
         ]
 
@@ -250,6 +255,8 @@ class ProviderTable(ScrollView, can_focus=True):
         gap = self.gap
         segments = []
         for column, (text, component) in zip(self.columns, cells):
+            if not column.width:
+                continue  # left out for lack of room (SHRINK_ORDER)
             cell = _fit_cell(text, column.width, column.key)
             style = base + self._colour(component) if component else base
             segments.append(Segment(" " * gap, base))
@@ -269,7 +276,7 @@ class ProviderTable(ScrollView, can_focus=True):
         self.refresh()
 
     def _line_width(self) -> int:
-        return sum(column.width for column in self.columns) + self.gap * len(self.columns)
+        return _table_width({column.key: column.width for column in self.columns}, self.gap)
 
     def on_resize(self) -> None:
         self._arrange_columns()
@@ -283,6 +290,7 @@ def natural_widths(views: list[ProviderView]) -> dict[str, int]:
         "type": [view.type.label for view in views],
         "account": [view.account for view in views],
         "receive": ["yes"],
+        "queued": [short_count(view.queued) for view in views if view.queued],
         "checked": ["5 days ago"],
     }
     return {
@@ -305,21 +313,48 @@ def arrange_columns(natural: dict[str, int], width: int) -> tuple[dict[str, int]
     Beyond that the table scrolls sideways, Status first."""
     widths = dict(natural)
     for gap in (WIDE_GAP, NARROW_GAP):
-        if sum(widths.values()) + gap * len(widths) <= width:
+        if _table_width(widths, gap) <= width:
             return widths, gap
-    excess = sum(widths.values()) + NARROW_GAP * len(widths) - width
+    excess = _table_width(widths, NARROW_GAP) - width
     for key, floor in SHRINK_ORDER:
+        if excess <= 0:
+            break
+        if floor == 0:  # a column that cannot be narrowed: all of it (and its gap) or nothing
+            excess -= widths[key] + NARROW_GAP
+            widths[key] = 0
+            continue
         given = max(0, min(excess, widths[key] - floor))
         widths[key] -= given
         excess -= given
+    for key in ("account", "name"):  # cells a left-out column freed beyond the excess go back
+        back = max(0, min(-excess, natural[key] - widths[key]))
+        widths[key] += back
+        excess += back
     return widths, NARROW_GAP
+
+
+def _table_width(widths: dict[str, int], gap: int) -> int:
+    """Cells a row takes: each column shown, with its gap before it."""
+    return sum(width + gap for width in widths.values() if width)
+
+
+def short_count(count: int | None) -> str:
+    """A queued count in at most 6 cells ("Queued" is as wide): "12", "987654", "1.2M";
+    "" when it was not read."""
+    if count is None:
+        return ""
+    if count < 1_000_000:
+        return str(count)
+    if count < 10_000_000:
+        return f"{count / 1_000_000:.1f}M".replace(".0M", "M")
+    return f"{count // 1_000_000}M"
 
 
 def _fit_cell(text: str, width: int, key: str = "") -> str:
     """Exactly `width` terminal cells: padded, or shortened with "…" (an account in the
     middle, so the domain stays; anything else at the end)."""
     if cell_len(text) <= width:
-        return set_cell_size(text, width)
+        return text.rjust(width) if key == "queued" else set_cell_size(text, width)
     if key == "account":
         return set_cell_size(shorten_account(text, width), width)
     return set_cell_size(text, width - 1) + "…"

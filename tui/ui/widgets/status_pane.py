@@ -149,7 +149,15 @@ class StatusPane(Static, can_focus=False):
             ("   Last success: ", "$text-muted"),
             ago(view.last_ok_at, now),
         )
-        return [line, *_sign_in_lines(view, now, self.size.width)]
+        lines = [line]
+        queued = _queued_text(view)
+        if queued is not None:  # on the same line when it fits: the pane has ~7 lines at 80x24
+            part = Content.assemble(("Queued: ", "$text-muted"), queued)
+            if line.cell_length + 3 + part.cell_length <= self.size.width:
+                lines[0] = Content.assemble(line, "   ", part)
+            else:
+                lines.append(part)
+        return [*lines, *_sign_in_lines(view, now, self.size.width)]
 
     def _transcript(self, report: CheckReport) -> list[Content]:
         if not self.show_transcript:
@@ -159,6 +167,14 @@ class StatusPane(Static, can_focus=False):
             lines.append(Content.styled(f"{result.protocol.upper()} {visible(result.host)}:{result.port}", "bold"))
             lines.extend(Content.styled(visible(line), "$text-muted") for line in result.transcript)
         return lines
+
+
+def _queued_text(view: ProviderView) -> str | None:
+    """"12 messages" received into its queue; None when not read (a record read alone, the
+    form) or when it has none and does not receive."""
+    if view.queued is None or (not view.queued and not view.receive_emails):
+        return None
+    return "1 message" if view.queued == 1 else f"{view.queued:,} messages"
 
 
 def _sign_in_lines(view: ProviderView, now: datetime | None, width: int) -> list[Content]:
