@@ -97,25 +97,18 @@ class CampaignStore:
 
     def attach(self, name: str, provider: str) -> Campaign:
         """The campaign uses `provider` (green) from now on, instead of the one it had."""
-        provider_id = self._attachable(provider)
+        return self._set_provider(name, self._attachable(provider))
+
+    def detach(self, name: str) -> Campaign:
+        """The campaign uses no provider any more."""
+        return self._set_provider(name, None)
+
+    def _set_provider(self, name: str, provider_id: int | None) -> Campaign:
         with Session(self.engine) as session:
             row = _find(session, name)
             if row is None:
                 raise CampaignNotFound(name)
             row.provider_id = provider_id
-            row.updated_at = utcnow()
-            session.add(row)
-            session.commit()
-            session.refresh(row)
-            return self._to_campaign(session, row)
-
-    def detach(self, name: str) -> Campaign:
-        """The campaign uses no provider any more."""
-        with Session(self.engine) as session:
-            row = _find(session, name)
-            if row is None:
-                raise CampaignNotFound(name)
-            row.provider_id = None
             row.updated_at = utcnow()
             session.add(row)
             session.commit()
