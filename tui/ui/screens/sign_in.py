@@ -181,9 +181,9 @@ class SignInScreen(Screen[str | None]):
         """In a worker: get the sign-in's result, check the account and store the tokens."""
         from tui.core.oauth import SignInCancelled, SignInError
 
-        shared = self.shared_mailbox  # read once: the switch may move meanwhile
         try:
-            result = get_result()
+            result = get_result()  # long: the switch may move meanwhile, so it is read after
+            shared = self.shared_mailbox
             if shared is not None:  # the switch's value decides the account check, saved or not yet
                 self.app.service.oauth.set_shared_mailbox(self.provider, shared)
             self.app.service.oauth.complete(self.provider, result)
