@@ -82,6 +82,9 @@ class OAuthServer:
     )
     browser_user: str = "alice@example.test"  # who signs in when the "browser" opens a consent URL
     browser_denies: bool = False
+    # Mailbox permissions (a shared mailbox): a person's tokens open the mailbox named here
+    # instead of their own, at the mail servers (token_user, introspection).
+    mailbox_of: dict[str, str] = field(default_factory=dict)
     device_grants: dict[str, DeviceGrant] = field(default_factory=dict)  # by device code
     code_grants: dict[str, CodeGrant] = field(default_factory=dict)
     access_tokens: dict[str, Token] = field(default_factory=dict)
@@ -154,10 +157,13 @@ class OAuthServer:
             self._failures.append((error, description))
 
     def token_user(self, access_token: str) -> str | None:
-        """Who an access token belongs to, while it is valid (None otherwise)."""
+        """Whose mailbox an access token opens, while it is valid (None otherwise): its
+        owner's, or the one `mailbox_of` gives the owner access to."""
         with self._lock:
             token = self.access_tokens.get(access_token)
-            return token.user if token and token.expires_at > time.time() else None
+            if not token or token.expires_at <= time.time():
+                return None
+            return self.mailbox_of.get(token.user, token.user)
 
     # --- endpoints ----------------------------------------------------------------------
 

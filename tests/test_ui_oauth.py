@@ -25,6 +25,7 @@ def idp(oauth_mail_servers):
     server.browser_user, server.browser_denies = USER, False
     yield server
     server.access_token_lifetime = 3600
+    server.mailbox_of.clear()
 
 
 @pytest.fixture
@@ -237,3 +238,99 @@ async def test_form_sign_in_panel_names_the_missing_app_then_signs_in(tmp_path, 
         await pilot.press("y")
         await wait_until(pilot, lambda: app.service.require("Sales").settings.account == OTHER)
         assert app.service.require("Sales").token_key is None
+
+
+# --- the paste fallback of Outlook, the shared mailbox switch, Gmail's QR code ------------------
+
+
+async def test_outlook_paste_fallback_through_the_ui_then_green(oauth_app, idp, oauth_mail_servers):
+    from tui.core.oauth import MicrosoftPasteSignIn
+
+    app = oauth_app
+    app.service.create(oauth_draft(oauth_mail_servers, "outlook"))
+    async with app.run_test(size=(100, 36)) as pilot:
+        screen = await open_sign_in(pilot)
+        device_flow = screen.flow
+        assert "Paste instead" in visible_text(app)  # the key is in the footer
+        await pilot.press("p")
+        await wait_until(pilot, lambda: isinstance(screen.flow, MicrosoftPasteSignIn))
+        await settle(pilot)
+        text = visible_text(app)
+        assert "Paste the address of the blank page" in text and "The code expires" not in text
+        assert " ".join(device_flow.user_code) not in text and "Paste instead" not in text
+        assert "code_challenge=" in screen.flow.url
+        landed = browser_redirect(screen.flow.url, oauth_mail_servers.ca_file)  # the person at the browser
+        screen.query_one("#paste").value = landed
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ProvidersScreen))
+        await wait_until(pilot, lambda: status_of(app) is Status.GREEN, limit=20)
+        assert app.service.require("Sales").sign_in_state.account == USER
+
+
+async def test_shared_mailbox_switch_accepts_another_account(oauth_app, idp, oauth_mail_servers):
+    app = oauth_app
+    app.service.create(oauth_draft(oauth_mail_servers, "outlook"))
+    async with app.run_test(size=(100, 36)) as pilot:
+        screen = await open_sign_in(pilot)
+        switch = screen.query_one("#shared-mailbox")
+        await wait_until(pilot, lambda: screen.query_one("#shared-mailbox-row").display)
+        assert "Shared mailbox" in visible_text(app) and switch.value is False
+        await pilot.click("#shared-mailbox")
+        assert switch.value is True
+        await wait_until(pilot, lambda: app.service.require("Sales").sign_in_state.shared_mailbox)
+        idp.mailbox_of[OTHER] = USER  # the mail servers let bob use alice's mailbox
+        idp.approve(screen.flow.user_code, OTHER)
+        await wait_until(pilot, lambda: isinstance(app.screen, ProvidersScreen) or screen.query_one("#sign-in-problem").display)
+        assert isinstance(app.screen, ProvidersScreen), visible_text(app)
+        await wait_until(pilot, lambda: status_of(app) is Status.GREEN, limit=20)
+        state = app.service.require("Sales").sign_in_state
+        assert state.account == OTHER and state.shared_mailbox
+
+
+async def test_shared_mailbox_switch_preset_then_off_rejects_another_account(oauth_app, idp, oauth_mail_servers):
+    app = oauth_app
+    app.service.create(oauth_draft(oauth_mail_servers, "outlook"))
+    app.service.oauth.set_shared_mailbox("Sales", True)
+    async with app.run_test(size=(100, 36)) as pilot:
+        screen = await open_sign_in(pilot)
+        switch = screen.query_one("#shared-mailbox")
+        assert switch.value is True  # the provider's current setting
+        switch.value = False
+        await wait_until(pilot, lambda: not app.service.require("Sales").sign_in_state.shared_mailbox)
+        idp.approve(screen.flow.user_code, OTHER)
+        await wait_until(pilot, lambda: screen.query_one("#sign-in-problem").display)
+        problem = visible_text(app)
+        assert OTHER in problem and USER in problem
+        assert not app.service.require("Sales").sign_in_state.shared_mailbox
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: status_of(app) is Status.RED)
+        assert app.service.require("Sales").token_key is None
+
+
+async def test_gmail_screen_shows_the_qr_code_and_fits_80x24(oauth_app, idp, oauth_mail_servers):
+    app = oauth_app
+    app.service.create(oauth_draft(oauth_mail_servers, "gmail"))
+    port = free_port()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(SignInScreen("Sales", port=port), app.screen.signed_in)
+        await wait_until(pilot, lambda: app.screen.flow is not None)
+        await pilot.pause()  # not settle(): the listener's worker waits for the browser
+        screen = app.screen
+        first_view = visible_text(app)
+        # The essential lines are on screen without scrolling: the tunnel and the paste input.
+        assert "Sign in Sales with Google" in first_view and f"ssh -L {port}:127.0.0.1:{port}" in first_view
+        assert "paste the address the browser ended on" in first_view
+        assert screen.query_one("#paste").has_focus
+        qr = screen.query_one("#consent-qr")
+        assert qr.display and qr.region.y >= screen.query_one("#paste").region.bottom
+        # The QR code is below: the page keys scroll to it while the input has the focus.
+        for _ in range(4):
+            await pilot.press("pagedown")
+        await pilot.pause()
+        scrolled = visible_text(app)
+        assert "▀" in scrolled and "▄" in scrolled and "█" in scrolled
+        assert sum("▀" in line or "▄" in line for line in scrolled.splitlines()) >= 15  # a whole code
+        assert screen.query_one("#paste").has_focus
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: port_is_free(port))

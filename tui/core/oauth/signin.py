@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from tui.core.domain import SignIn
 from tui.core.mail.credential import Credential
+import tui.core.oauth as oauth_package
 from tui.core.oauth import google, microsoft
 from tui.core.oauth.apps import (
     AppNotSet,
@@ -36,7 +37,7 @@ from tui.core.oauth.tokens import TokenCache, TokenStatus
 from tui.core.report import Failure, FailureKind
 from tui.core.records import ProviderRecord, SignInState
 
-DEFAULT_PORT = google.DEFAULT_PORT
+DEFAULT_PORT = oauth_package.DEFAULT_PORT  # defined once, in the package (light for the CLI's parser)
 SignInFlow = microsoft.DeviceCodeSignIn | microsoft.MicrosoftPasteSignIn | google.GoogleSignIn
 
 
