@@ -27,7 +27,6 @@ from tui.core.report import utcnow
 
 MAIL_SCOPE = "https://mail.google.com/"
 SCOPES = (MAIL_SCOPE, "openid", "https://www.googleapis.com/auth/userinfo.email")
-from tui.core.oauth import DEFAULT_PORT  # noqa: E402,F401 (signin.py reads it from here)
 # How long the listener waits for the browser, like Microsoft's device code lifetime.
 WAIT_SECONDS = 900.0
 DONE_PAGE = b"<!doctype html><title>mailprov</title><p>Signed in. You can close this tab and go back to mailprov."
