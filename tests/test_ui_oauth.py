@@ -299,8 +299,8 @@ async def test_shared_mailbox_switch_preset_then_off_rejects_another_account(oau
         await wait_until(pilot, lambda: not app.service.require("Sales").sign_in_state.shared_mailbox)
         idp.approve(screen.flow.user_code, OTHER)
         await wait_until(pilot, lambda: screen.query_one("#sign-in-problem").display)
-        problem = visible_text(app)
-        assert OTHER in problem and USER in problem
+        # The problem's words are painted a frame after it shows: wait for them, not a frame.
+        await wait_until(pilot, lambda: OTHER in visible_text(app) and USER in visible_text(app))
         assert not app.service.require("Sales").sign_in_state.shared_mailbox
         await pilot.press("escape")
         await wait_until(pilot, lambda: status_of(app) is Status.RED)
