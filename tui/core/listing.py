@@ -14,8 +14,9 @@ from pathlib import Path
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
-from tui.core.domain import Protocol, ProviderType, Security, Status
-from tui.core.report import Failure, as_utc
+from tui.core.domain import Protocol, ProviderType, Security, SmtpSignIn, Status
+from tui.core.records import moment
+from tui.core.report import Failure
 
 _COLUMNS = (
     "name, type, account, inbound_protocol, smtp_security, inbound_security, status, "
@@ -94,26 +95,18 @@ def _row(values: tuple) -> ListRow:
         account=account,
         inbound=(_PROTOCOLS.get(inbound) or Protocol(inbound)) if inbound else None,
         status=_STATUSES.get(status) or Status(status),
-        last_checked_at=_when(checked),
-        last_ok_at=_when(ok),
+        last_checked_at=moment(checked),
+        last_ok_at=moment(ok),
         failure=failure,
         encrypted=smtp_security != _NONE and inbound_security != _NONE,
-        smtp_login=smtp_sign_in != "none",
+        smtp_login=smtp_sign_in != SmtpSignIn.NONE.value,
         signed_in=token_key is not None,
         oauth_account=oauth_account,
-        token_expires_at=_when(token_expires_at),
-        refresh_token_at=_when(refresh_token_at),
+        token_expires_at=moment(token_expires_at),
+        refresh_token_at=moment(refresh_token_at),
         shared_mailbox=bool(shared_mailbox),
         queued=queued,
     )
-
-
-def _when(value: Any) -> datetime | None:
-    """A timestamp column as SQLAlchemy wrote it ("2025-03-14 09:30:00.000000", UTC)."""
-    if value is None:
-        return None
-    return as_utc(value if isinstance(value, datetime) else datetime.fromisoformat(value))
-
 
 
 def peek_sqlite(db_url: str, convert: Callable[[ListRow], T] | None = None) -> list[T] | None:
