@@ -92,6 +92,7 @@ class OAuthServer:
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
     refreshes: int = 0  # refresh grants answered with new tokens
     _failures: list[tuple[str, str]] = field(default_factory=list)
+    _paddings: list[int] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
@@ -155,6 +156,11 @@ class OAuthServer:
         """The next token request is answered with this OAuth error (HTTP 400)."""
         with self._lock:
             self._failures.append((error, description))
+
+    def pad_next_token(self, size: int) -> None:
+        """The next token answer carries `size` bytes more (a hostile or broken provider)."""
+        with self._lock:
+            self._paddings.append(size)
 
     def token_user(self, access_token: str) -> str | None:
         """Whose mailbox an access token opens, while it is valid (None otherwise): its
@@ -235,6 +241,12 @@ class OAuthServer:
         return 302, {"Location": redirect_uri + separator + urlencode(back)}, b""
 
     def _token(self, form: dict, headers) -> tuple[int, dict, bytes]:
+        status, headers_out, payload = self._token_answer(form, headers)
+        if self._paddings:
+            payload = payload[:-1] + b', "padding": "' + b"x" * self._paddings.pop(0) + b'"}'
+        return status, headers_out, payload
+
+    def _token_answer(self, form: dict, headers) -> tuple[int, dict, bytes]:
         if self._failures:
             error, description = self._failures.pop(0)
             return _json(400, {"error": error, "error_description": description})

@@ -14,7 +14,9 @@ import pytest
 from tests.oauth_server import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, MICROSOFT_CLIENT_ID, browser_redirect
 from tests.servers import HOST, USER, free_port
 from tui.core.domain import ProviderDraft, Status
-from tui.core.oauth import AccountMismatch, AppNotSet, AppSettingsError, NotOAuth, PortTaken, SignInCancelled
+from tui.core.oauth import (
+    AccountMismatch, AppNotSet, AppSettingsError, NotOAuth, PortTaken, SignInCancelled, SignInError,
+)
 from tui.core.oauth.tokens import TokenCache
 from tui.core.report import FailureKind
 from tui.core.secrets import MemoryKeyring, SecretStore
@@ -231,6 +233,24 @@ def test_gmail_pasted_url(service, idp, oauth_mail_servers):
     assert not flow.listening
     landed = browser_redirect(flow.url, oauth_mail_servers.ca_file)
     service.oauth.complete("Sales", flow.finish(landed))
+    assert service.check("Sales").ok
+
+
+@pytest.mark.parametrize("type_", ["outlook", "gmail"])
+def test_an_oversized_token_answer_is_refused_and_nothing_is_stored(service, idp, oauth_mail_servers, type_):
+    from tui.core.oauth.http import MAX_RESPONSE_BYTES
+
+    set_apps(service, idp)
+    service.create(oauth_draft(oauth_mail_servers, type_))
+    flow = service.oauth.start("Sales", port=free_port(), paste=True)
+    idp.pad_next_token(MAX_RESPONSE_BYTES + 1)
+    with pytest.raises(SignInError) as refused:
+        flow.finish(browser_redirect(flow.url, oauth_mail_servers.ca_file))
+    assert "too large" in str(refused.value) and "oauth-app show" in refused.value.remedy
+    assert service.token_cache("Sales") is None
+    # A normal answer right after is taken: the bound is on the answer, not the provider.
+    flow = service.oauth.start("Sales", port=free_port(), paste=True)
+    service.oauth.complete("Sales", flow.finish(browser_redirect(flow.url, oauth_mail_servers.ca_file)))
     assert service.check("Sales").ok
 
 

@@ -103,9 +103,16 @@ def explain(sign_in: SignIn, error: str, description: str, name: str, refreshing
 
 
 def unreachable(sign_in: SignIn, exc: BaseException, refreshing: bool) -> SignInError:
-    """The identity provider could not be reached (network, TLS, timeout)."""
+    """The identity provider could not be reached (network, TLS, timeout), or its answer
+    broke the size or time bound."""
+    from tui.core.oauth.http import ResponseTooLarge  # requests: loaded only when needed
+
     what = "refresh the sign-in token" if refreshing else "sign in"
     detail = quoted(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, ResponseTooLarge):
+        return SignInError(f"{COMPANY[sign_in]}'s answer to {what} was too large or too slow ({detail}).",
+                           "Check with `mailprov oauth-app show` that the app settings point at the real "
+                           "identity provider, then try again.", transient=True)
     remedy = ("Check this machine's network and proxy; if the certificate is not trusted, set "
               "MAILPROV_CA_FILE to the CA file for the identity provider.")
     return SignInError(f"Could not reach {COMPANY[sign_in]} to {what} ({detail}).", remedy, transient=True)

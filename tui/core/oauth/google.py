@@ -21,6 +21,7 @@ import requests
 from tui.core.domain import SignIn
 from tui.core.oauth.apps import GoogleApp
 from tui.core.oauth.errors import PortTaken, SignInCancelled, SignInError, explain, unreachable
+from tui.core.oauth.http import bounded_answers
 from tui.core.oauth.microsoft import MARGIN, SignInResult
 from tui.core.oauth.tokens import TokenCache, id_token_claims, signed_in_address
 from tui.core.report import utcnow
@@ -125,6 +126,8 @@ class GoogleSignIn:
             "auth_uri": app.auth_uri, "token_uri": app.token_uri, "redirect_uris": [self.redirect_uri],
         }}
         self._flow = Flow.from_client_config(config, scopes=list(SCOPES), redirect_uri=self.redirect_uri)
+        # The code exchange goes through the flow's own session: bound its answers too.
+        self._flow.oauth2session.hooks["response"].append(bounded_answers(self._session_timeout))
         self.url, self._state = self._flow.authorization_url(
             prompt="consent", login_hint=account, access_type="offline"
         )

@@ -33,6 +33,30 @@ def ca_bundle(settings: Settings) -> str | bool:
     return settings.env.get("SSL_CERT_FILE") or True
 
 
+def bounded_answers(timeout: float):
+    """A requests response hook that reads the answer's body at once, at most
+    MAX_RESPONSE_BYTES and within DEADLINE_FACTOR x `timeout`. requests runs response hooks
+    before it reads a body, so this hook is what reads it. For sessions mailprov does not
+    build itself (google-auth-oauthlib's), append it to `session.hooks["response"]`."""
+
+    def read_bounded(response: requests.Response, *args, **kwargs) -> requests.Response:
+        deadline = time.monotonic() + DEADLINE_FACTOR * timeout
+        body = bytearray()
+        try:
+            for chunk in response.iter_content(16384):
+                body += chunk
+                if len(body) > MAX_RESPONSE_BYTES:
+                    raise ResponseTooLarge(f"{response.url}: the answer is larger than {MAX_RESPONSE_BYTES} bytes")
+                if time.monotonic() > deadline:
+                    raise ResponseTooLarge(f"{response.url}: the answer took longer than {DEADLINE_FACTOR * timeout:g} s")
+        finally:
+            response.close()
+        response._content = bytes(body)
+        return response
+
+    return read_bounded
+
+
 class VerifiedSession(requests.Session):
     """A requests session whose every request verifies with `verify`, times out after
     `timeout` per operation and `DEADLINE_FACTOR` x that in all, and reads at most
@@ -43,26 +67,14 @@ class VerifiedSession(requests.Session):
         self.verify = verify
         self._verify = verify
         self._timeout = timeout
+        self.hooks["response"].append(bounded_answers(timeout))
 
     def request(self, method, url, **kwargs):  # noqa: D401 - requests' signature
         kwargs["verify"] = self._verify
         kwargs["timeout"] = self._timeout
         kwargs["allow_redirects"] = False
-        kwargs["stream"] = True
-        response = super().request(method, url, **kwargs)
-        deadline = time.monotonic() + DEADLINE_FACTOR * self._timeout
-        body = bytearray()
-        try:
-            for chunk in response.iter_content(16384):
-                body += chunk
-                if len(body) > MAX_RESPONSE_BYTES:
-                    raise ResponseTooLarge(f"{url}: the answer is larger than {MAX_RESPONSE_BYTES} bytes")
-                if time.monotonic() > deadline:
-                    raise ResponseTooLarge(f"{url}: the answer took longer than {DEADLINE_FACTOR * self._timeout:g} s")
-        finally:
-            response.close()
-        response._content = bytes(body)
-        return response
+        kwargs["stream"] = True  # the body is read by the bounded_answers hook
+        return super().request(method, url, **kwargs)
 
 
 def https_session(settings: Settings) -> VerifiedSession:
