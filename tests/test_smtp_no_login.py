@@ -145,6 +145,7 @@ async def test_the_form_offers_smtp_sign_in_none_and_then_asks_no_password(tmp_p
         await fill(pilot, "#smtp-host", draft.smtp_host)
         form.query_one("#smtp-security", Select).value = "none"
         await pilot.pause()
+        assert "the password and the mail travel" in str(form.query_one("#smtp-section .security-warning").render())
         await fill(pilot, "#smtp-port", draft.smtp_port)
         form.query_one("#receive-emails", Switch).value = False
         await pilot.pause()
@@ -154,6 +155,8 @@ async def test_the_form_offers_smtp_sign_in_none_and_then_asks_no_password(tmp_p
         await pilot.pause()
         assert form.query_one("#smtp-sign-in-note").display
         assert not form.query_one("#password-field").required  # no '*': nothing needs it
+        warning = str(form.query_one("#smtp-section .security-warning").render())
+        assert "the mail travels unencrypted" in warning and "password" not in warning
         assert "password" not in form.errors and form.errors == {}
         await pilot.press("ctrl+s")
         await settle(pilot)

@@ -37,6 +37,7 @@ class ServerSection(Vertical):
         self.protocol = protocols[0]
         self.preset = preset
         self.security = self._default_security()
+        self.logs_in = True  # False: SMTP to a trusted relay, no password crosses it
 
     def compose(self) -> ComposeResult:
         p = self.prefix
@@ -126,12 +127,20 @@ class ServerSection(Vertical):
         if self.preset is None and port in ("", str(self._standard_port())):
             self.port_input.value = str(new_port)
 
+    def set_logs_in(self, logs_in: bool) -> None:
+        """Whether a password crosses this connection (not SMTP to a trusted relay without
+        login): the security-none warning names only what really travels."""
+        if self.logs_in != logs_in:
+            self.logs_in = logs_in
+            self.show_security_warning()
+
     def show_security_warning(self, starttls_offered: bool = False) -> None:
         """Under the security field while it is none; after a check that saw the server
         offer STARTTLS, the warning says to pick it."""
         warning = self.query_one(".security-warning", Static)
         unencrypted = self.security is Security.NONE
-        update_text(warning, unencrypted_warning(self.protocol, starttls_offered) if unencrypted else "")
+        text = unencrypted_warning(self.protocol, starttls_offered, logs_in=self.logs_in) if unencrypted else ""
+        update_text(warning, text)
         warning.display = unencrypted
 
     def get_values(self) -> dict[str, str]:

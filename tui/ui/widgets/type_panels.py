@@ -88,7 +88,9 @@ class PasswordPanel(TypePanel):
 
     @on(Select.Changed, "#smtp-sign-in")
     def show_sign_in_note(self) -> None:
-        self.query_one("#smtp-sign-in-note", Static).display = self.smtp_sign_in == SmtpSignIn.NONE.value
+        no_login = self.smtp_sign_in == SmtpSignIn.NONE.value
+        self.query_one("#smtp-sign-in-note", Static).display = no_login
+        self.query_one("#smtp-section", ServerSection).set_logs_in(not no_login)
 
     def get_values(self) -> dict:
         return {**super().get_values(), "password": self.password_input.value, "smtp_sign_in": self.smtp_sign_in}
