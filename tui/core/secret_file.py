@@ -46,9 +46,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from keyring.backend import KeyringBackend
-from keyring.errors import PasswordDeleteError
-
 from tui.core.filelock import exclusive_lock
 from tui.core.secrets import SecretDamagedError, SecretStoreError
 from tui.core.settings import Settings
@@ -76,8 +73,10 @@ KEY_CHECK_PLAINTEXT = b"mailprov master key check"
 KEY_CHECK_AAD = b"mailprov key check"
 
 
-class EncryptedFileKeyring(KeyringBackend):
-    """Passwords in one JSON file, each encrypted with AES-GCM.
+class EncryptedFileKeyring:
+    """Passwords in one JSON file, each encrypted with AES-GCM. A keyring backend by its
+    methods (get_password, set_password, delete_password, and batches of them), without
+    keyring's base class, so that using it never imports keyring (tui.core.secrets).
 
     The file key is derived from the master key material and a random salt kept in the
     file: HKDF-SHA256 for a key mailprov generated, scrypt for any other (see the module
@@ -88,10 +87,7 @@ class EncryptedFileKeyring(KeyringBackend):
     never overwritten.
     """
 
-    priority = -1  # type: ignore[assignment]  # needs arguments: never picked by keyring itself
-
     def __init__(self, path: Path, key_material: bytes | str, key_source: str) -> None:
-        super().__init__()
         material = key_material.encode() if isinstance(key_material, str) else bytes(key_material)
         if not material.strip():
             raise ValueError("the master key material is empty")
@@ -159,6 +155,8 @@ class EncryptedFileKeyring(KeyringBackend):
             document = self._read()
             entries = document["entries"].get(service, {}) if document else {}
             if username not in entries:
+                from keyring.errors import PasswordDeleteError  # keyring's way to say "not there"
+
                 raise PasswordDeleteError("no such password")
             self._remove_entries(document, service, [username])
 
@@ -354,6 +352,11 @@ def generated_key_bytes(material: bytes) -> bytes | None:
     return raw
 
 
+def new_generated_key() -> bytes:
+    """A new random master key in the generated form (what a new key file holds)."""
+    return _generated_key_text(secrets.token_bytes(GENERATED_KEY_BYTES))
+
+
 def _generated_key_text(raw: bytes) -> bytes:
     return GENERATED_KEY_PREFIX + base64.urlsafe_b64encode(raw).rstrip(b"=")
 
@@ -468,7 +471,7 @@ def _empty_key_file_advice(key_file: Path, secrets_file: Path) -> str:
 
 def _create_key_file(key_file: Path, secrets_file: Path) -> bytes:
     # A generated key, recognised by its form: its secrets file uses the fast KDF.
-    material = _generated_key_text(secrets.token_bytes(GENERATED_KEY_BYTES))
+    material = new_generated_key()
     try:
         key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
