@@ -12,7 +12,6 @@ from pathlib import Path
 from tui.core import rules
 from tui.core.domain import ProviderDraft, ValidationError
 from tui.core.fields import field_label, field_ref
-from tui.core.oauth.apps import AppSettingsError
 from tui.core.report import CheckReport, FailureKind
 from tui.core.settings import Settings
 from tui.core.records import CampaignNotFound, NotFoundError, ProviderInUse, ProviderRecord
@@ -67,10 +66,6 @@ def run_command(args, settings: Settings) -> int:
         return EXIT_BAD_INPUT
     except (NotFoundError, CampaignNotFound, UsageProblem) as exc:
         _error(str(exc))
-        return EXIT_BAD_INPUT
-    except AppSettingsError as exc:
-        for option, message in exc.errors.items():
-            _error(f"{option}: {message}")
         return EXIT_BAD_INPUT
     except Exception as exc:  # the secret store, the database or the log failed: say what, not a trace
         problem = environment_problem(exc, settings)
@@ -798,6 +793,17 @@ def _log_to_stderr(logger) -> None:
 
 
 def oauth_app_set(args, service) -> int:
+    from tui.core.oauth.apps import AppSettingsError  # here: the OAuth modules are not loaded for other commands
+
+    try:
+        return _set_oauth_app(args, service)
+    except AppSettingsError as exc:
+        for option, message in exc.errors.items():
+            _error(f"{option}: {message}")
+        return EXIT_BAD_INPUT
+
+
+def _set_oauth_app(args, service) -> int:
     if args.method == "microsoft":
         app = service.oauth.set_microsoft_app(args.client_id, args.tenant, args.authority_host)
         say(f"Microsoft app set: client {app.client_id}, authority {app.authority}.")
