@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    """The parser of every command; given the command line, only the command typed gets its
-    flags (the others are listed, for --help): building all of them costs a few ms."""
+    """The parser of every command; given a plain command line (`_command_typed`), only the
+    parser of the command typed: building them all costs more than a quick command's answer."""
     import argparse  # not on the everyday path (`mailprov` alone opens the UI)
 
     class ArgumentParser(argparse.ArgumentParser):
@@ -195,8 +195,8 @@ def _add_oauth_commands(commands) -> None:
 
 class _SubcommandsWithDb:
     """add_parser() that gives every subcommand the global --db flag as well. With `wanted`
-    (the command typed), any other command is only listed (name and help): add_parser()
-    returns None for it, and its flags are not built."""
+    (the command typed), any other command is left out: add_parser() returns None for it
+    (`mailprov --help`, or a command line not read as plain, builds them all)."""
 
     def __init__(self, subparsers, with_db, wanted: str | None = None):
         self.subparsers = subparsers
@@ -205,8 +205,7 @@ class _SubcommandsWithDb:
 
     def add_parser(self, name: str, parents=None, **kwargs):
         if self.wanted is not None and name != self.wanted:
-            self.subparsers.add_parser(name, help=kwargs.get("help"))
-            return None
+            return None  # even a bare parser costs: argparse looks its words up in gettext's catalogs
         return self.subparsers.add_parser(name, parents=[self.with_db] if parents is None else parents, **kwargs)
 
 
