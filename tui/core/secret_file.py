@@ -24,7 +24,7 @@ An existing file keeps its kdf (scrypt files keep opening, with scrypt); a new f
 kdf of the key it is created with. A wrong key is refused before anything is decrypted or
 written, whatever the kdf: a fixed text encrypted with the file key must decrypt first (and
 a file written with a generated key does not even try a passphrase). An older mailprov
-refuses an hkdf-sha256 file ("unsupported key parameters") and leaves it unchanged.
+refuses an hkdf-sha256 file and leaves it unchanged (it says "damaged key parameters").
 
 `tui.core.secrets` chooses this backend (`choose_backend`) and re-exports
 `EncryptedFileKeyring`.
