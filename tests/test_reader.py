@@ -145,3 +145,18 @@ def test_check_with_the_encrypted_file_loads_neither_keyring_nor_the_store(tmp_p
     assert "sqlalchemy loaded: False" in checked.stderr
     assert "heavy loaded: []" in checked.stderr, checked.stderr
     store.close()
+
+
+def test_provider_list_prints_the_same_on_the_quick_and_the_full_path(filled):
+    """The quick path builds the table from stored values (tui.commands._list_rows): the same
+    lines as from the store's summaries, a time stored in another shape included."""
+    settings, store = filled
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "UPDATE provider SET last_checked_at = '2026-03-04T07:08:09Z' WHERE name = 'Plain'")
+    quick = run_cli(settings, "provider", "list")
+    store.record_intents(["a-key-to-sweep"])  # the full path now
+    full = run_cli(settings, "provider", "list")
+    assert "sqlalchemy loaded: False" in quick.stderr and "sqlalchemy loaded: True" in full.stderr
+    assert quick.stdout == full.stdout
+    assert "2026-03-04 07:08 UTC" in quick.stdout and "2026-03-04 05:06 UTC" in quick.stdout
