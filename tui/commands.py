@@ -323,24 +323,23 @@ def _plain(value) -> str:
 
 def _print_table(rows: list[tuple]) -> None:
     """Rows of cells, aligned in columns as shown (control characters escaped first)."""
-    rows = [_visible_cells(row) for row in rows]
-    widths = [max(map(len, column)) for column in zip(*rows)]
-    # Every cell is already visible(): the lines are written at once, not one print() each,
-    # each laid out by one format string (10,000 rows: a call per row, not one per cell).
+    columns = [_visible_column(column) for column in zip(*rows)]
+    widths = [max(map(len, column)) for column in columns]
+    # The lines are written at once, not one print() each, each laid out by one format
+    # string (10,000 rows: a call per row, not one per cell).
     layout = "  ".join(f"{{:<{width}}}" for width in widths)
-    lines = [layout.format(*row).rstrip() for row in rows]
+    lines = [layout.format(*row).rstrip() for row in zip(*columns)]
     sys.stdout.write("\n".join(lines) + "\n")
 
 
-def _visible_cells(row: tuple) -> tuple[str, ...]:
+def _visible_column(cells: tuple) -> list[str]:
+    """A column's cells as shown. The usual column has nothing to escape: one test for all."""
     try:
-        joined = "".join(row)
-    except TypeError:  # a number among the cells
-        row = tuple(map(str, row))
-        joined = "".join(row)
-    if joined.isprintable():  # the usual row: nothing to escape (one test, not one per cell)
-        return row
-    return tuple(visible(cell) for cell in row)
+        if "".join(cells).isprintable():
+            return list(cells)
+    except TypeError:  # numbers among the cells
+        cells = tuple(map(str, cells))
+    return [visible(cell) for cell in cells]
 
 
 # check -------------------------------------------------------------------------------
