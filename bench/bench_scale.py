@@ -38,6 +38,8 @@ def command_env(folder: Path) -> dict[str, str]:
     env.update(MAILPROV_DATA_DIR=str(folder), MAILPROV_CONFIG_DIR=str(folder / "config"),
                MAILPROV_LOG_DIR=str(folder / "log"), MAILPROV_MASTER_KEY=MASTER_KEY,
                PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    # As an installed mailprov runs: its bytecode cached (the first run writes it).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 

@@ -500,3 +500,31 @@ def test_make_run_says_it_installs_before_pip_and_shows_pip_progress(tmp_path):
     pip = next(i for i, line in enumerate(lines) if " pip " in line and "install -e ." in line)
     assert announce < pip and "--quiet" not in lines[pip]
     assert any("python3-venv" in line for line in lines)  # said when `python3 -m venv` fails
+
+
+@pytest.mark.parametrize("argv", [
+    ["check", "Support", "--json"],
+    ["--db", "x.db", "check", "--all"],
+    ["--db=x.db", "provider", "list", "--json"],
+    ["provider", "add", "--name", "S", "--type", "smtp-imap", "--account", "a@b.c", "--smtp-port", "465"],
+    ["provider", "edit", "S", "--no-receive", "--rename", "T", "--db", "y.db"],
+    ["campaign", "add", "C", "--provider", "S"],
+    ["oauth-app", "set", "google", "--client-id", "x", "--client-secret-stdin"],
+    ["login", "S", "--paste", "--no-shared-mailbox"],
+    ["worker", "--once", "--batch-size", "5"],
+    ["doctor"],
+])
+def test_the_parser_of_the_command_typed_reads_it_as_the_whole_parser_does(argv):
+    """build_parser(argv) builds only that command's flags (start-up speed): same result."""
+    from tui.cli import COMMAND_NAMES, build_parser
+
+    whole = build_parser()
+    assert tuple(whole._subparsers._group_actions[0].choices) == COMMAND_NAMES
+    assert vars(build_parser(argv).parse_args(argv)) == vars(whole.parse_args(argv))
+
+
+def test_a_flag_of_another_command_is_refused_as_before(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["check", "Support", "--password-stdin"])
+    assert exited.value.code == 2
+    assert "unrecognized arguments: --password-stdin" in capsys.readouterr().err

@@ -75,11 +75,19 @@ def test_the_reader_stands_aside_when_the_full_path_is_needed(filled, tmp_path):
     assert not (tmp_path / "new" / "mailprov.db").exists()
 
 
+HEAVY = ("keyring", "imapclient", "sqlmodel", "alembic", "textual", "msal", "urllib.request")
+
+
 def run_cli(settings, *argv: str) -> subprocess.CompletedProcess:
-    """The CLI in a fresh process, which then says whether it imported SQLAlchemy."""
+    """The CLI in a fresh process, which then says whether it imported SQLAlchemy (and which
+    of HEAVY it imported: `heavy loaded: [...]`)."""
     code = ("import sys; from tui.cli import main; code = main(sys.argv[1:]); "
-            "print('sqlalchemy loaded:', 'sqlalchemy' in sys.modules, file=sys.stderr); sys.exit(code)")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "MAILPROV_DB": settings.db_url.removeprefix("sqlite:///"),
+            "print('sqlalchemy loaded:', 'sqlalchemy' in sys.modules, file=sys.stderr); "
+            f"print('heavy loaded:', [name for name in {HEAVY!r} if name in sys.modules], file=sys.stderr); "
+            "sys.exit(code)")
+    inherited = {key: value for key, value in os.environ.items()
+                 if not key.startswith(("MAILPROV_", "PYTHON_KEYRING")) and key != "DBUS_SESSION_BUS_ADDRESS"}
+    env = {**inherited, "PYTHONPATH": str(ROOT), "MAILPROV_DB": settings.db_url.removeprefix("sqlite:///"),
            "MAILPROV_DATA_DIR": str(settings.data_dir), "MAILPROV_CONFIG_DIR": str(settings.data_dir),
            "MAILPROV_LOG_DIR": str(settings.data_dir)}
     return subprocess.run([sys.executable, "-c", code, *argv], env=env, capture_output=True, text=True, timeout=60)
@@ -118,3 +126,37 @@ def test_check_runs_on_the_quick_path_and_saves_its_report(tmp_path, closed_port
     assert record.failure.kind is FailureKind.SECRET and record.report.outbound.failure.kind is FailureKind.SECRET
     assert record.last_checked_at == store.summaries()[0].last_checked_at is not None
     store.close()
+
+
+def test_check_with_the_encrypted_file_loads_neither_keyring_nor_the_store(tmp_path, closed_port):
+    """The default install (no system keyring: the secrets file and its generated key file):
+    `check` decrypts the password without importing keyring, SQLAlchemy or msal."""
+    from tui.core.secrets import SecretStore, choose_backend
+
+    settings = settings_in(tmp_path)
+    store = Store.open(settings.db_url)
+    record = store.add(to_settings(draft("Desk", smtp_host="127.0.0.1", smtp_port=str(closed_port),
+                                         receive_emails=False)))
+    store.settle_intents(store.intents())
+    SecretStore(choose_backend(settings)).set_password(record.secret_key, "the password")
+    checked = run_cli(settings, "check", "desk", "--json")
+    (report,) = json.loads(checked.stdout)
+    assert report["kind"] == "refused", report  # the password was read: the check went on to connect
+    assert "sqlalchemy loaded: False" in checked.stderr
+    assert "heavy loaded: []" in checked.stderr, checked.stderr
+    store.close()
+
+
+def test_provider_list_prints_the_same_on_the_quick_and_the_full_path(filled):
+    """The quick path builds the table from stored values (tui.commands._list_rows): the same
+    lines as from the store's summaries, a time stored in another shape included."""
+    settings, store = filled
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "UPDATE provider SET last_checked_at = '2026-03-04T07:08:09Z' WHERE name = 'Plain'")
+    quick = run_cli(settings, "provider", "list")
+    store.record_intents(["a-key-to-sweep"])  # the full path now
+    full = run_cli(settings, "provider", "list")
+    assert "sqlalchemy loaded: False" in quick.stderr and "sqlalchemy loaded: True" in full.stderr
+    assert quick.stdout == full.stdout
+    assert "2026-03-04 07:08 UTC" in quick.stdout and "2026-03-04 05:06 UTC" in quick.stdout

@@ -27,6 +27,7 @@ from tui.core.secrets import (
     choose_backend,
     describe_backend,
 )
+from tui.core.secret_file import GENERATED_KEY_PREFIX, generated_key_bytes
 from tui.core.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -282,6 +283,173 @@ def test_concurrent_writes_from_processes_keep_every_entry(tmp_path):
             assert reader.get_password(f"{prefix}-{number}") == f"pw-{prefix}-{number}"
 
 
+# --------------------------------------------------------------------------- the key derivation
+
+
+def generated_key() -> str:
+    """A key in the form mailprov writes to a new key file."""
+    import secrets
+
+    return (GENERATED_KEY_PREFIX + base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=")).decode()
+
+
+def kdf_of(path: Path) -> dict:
+    import json
+
+    return json.loads(path.read_text())["kdf"]
+
+
+def test_a_generated_key_uses_hkdf_and_a_passphrase_keeps_scrypt(tmp_path):
+    fast, slow = tmp_path / "generated.enc", tmp_path / "passphrase.enc"
+    key = generated_key()
+    file_store(fast, key).set_password(KEY, PASSWORD)
+    file_store(slow, "a passphrase someone chose").set_password(KEY, PASSWORD)
+
+    assert kdf_of(fast)["name"] == "hkdf-sha256" and len(base64.b64decode(kdf_of(fast)["salt"])) == 16
+    assert kdf_of(slow) | {"salt": None} == {"name": "scrypt", "salt": None, "n": 2**14, "r": 8, "p": 1}
+    assert file_store(fast, key).get_password(KEY) == PASSWORD  # a new instance: derived again
+    assert file_store(slow, "a passphrase someone chose").get_password(KEY) == PASSWORD
+    assert PASSWORD.encode() not in fast.read_bytes() and key.encode() not in fast.read_bytes()
+
+
+@pytest.mark.parametrize("near_miss", [
+    "mailprov-key-1:",  # no key at all
+    "passphrase",
+    None,  # the right bytes, padded: not the form mailprov writes
+    "mailprov-key-1:" + "A" * 42,  # 31 bytes and a half
+    "mailprov-key-1:" + "A" * 44,  # 33 bytes
+    "mailprov-key-2:" + "A" * 43,
+    "mailprov-key-1:" + "A" * 21 + " " + "A" * 22,
+])
+def test_only_the_exact_generated_form_counts_as_generated(near_miss):
+    key = generated_key()
+    assert generated_key_bytes(key.encode()) is not None
+    text = key + "=" if near_miss is None else near_miss
+    assert generated_key_bytes(text.encode()) is None
+
+
+def test_a_wrong_key_is_refused_by_an_hkdf_file_and_it_stays_unchanged(tmp_path):
+    path = tmp_path / "secrets.enc"
+    key = generated_key()
+    file_store(path, key).set_password(KEY, PASSWORD)
+    before = path.read_bytes()
+    # Another generated key, the same random part as a passphrase, and any passphrase.
+    for wrong in (generated_key(), key.removeprefix("mailprov-key-1:"), "a passphrase"):
+        store = file_store(path, wrong)
+        with pytest.raises(SecretStoreError, match="master key does not match"):
+            store.get_password(KEY)
+        with pytest.raises(SecretStoreError, match="master key does not match"):
+            store.set_password("new", "s3cret-new-value")
+        with pytest.raises(SecretStoreError):
+            store.delete_password(KEY)
+    assert path.read_bytes() == before
+    assert file_store(path, key).get_password(KEY) == PASSWORD
+
+
+def write_previous_release_file(path: Path, material: bytes, passwords: dict[str, str]) -> None:
+    """A secrets file as the previous release wrote it (scrypt, AES-GCM), built here by hand
+    with cryptography, so that opening it does not rely on the code that writes files now."""
+    import json
+    import os
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    salt = os.urandom(16)
+    cipher = AESGCM(Scrypt(salt=salt, length=32, n=2**14, r=8, p=1).derive(material))
+
+    def sealed(plaintext: bytes, aad: bytes) -> str:
+        nonce = os.urandom(12)
+        return base64.b64encode(nonce + cipher.encrypt(nonce, plaintext, aad)).decode()
+
+    entries = {f"provider/{key}": sealed(password.encode(), json.dumps(["mailprov-secret", "mailprov", f"provider/{key}"]).encode())
+               for key, password in passwords.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "format": "mailprov-secrets", "version": 1,
+        "kdf": {"name": "scrypt", "salt": base64.b64encode(salt).decode(), "n": 2**14, "r": 8, "p": 1},
+        "check": sealed(b"mailprov master key check", b"mailprov key check"),
+        "entries": {"mailprov": entries},
+    }))
+    path.chmod(0o600)
+
+
+def test_an_existing_scrypt_file_and_its_old_key_file_keep_working(tmp_path):
+    """An install from before the generated-key form: its key file holds plain base64 (which
+    cannot be told from a passphrase), so its file stays on scrypt, read and written."""
+    settings = make_settings(tmp_path)
+    old_key = base64.b64encode(os.urandom(32))
+    settings.config_dir.mkdir(parents=True)
+    (settings.config_dir / "master.key").write_bytes(old_key + b"\n")
+    (settings.config_dir / "master.key").chmod(0o600)
+    path = settings.data_dir / "secrets.enc"
+    write_previous_release_file(path, old_key, {KEY: PASSWORD, "other": "two"})
+
+    store = SecretStore(choose_backend(settings))
+    assert store.get_many([KEY, "other"]) == ({KEY: PASSWORD, "other": "two"}, set())
+    store.set_password("third", "three")
+    assert kdf_of(path)["name"] == "scrypt"
+    assert (settings.config_dir / "master.key").read_bytes() == old_key + b"\n", "the key file is never rewritten"
+    assert SecretStore(choose_backend(settings)).get_many([KEY, "third"]) == ({KEY: PASSWORD, "third": "three"}, set())
+
+
+def test_a_scrypt_file_opens_with_a_key_in_the_generated_form_too(tmp_path):
+    """A file keeps the kdf it was written with (here: written by an older mailprov that
+    already had a key of the new form as its material)."""
+    path = tmp_path / "secrets.enc"
+    key = generated_key()
+    write_previous_release_file(path, key.encode(), {KEY: PASSWORD})
+    store = file_store(path, key)
+    assert store.get_password(KEY) == PASSWORD
+    store.set_password("more", "pw")
+    assert kdf_of(path)["name"] == "scrypt" and file_store(path, key).get_password("more") == "pw"
+
+
+@pytest.mark.parametrize("tamper, message", [
+    (lambda doc: doc["kdf"].update(name="scrypt", n=2**14, r=8, p=1), "master key does not match"),  # downgrade
+    (lambda doc: doc["kdf"].update(salt=base64.b64encode(os.urandom(16)).decode()), "master key does not match"),
+    (lambda doc: doc["kdf"].update(salt=base64.b64encode(b"short").decode()), "damaged key parameters"),
+    (lambda doc: doc["kdf"].update(name="none"), "unsupported key parameters"),
+    (lambda doc: doc["kdf"].pop("salt"), "damaged key parameters"),
+    (lambda doc: doc.update(check=doc["entries"]["mailprov"][f"provider/{KEY}"]), "master key does not match"),
+])
+def test_a_tampered_hkdf_file_is_refused_and_left_unchanged(tmp_path, tamper, message):
+    import json
+
+    path = tmp_path / "secrets.enc"
+    key = generated_key()
+    file_store(path, key).set_password(KEY, PASSWORD)
+    document = json.loads(path.read_text())
+    tamper(document)
+    path.write_text(json.dumps(document))
+    before = path.read_bytes()
+    store = file_store(path, key)
+    with pytest.raises(SecretStoreError, match=message):
+        store.get_password(KEY)
+    with pytest.raises(SecretStoreError, match=message):
+        store.set_password("new", "pw")
+    assert path.read_bytes() == before
+
+
+def test_a_damaged_entry_of_an_hkdf_file_spoils_only_itself(tmp_path):
+    path = tmp_path / "secrets.enc"
+    store = file_store(path, generated_key())
+    store.set_many({"alice": "alice-pw", "bob": "bob-pw"})
+    damage_entry(path, "alice")
+    assert store.get_many(["alice", "bob"]) == ({"bob": "bob-pw"}, {"alice"})
+
+
+def test_a_generated_key_moved_to_the_environment_opens_its_file(tmp_path):
+    """The README's systemd and env examples: the key file's text given another way."""
+    settings = make_settings(tmp_path)
+    SecretStore(choose_backend(settings)).set_password(KEY, PASSWORD)
+    key_text = (settings.config_dir / "master.key").read_text().strip()
+    (settings.config_dir / "master.key").unlink()
+    moved = make_settings(tmp_path, env={"MAILPROV_MASTER_KEY": key_text})
+    assert kdf_of(moved.data_dir / "secrets.enc")["name"] == "hkdf-sha256"
+    assert SecretStore(choose_backend(moved)).get_password(KEY) == PASSWORD
+
+
 # --------------------------------------------------------------------------- choosing a backend
 
 
@@ -295,7 +463,7 @@ def test_empty_env_picks_the_encrypted_file_with_a_new_0600_key_file(tmp_path):
     key_file = settings.config_dir / "master.key"
     assert mode_of(key_file) == 0o600
     assert mode_of(settings.config_dir) == 0o700
-    assert len(base64.b64decode(key_file.read_bytes().strip())) == 32
+    assert generated_key_bytes(key_file.read_bytes().strip()) is not None  # 32 random bytes, marked generated
     assert "encrypted file" in describe_backend(backend)
     assert f"key file {key_file}" in SecretStore(backend).backend_name
 

@@ -9,7 +9,6 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tui.core.fields import FIELDS, FieldKind
 from tui.core.text import visible
 from tui.output import EXIT_BROKEN_PIPE, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_OK, say
 
@@ -17,7 +16,9 @@ if TYPE_CHECKING:
     import argparse
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; given a plain command line (`_command_typed`), only the
+    parser of the command typed: building them all costs more than a quick command's answer."""
     import argparse  # not on the everyday path (`mailprov` alone opens the UI)
 
     class ArgumentParser(argparse.ArgumentParser):
@@ -37,52 +38,59 @@ def build_parser() -> argparse.ArgumentParser:
     # --db is global, yet people type it after the command too: accept it there as well.
     with_db = ArgumentParser(add_help=False)
     with_db.add_argument("--db", default=argparse.SUPPRESS, help=db_help)
-    commands = _SubcommandsWithDb(parser.add_subparsers(dest="command", metavar="COMMAND"), with_db)
+    commands = _SubcommandsWithDb(parser.add_subparsers(dest="command", metavar="COMMAND"), with_db,
+                                  wanted=_command_typed(argv))
 
     provider = commands.add_parser("provider", help="add, edit, remove, list and show providers",
                                    parents=[])
-    actions = _SubcommandsWithDb(
-        provider.add_subparsers(dest="action", metavar="ACTION", required=True), with_db
-    )
-    add = actions.add_parser("add", help="add a provider")
-    _add_field_flags(add, require_identity=True)
-    edit = actions.add_parser("edit", help="change a provider; flags not given keep their value")
-    edit.add_argument("provider", metavar="NAME")
-    _add_field_flags(edit, require_identity=False)
-    edit.add_argument("--rename", metavar="NEW", help="give the provider a new name")
-    remove = actions.add_parser("rm", help="remove a provider and its stored password")
-    remove.add_argument("provider", metavar="NAME")
-    remove.add_argument("--force", action="store_true",
-                        help="remove it even when campaigns use it (they are left without a provider)")
-    listing = actions.add_parser("list", help="list providers with their status")
-    listing.add_argument("--json", action="store_true")
-    listing.add_argument("--transcripts", action="store_true",
-                         help="with --json: include each last check's transcript (as `show --json` does)")
-    show = actions.add_parser("show", help="show one provider (never its password)")
-    show.add_argument("provider", metavar="NAME")
-    show.add_argument("--json", action="store_true")
+    if provider is not None:
+        actions = _SubcommandsWithDb(
+            provider.add_subparsers(dest="action", metavar="ACTION", required=True), with_db
+        )
+        add = actions.add_parser("add", help="add a provider")
+        _add_field_flags(add, require_identity=True)
+        edit = actions.add_parser("edit", help="change a provider; flags not given keep their value")
+        edit.add_argument("provider", metavar="NAME")
+        _add_field_flags(edit, require_identity=False)
+        edit.add_argument("--rename", metavar="NEW", help="give the provider a new name")
+        remove = actions.add_parser("rm", help="remove a provider and its stored password")
+        remove.add_argument("provider", metavar="NAME")
+        remove.add_argument("--force", action="store_true",
+                            help="remove it even when campaigns use it (they are left without a provider)")
+        listing = actions.add_parser("list", help="list providers with their status")
+        listing.add_argument("--json", action="store_true")
+        listing.add_argument("--transcripts", action="store_true",
+                             help="with --json: include each last check's transcript (as `show --json` does)")
+        show = actions.add_parser("show", help="show one provider (never its password)")
+        show.add_argument("provider", metavar="NAME")
+        show.add_argument("--json", action="store_true")
 
     check = commands.add_parser("check", help="run the activation check and save the status")
-    check.add_argument("names", nargs="*", metavar="NAME")
-    check.add_argument("--all", action="store_true", help="check every provider")
-    check.add_argument("--json", action="store_true")
+    if check is not None:
+        check.add_argument("names", nargs="*", metavar="NAME")
+        check.add_argument("--all", action="store_true", help="check every provider")
+        check.add_argument("--json", action="store_true")
 
     send_test = commands.add_parser(
         "send-test", help="send a short test message through a provider and report the server's queue id")
-    send_test.add_argument("provider", metavar="NAME")
-    send_test.add_argument("--to", required=True, metavar="ADDR", help="the address to send the test message to")
-    send_test.add_argument("--json", action="store_true")
+    if send_test is not None:
+        send_test.add_argument("provider", metavar="NAME")
+        send_test.add_argument("--to", required=True, metavar="ADDR", help="the address to send the test message to")
+        send_test.add_argument("--json", action="store_true")
 
     _add_send_command(commands)
 
     export = commands.add_parser("export", help="write providers as TOML (no secrets)")
-    export.add_argument("-o", "--output", metavar="FILE", help="file to write (default: stdout)")
-    export.add_argument("--password-env-prefix", metavar="PREFIX",
-                        help='write password_env = "PREFIX<NAME>" for each provider with a password, '
-                        "so the file imports elsewhere once those variables are set")
+    if export is not None:
+        export.add_argument("-o", "--output", metavar="FILE", help="file to write (default: stdout)")
+        export.add_argument("--password-env-prefix", metavar="PREFIX",
+                            help='write password_env = "PREFIX<NAME>" for each provider with a password, '
+                            "so the file imports elsewhere once those variables are set")
+
     importer = commands.add_parser("import", help="create/update providers from TOML, all or nothing")
-    importer.add_argument("file", metavar="FILE")
-    importer.add_argument("--dry-run", action="store_true", help="check the file, change nothing")
+    if importer is not None:
+        importer.add_argument("file", metavar="FILE")
+        importer.add_argument("--dry-run", action="store_true", help="check the file, change nothing")
 
     commands.add_parser("doctor", help="versions, database, secret store and CA in use")
     _add_campaign_commands(commands, with_db)
@@ -94,6 +102,8 @@ def _add_send_command(commands: _SubcommandsWithDb) -> None:
     """send: a message through a provider, recorded in its conversation (tui/commands.py: send)."""
     send = commands.add_parser(
         "send", help="send a message through a provider and record it in its conversation")
+    if send is None:
+        return
     send.add_argument("--provider", required=True, metavar="NAME", help="the provider to send through")
     send.add_argument("--to", required=True, action="append", metavar="ADDR",
                       help="a recipient (repeat the flag for more)")
@@ -107,91 +117,121 @@ def _add_send_command(commands: _SubcommandsWithDb) -> None:
 def _add_campaign_commands(commands: _SubcommandsWithDb, with_db) -> None:
     """campaign add/list/attach/rm, queue list, worker (tui/commands.py: campaign_*)."""
     campaign = commands.add_parser("campaign", help="add, list, attach and remove campaigns", parents=[])
-    actions = _SubcommandsWithDb(campaign.add_subparsers(dest="action", metavar="ACTION", required=True), with_db)
-    add = actions.add_parser("add", help="add a campaign using an active provider")
-    add.add_argument("campaign", metavar="NAME")
-    add.add_argument("--provider", required=True, metavar="PROVIDER", help="the provider it uses (must be active)")
-    add.add_argument("--kind", default="email", metavar="email|dialer", help="email (default) or dialer")
-    listing = actions.add_parser("list", help="list campaigns with their provider and queued count")
-    listing.add_argument("--json", action="store_true")
-    attach = actions.add_parser("attach", help="make a campaign use another (active) provider")
-    attach.add_argument("campaign", metavar="NAME")
-    attach.add_argument("--provider", required=True, metavar="PROVIDER")
-    remove = actions.add_parser("rm", help="remove a campaign (its provider and the mail stay)")
-    remove.add_argument("campaign", metavar="NAME")
+    if campaign is not None:
+        actions = _SubcommandsWithDb(campaign.add_subparsers(dest="action", metavar="ACTION", required=True), with_db)
+        add = actions.add_parser("add", help="add a campaign using an active provider")
+        add.add_argument("campaign", metavar="NAME")
+        add.add_argument("--provider", required=True, metavar="PROVIDER", help="the provider it uses (must be active)")
+        add.add_argument("--kind", default="email", metavar="email|dialer", help="email (default) or dialer")
+        listing = actions.add_parser("list", help="list campaigns with their provider and queued count")
+        listing.add_argument("--json", action="store_true")
+        attach = actions.add_parser("attach", help="make a campaign use another (active) provider")
+        attach.add_argument("campaign", metavar="NAME")
+        attach.add_argument("--provider", required=True, metavar="PROVIDER")
+        remove = actions.add_parser("rm", help="remove a campaign (its provider and the mail stay)")
+        remove.add_argument("campaign", metavar="NAME")
 
     queue = commands.add_parser("queue", help="the mail queued for a campaign", parents=[])
-    queue_actions = _SubcommandsWithDb(queue.add_subparsers(dest="action", metavar="ACTION", required=True), with_db)
-    queue_list = queue_actions.add_parser("list", help="messages received by the campaign's provider")
-    queue_list.add_argument("campaign", metavar="CAMPAIGN")
-    queue_list.add_argument("--json", action="store_true")
+    if queue is not None:
+        queue_actions = _SubcommandsWithDb(queue.add_subparsers(dest="action", metavar="ACTION", required=True), with_db)
+        queue_list = queue_actions.add_parser("list", help="messages received by the campaign's provider")
+        queue_list.add_argument("campaign", metavar="CAMPAIGN")
+        queue_list.add_argument("--json", action="store_true")
 
     worker = commands.add_parser("worker", help="receive mail for every active provider with Receive on")
-    worker.add_argument("--once", action="store_true", help="one pass over every provider, then exit")
-    worker.add_argument("--since-days", type=int, metavar="N", default=None,
-                        help="first sync of a mailbox: take the last N days (default: only mail from now on)")
-    worker.add_argument("--poll-interval", type=float, metavar="SECONDS", default=None,
-                        help="how often to poll without IMAP IDLE, and POP3 (default 60)")
-    worker.add_argument("--max-message-mb", type=float, metavar="MB", default=None,
-                        help="size cap per message; over it only the headers are queued (default 25)")
-    worker.add_argument("--mark-seen", action="store_true", help="mark queued IMAP messages \\Seen")
-    worker.add_argument("--batch-size", type=int, metavar="N", default=None,
-                        help="messages fetched and committed together (default 1000, at most 3000)")
+    if worker is not None:
+        worker.add_argument("--once", action="store_true", help="one pass over every provider, then exit")
+        worker.add_argument("--since-days", type=int, metavar="N", default=None,
+                            help="first sync of a mailbox: take the last N days (default: only mail from now on)")
+        worker.add_argument("--poll-interval", type=float, metavar="SECONDS", default=None,
+                            help="how often to poll without IMAP IDLE, and POP3 (default 60)")
+        worker.add_argument("--max-message-mb", type=float, metavar="MB", default=None,
+                            help="size cap per message; over it only the headers are queued (default 25)")
+        worker.add_argument("--mark-seen", action="store_true", help="mark queued IMAP messages \\Seen")
+        worker.add_argument("--batch-size", type=int, metavar="N", default=None,
+                            help="messages fetched and committed together (default 1000, at most 3000)")
 
 
 def _add_oauth_commands(commands) -> None:
     """`oauth-app set microsoft|google`, `oauth-app show` and `login NAME`."""
     import argparse
 
-    from tui.core.oauth import DEFAULT_PORT
-
     apps = commands.add_parser("oauth-app", help="the organisation's OAuth apps for Outlook and Gmail sign-in")
-    app_actions = _SubcommandsWithDb(apps.add_subparsers(dest="action", metavar="ACTION", required=True),
+    if apps is not None:
+        app_actions = _SubcommandsWithDb(apps.add_subparsers(dest="action", metavar="ACTION", required=True),
+                                         commands.with_db)
+        setter = app_actions.add_parser("set", help="set the Microsoft or Google app registration")
+        methods = _SubcommandsWithDb(setter.add_subparsers(dest="method", metavar="microsoft|google", required=True),
                                      commands.with_db)
-    setter = app_actions.add_parser("set", help="set the Microsoft or Google app registration")
-    methods = _SubcommandsWithDb(setter.add_subparsers(dest="method", metavar="microsoft|google", required=True),
-                                 commands.with_db)
-    microsoft = methods.add_parser("microsoft", help="the Entra ID app registration (public client flows on)")
-    microsoft.add_argument("--client-id", required=True, metavar="ID", help="Application (client) ID")
-    microsoft.add_argument("--tenant", metavar="TENANT",
-                           help="organizations (default), common, consumers or the tenant id")
-    microsoft.add_argument("--authority-host", metavar="URL",
-                           help="default https://login.microsoftonline.com (national clouds differ)")
-    google = methods.add_parser("google", help="the Google Cloud OAuth client (type Desktop app)")
-    google.add_argument("--client-id", required=True, metavar="ID", help="OAuth client ID")
-    google.add_argument("--client-secret-stdin", action="store_true",
-                        help="read the client secret from standard input (kept in the secret store)")
-    google.add_argument("--auth-uri", metavar="URL", help="default https://accounts.google.com/o/oauth2/auth")
-    google.add_argument("--token-uri", metavar="URL", help="default https://oauth2.googleapis.com/token")
-    show = app_actions.add_parser("show", help="show the app settings (never the client secret)")
-    show.add_argument("--json", action="store_true")
+        microsoft = methods.add_parser("microsoft", help="the Entra ID app registration (public client flows on)")
+        microsoft.add_argument("--client-id", required=True, metavar="ID", help="Application (client) ID")
+        microsoft.add_argument("--tenant", metavar="TENANT",
+                               help="organizations (default), common, consumers or the tenant id")
+        microsoft.add_argument("--authority-host", metavar="URL",
+                               help="default https://login.microsoftonline.com (national clouds differ)")
+        google = methods.add_parser("google", help="the Google Cloud OAuth client (type Desktop app)")
+        google.add_argument("--client-id", required=True, metavar="ID", help="OAuth client ID")
+        google.add_argument("--client-secret-stdin", action="store_true",
+                            help="read the client secret from standard input (kept in the secret store)")
+        google.add_argument("--auth-uri", metavar="URL", help="default https://accounts.google.com/o/oauth2/auth")
+        google.add_argument("--token-uri", metavar="URL", help="default https://oauth2.googleapis.com/token")
+        show = app_actions.add_parser("show", help="show the app settings (never the client secret)")
+        show.add_argument("--json", action="store_true")
 
     login = commands.add_parser("login", help="sign an Outlook or Gmail provider in, then check it")
-    login.add_argument("provider", metavar="NAME")
-    login.add_argument("--port", metavar="P", default=str(DEFAULT_PORT),
-                       help=f"Gmail: the port to listen on, on 127.0.0.1 (default {DEFAULT_PORT})")
-    login.add_argument("--paste", action="store_true",
-                       help="paste the address the browser ended on instead (Outlook: the auth code flow, "
-                       "for tenants that block the device code flow)")
-    login.add_argument("--shared-mailbox", action=argparse.BooleanOptionalAction, default=None,
-                       help="allow signing in with another account than the mailbox (a shared mailbox); "
-                       "remembered until --no-shared-mailbox")
+    if login is not None:
+        from tui.core.oauth import DEFAULT_PORT
+
+        login.add_argument("provider", metavar="NAME")
+        login.add_argument("--port", metavar="P", default=str(DEFAULT_PORT),
+                           help=f"Gmail: the port to listen on, on 127.0.0.1 (default {DEFAULT_PORT})")
+        login.add_argument("--paste", action="store_true",
+                           help="paste the address the browser ended on instead (Outlook: the auth code flow, "
+                           "for tenants that block the device code flow)")
+        login.add_argument("--shared-mailbox", action=argparse.BooleanOptionalAction, default=None,
+                           help="allow signing in with another account than the mailbox (a shared mailbox); "
+                           "remembered until --no-shared-mailbox")
 
 
 class _SubcommandsWithDb:
-    """add_parser() that gives every subcommand the global --db flag as well."""
+    """add_parser() that gives every subcommand the global --db flag as well. With `wanted`
+    (the command typed), any other command is left out: add_parser() returns None for it
+    (`mailprov --help`, or a command line not read as plain, builds them all)."""
 
-    def __init__(self, subparsers, with_db):
+    def __init__(self, subparsers, with_db, wanted: str | None = None):
         self.subparsers = subparsers
         self.with_db = with_db
+        self.wanted = wanted
 
     def add_parser(self, name: str, parents=None, **kwargs):
+        if self.wanted is not None and name != self.wanted:
+            return None  # even a bare parser costs: argparse looks its words up in gettext's catalogs
         return self.subparsers.add_parser(name, parents=[self.with_db] if parents is None else parents, **kwargs)
+
+
+COMMAND_NAMES = ("provider", "check", "send-test", "send", "export", "import", "doctor", "campaign", "queue",
+                 "worker", "oauth-app", "login")
+
+
+def _command_typed(argv: Sequence[str] | None) -> str | None:
+    """The command in a plain command line (`CMD ...`, `--db X CMD ...`, `--db=X CMD ...`);
+    None for anything else (options argparse may read otherwise, --help): then every
+    command is built, and argparse reads the line as always."""
+    if not argv:
+        return None
+    words = list(argv)
+    if words[0] == "--db":
+        words = words[2:]
+    elif words[0].startswith("--db="):
+        words = words[1:]
+    return words[0] if words and words[0] in COMMAND_NAMES else None
 
 
 def _add_field_flags(parser: argparse.ArgumentParser, require_identity: bool) -> None:
     """One flag per field of tui.core.fields (with its aliases, like --imap-host)."""
     from argparse import BooleanOptionalAction
+
+    from tui.core.fields import FIELDS, FieldKind
 
     for spec in FIELDS:
         if spec.name == "name" and not require_identity:
@@ -233,7 +273,7 @@ def _discard_stdout() -> None:
 def _main(argv: list[str]) -> int:
     if not argv:
         return open_ui(db=None)  # the everyday path: no parser needed
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     if args.version:
         from tui import __version__
 

@@ -63,6 +63,10 @@ class Reader:
             return None
         try:
             if _revision(connection) == HEAD_REVISION and not _sweep_pending(connection):
+                # Its one write is a check report: in WAL mode, NORMAL commits survive a killed
+                # process and stay atomic; only a power cut may lose the last report (the old
+                # one is then kept), which is worth not waiting for an fsync per check.
+                connection.execute("PRAGMA synchronous=NORMAL")
                 return cls(connection, settings.db_url)
         except sqlite3.Error:
             pass
@@ -73,10 +77,15 @@ class Reader:
         self.connection.close()
 
     def summaries(self) -> list[ProviderSummary]:
+        return [summary_of(row) for row in self.summary_rows()]
+
+    def summary_rows(self) -> list[tuple]:
+        """The rows summaries() are made of, as stored (tuples in SUMMARY_COLUMNS order): for
+        `provider list`, which converts each distinct combination of values once."""
         with self._reading():
             cursor = self.connection.execute(SUMMARIES_SQL)
-            cursor.row_factory = None  # plain tuples, in SUMMARY_COLUMNS order
-            return [summary_of(row) for row in cursor]
+            cursor.row_factory = None  # plain tuples
+            return cursor.fetchall()
 
     def records(self, reports: bool = True, page: int = 500) -> Iterator[ProviderRecord]:
         """Every provider by name, `page` rows at a time: memory stays flat in the count."""

@@ -2,10 +2,29 @@
 answers (a headless server), and the master key it is encrypted with.
 
 `EncryptedFileKeyring` keeps every secret in one JSON file (`<data dir>/secrets.enc`), each
-entry encrypted with AES-GCM under a key derived with scrypt from the master key. The master
-key comes from `MAILPROV_MASTER_KEY`, else the systemd credential `mailprov-master-key`,
-else a key file in the config dir, created 0600 on first use (`master_key()`). A file that
-cannot be decrypted is never overwritten, and a lost key is said, never replaced.
+entry encrypted with AES-GCM under a file key derived from the master key. The master key
+comes from `MAILPROV_MASTER_KEY`, else the systemd credential `mailprov-master-key`, else a
+key file in the config dir, created 0600 on first use (`master_key()`). A file that cannot be
+decrypted is never overwritten, and a lost key is said, never replaced.
+
+How the file key is derived depends on what the master key is, and is recorded in the file
+(`kdf`: its name and parameters), so that a file always opens the way it was written:
+- A key mailprov generated itself: `mailprov-key-1:` followed by 32 random bytes from
+  `secrets.token_bytes` in unpadded URL-safe base64 (`GENERATED_KEY_PREFIX`). It is what a new
+  key file holds, and is recognised by that exact form wherever it comes from (the key file,
+  or copied into `MAILPROV_MASTER_KEY` or the systemd credential). 256 random bits gain nothing
+  from password stretching: nobody can guess them, slowly or quickly. So the file key is
+  HKDF-SHA256 of those 32 bytes with the file's random salt (`"name": "hkdf-sha256"`): a few
+  microseconds instead of scrypt's ~0.1 s on every process that reads a password.
+- Anything else (a passphrase someone chose, of unknown strength, and key files written
+  before the prefix existed, which cannot be told from a passphrase with certainty): scrypt,
+  N=2^14, r=8, p=1, with the file's random salt (`"name": "scrypt"`), so that guessing a weak
+  passphrase from a stolen file stays expensive.
+An existing file keeps its kdf (scrypt files keep opening, with scrypt); a new file takes the
+kdf of the key it is created with. A wrong key is refused before anything is decrypted or
+written, whatever the kdf: a fixed text encrypted with the file key must decrypt first (and
+a file written with a generated key does not even try a passphrase). An older mailprov
+refuses an hkdf-sha256 file and leaves it unchanged (it says "damaged key parameters").
 
 `tui.core.secrets` chooses this backend (`choose_backend`) and re-exports
 `EncryptedFileKeyring`.
@@ -27,9 +46,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from keyring.backend import KeyringBackend
-from keyring.errors import PasswordDeleteError
-
 from tui.core.filelock import exclusive_lock
 from tui.core.secrets import SecretDamagedError, SecretStoreError
 from tui.core.settings import Settings
@@ -45,6 +61,11 @@ FILE_FORMAT = "mailprov-secrets"
 FILE_VERSION = 1
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 SCRYPT_MAX_N = 2**20  # refuse parameters from a file that would take minutes and gigabytes
+# A key mailprov generates: this prefix, then GENERATED_KEY_BYTES random bytes in unpadded
+# URL-safe base64. Only that exact form counts as generated (see the module docstring).
+GENERATED_KEY_PREFIX = b"mailprov-key-1:"
+GENERATED_KEY_BYTES = 32
+HKDF_INFO = b"mailprov secrets file key"  # binds the derived key to its one use
 NONCE_BYTES = 12  # the AES-GCM standard nonce size
 # A fixed text encrypted with the file key: a wrong master key is detected even in a file
 # with no entries, before anything is written.
@@ -52,27 +73,28 @@ KEY_CHECK_PLAINTEXT = b"mailprov master key check"
 KEY_CHECK_AAD = b"mailprov key check"
 
 
-class EncryptedFileKeyring(KeyringBackend):
-    """Passwords in one JSON file, each encrypted with AES-GCM.
+class EncryptedFileKeyring:
+    """Passwords in one JSON file, each encrypted with AES-GCM. A keyring backend by its
+    methods (get_password, set_password, delete_password, and batches of them), without
+    keyring's base class, so that using it never imports keyring (tui.core.secrets).
 
-    The file key is derived with scrypt from the master key material and a random salt kept
-    in the file. Every entry has its own random nonce; the associated data binds it to its
+    The file key is derived from the master key material and a random salt kept in the
+    file: HKDF-SHA256 for a key mailprov generated, scrypt for any other (see the module
+    docstring). Every entry has its own random nonce; the associated data binds it to its
     service and username, so entries cannot be swapped. Service and usernames (UUIDs) are
     visible in the file, the passwords are not. Writes take an exclusive lock on a side
     file, replace the file atomically and keep it 0600. A file that cannot be decrypted is
     never overwritten.
     """
 
-    priority = -1  # type: ignore[assignment]  # needs arguments: never picked by keyring itself
-
     def __init__(self, path: Path, key_material: bytes | str, key_source: str) -> None:
-        super().__init__()
         material = key_material.encode() if isinstance(key_material, str) else bytes(key_material)
         if not material.strip():
             raise ValueError("the master key material is empty")
         self.path = Path(path)
         self.key_source = key_source
         self._material = material
+        self._generated_key = generated_key_bytes(material)  # None for a passphrase
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self._new_file_salt = secrets.token_bytes(16)
         self._derived_keys: dict[tuple[bytes, int, int, int], bytes] = {}
@@ -133,6 +155,8 @@ class EncryptedFileKeyring(KeyringBackend):
             document = self._read()
             entries = document["entries"].get(service, {}) if document else {}
             if username not in entries:
+                from keyring.errors import PasswordDeleteError  # keyring's way to say "not there"
+
                 raise PasswordDeleteError("no such password")
             self._remove_entries(document, service, [username])
 
@@ -188,7 +212,11 @@ class EncryptedFileKeyring(KeyringBackend):
         return document
 
     def _new_document(self) -> dict[str, Any]:
-        kdf = {"name": "scrypt", "salt": _b64(self._new_file_salt), "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P}
+        salt = _b64(self._new_file_salt)
+        if self._generated_key is not None:
+            kdf: dict[str, Any] = {"name": "hkdf-sha256", "salt": salt}
+        else:
+            kdf = {"name": "scrypt", "salt": salt, "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P}
         cipher = self._cipher_for(kdf)
         nonce = secrets.token_bytes(NONCE_BYTES)
         check = cipher.encrypt(nonce, KEY_CHECK_PLAINTEXT, KEY_CHECK_AAD)
@@ -226,12 +254,7 @@ class EncryptedFileKeyring(KeyringBackend):
             blob = _unb64(document["check"])
             cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], KEY_CHECK_AAD)
         except (InvalidTag, KeyError, TypeError, ValueError):
-            raise SecretStoreError(
-                f"cannot decrypt {self.path}: the master key does not match the one it was "
-                f"written with (key in use: {self.key_source}). Restore the original master key "
-                f"({MASTER_KEY_ENV}, the systemd credential {CREDENTIAL_NAME}, or the key file "
-                f"{KEY_FILE_NAME}); the file was left unchanged."
-            ) from None
+            raise self._key_mismatch() from None
         return cipher
 
     def _decrypt_entry(self, cipher: Any, blob: str, service: str, username: str) -> str:
@@ -253,20 +276,89 @@ class EncryptedFileKeyring(KeyringBackend):
         return AESGCM(self._derived_key(kdf))
 
     def _derived_key(self, kdf: dict[str, Any]) -> bytes:
+        """The file key, by the kdf the file names; derived once per file and kept."""
+        name = kdf.get("name")
+        if name == "hkdf-sha256":
+            return self._hkdf_key(kdf)
+        if name == "scrypt":
+            return self._scrypt_key(kdf)
+        raise SecretStoreError(f"{self.path} has unsupported key parameters; it was left unchanged.")
+
+    def _hkdf_key(self, kdf: dict[str, Any]) -> bytes:
+        salt = self._salt(kdf)
+        if len(salt) < 16:  # mailprov writes 16 random bytes
+            raise self._damaged_parameters()
+        if self._generated_key is None:
+            # Written with a key mailprov generated; this one is not: it cannot be that key.
+            raise self._key_mismatch()
+        cache_key = ("hkdf-sha256", salt)
+        with self._derive_lock:
+            if cache_key not in self._derived_keys:
+                from cryptography.hazmat.primitives import hashes
+                from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+                hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=HKDF_INFO)
+                self._derived_keys[cache_key] = hkdf.derive(self._generated_key)
+            return self._derived_keys[cache_key]
+
+    def _scrypt_key(self, kdf: dict[str, Any]) -> bytes:
         """scrypt is slow on purpose: derive once per salt and keep the result."""
         try:
-            salt, n, r, p = _unb64(kdf["salt"]), int(kdf["n"]), int(kdf["r"]), int(kdf["p"])
+            salt, n, r, p = self._salt(kdf), int(kdf["n"]), int(kdf["r"]), int(kdf["p"])
         except (KeyError, TypeError, ValueError):
-            raise SecretStoreError(f"{self.path} has damaged key parameters; it was left unchanged.") from None
-        if kdf.get("name") != "scrypt" or not (2 <= n <= SCRYPT_MAX_N) or not (1 <= r <= 32) or not (1 <= p <= 16):
+            raise self._damaged_parameters() from None
+        if not (2 <= n <= SCRYPT_MAX_N) or not (1 <= r <= 32) or not (1 <= p <= 16):
             raise SecretStoreError(f"{self.path} has unsupported key parameters; it was left unchanged.")
+        cache_key = ("scrypt", salt, n, r, p)
         with self._derive_lock:
-            cache_key = (salt, n, r, p)
             if cache_key not in self._derived_keys:
                 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
                 self._derived_keys[cache_key] = Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(self._material)
             return self._derived_keys[cache_key]
+
+    def _salt(self, kdf: dict[str, Any]) -> bytes:
+        try:
+            salt = _unb64(kdf["salt"])
+        except (KeyError, TypeError, ValueError):
+            raise self._damaged_parameters() from None
+        return salt
+
+    def _damaged_parameters(self) -> SecretStoreError:
+        return SecretStoreError(f"{self.path} has damaged key parameters; it was left unchanged.")
+
+    def _key_mismatch(self) -> SecretStoreError:
+        return SecretStoreError(
+            f"cannot decrypt {self.path}: the master key does not match the one it was "
+            f"written with (key in use: {self.key_source}). Restore the original master key "
+            f"({MASTER_KEY_ENV}, the systemd credential {CREDENTIAL_NAME}, or the key file "
+            f"{KEY_FILE_NAME}); the file was left unchanged."
+        )
+
+
+def generated_key_bytes(material: bytes) -> bytes | None:
+    """The random bytes of a key mailprov generated (`mailprov-key-1:` + 32 bytes in
+    unpadded URL-safe base64), or None when the material is anything else (a passphrase)."""
+    if not material.startswith(GENERATED_KEY_PREFIX):
+        return None
+    encoded = material[len(GENERATED_KEY_PREFIX):]
+    try:
+        raw = base64.urlsafe_b64decode(encoded + b"=" * (-len(encoded) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    # Only the one canonical spelling: no padding, no stray characters, exactly 32 bytes.
+    if len(raw) != GENERATED_KEY_BYTES or _generated_key_text(raw) != material:
+        return None
+    return raw
+
+
+def new_generated_key() -> bytes:
+    """A new random master key in the generated form (what a new key file holds)."""
+    return _generated_key_text(secrets.token_bytes(GENERATED_KEY_BYTES))
+
+
+def _generated_key_text(raw: bytes) -> bytes:
+    return GENERATED_KEY_PREFIX + base64.urlsafe_b64encode(raw).rstrip(b"=")
 
 
 def _entry_aad(service: str, username: str) -> bytes:
@@ -378,7 +470,8 @@ def _empty_key_file_advice(key_file: Path, secrets_file: Path) -> str:
 
 
 def _create_key_file(key_file: Path, secrets_file: Path) -> bytes:
-    material = base64.b64encode(secrets.token_bytes(32))
+    # A generated key, recognised by its form: its secrets file uses the fast KDF.
+    material = new_generated_key()
     try:
         key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

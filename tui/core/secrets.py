@@ -21,6 +21,11 @@ own key (`secret_key`, `token_key`); callers pass only the key.
 Batch calls (`get_many`, `set_many`, `delete_many`) use the backend's own batch methods when
 it has them (the encrypted file rewrites itself once for N entries), else loop.
 A secret key never appears in an error message: it means nothing to a person.
+
+keyring itself is imported only where it is used (a system keyring, PYTHON_KEYRING_BACKEND,
+the in-memory backend): importing it costs more than a whole `mailprov check` should (its
+dependencies load urllib, email, tarfile support), and the encrypted file needs none of it.
+So `EncryptedFileKeyring` is a keyring backend by its methods, not by inheritance.
 """
 
 from __future__ import annotations
@@ -30,13 +35,12 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
-
-import keyring.core
-from keyring.backend import KeyringBackend
-from keyring.errors import KeyringError, NoKeyringError, PasswordDeleteError
+from typing import TYPE_CHECKING, Any
 
 from tui.core.settings import Settings
+
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +48,7 @@ DEFAULT_SERVICE = "mailprov"
 PROBE_USERNAME = "mailprov-probe"
 
 
-class SecretStoreError(KeyringError):
+class SecretStoreError(Exception):
     """A secret could not be read or written. The message says what failed and what to do;
     it never contains a secret."""
 
@@ -130,6 +134,11 @@ class SecretStore:
 
     def delete_password(self, key: str) -> None:
         """Forget the password; nothing happens when there is none."""
+        if getattr(self._backend, "delete_many", None) is not None:
+            self.delete_many([key])  # skips an absent key by itself
+            return
+        from keyring.errors import PasswordDeleteError  # a keyring backend: keyring is loaded
+
         username = _username(key)
         with self._errors_explained("delete the stored password"):
             try:
@@ -146,8 +155,8 @@ class SecretStore:
             yield
         except SecretStoreError:
             raise
-        except (KeyringError, OSError, ValueError) as exc:
-            if isinstance(exc, NoKeyringError):
+        except (OSError, ValueError, *_keyring_errors()) as exc:
+            if _is_no_keyring(exc):
                 # keyring's own text suggests installing a plaintext backend: do not repeat it.
                 detail = "no usable keyring backend"
             else:
@@ -182,7 +191,7 @@ class LazySecretStore:
                     backend = self._open_backend()
                 except SecretStoreError:
                     raise
-                except (KeyringError, OSError, ValueError) as exc:
+                except (OSError, ValueError, *_keyring_errors()) as exc:
                     raise SecretStoreError(f"cannot open the secret store ({type(exc).__name__}: {exc}).") from None
                 self._store = SecretStore(backend, self._service)
             return self._store
@@ -192,6 +201,18 @@ class LazySecretStore:
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self.opened(), name)
+
+
+def _keyring_errors() -> tuple[type[Exception], ...]:
+    """keyring's base error when keyring is loaded; none otherwise (nothing can raise it then).
+    An except clause evaluates its classes only when an exception reaches it."""
+    errors = sys.modules.get("keyring.errors")
+    return (errors.KeyringError,) if errors is not None else ()
+
+
+def _is_no_keyring(exc: Exception) -> bool:
+    errors = sys.modules.get("keyring.errors")
+    return errors is not None and isinstance(exc, errors.NoKeyringError)
 
 
 def _username(key: str) -> str:
@@ -205,44 +226,6 @@ def _without_secrets(text: str, secrets: tuple[str, ...]) -> str:
     for secret in sorted(filter(None, secrets), key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
-
-
-# --------------------------------------------------------------------------- in memory
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring kept in a dict: for tests, demos and screenshots. Nothing is saved."""
-
-    # Loadable through PYTHON_KEYRING_BACKEND, but below fail.Keyring (0) so keyring's own
-    # automatic choice never picks it.
-    priority = -1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._passwords: dict[tuple[str, str], str] = {}
-        self._lock = threading.Lock()
-
-    def get_password(self, service: str, username: str) -> str | None:
-        with self._lock:
-            return self._passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        with self._lock:
-            self._passwords[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        with self._lock:
-            if self._passwords.pop((service, username), None) is None:
-                raise PasswordDeleteError("no such password")
-
-    def set_many(self, service: str, passwords: dict[str, str]) -> None:
-        with self._lock:
-            self._passwords.update({(service, username): pw for username, pw in passwords.items()})
-
-    def delete_many(self, service: str, usernames: list[str]) -> None:
-        with self._lock:
-            for username in usernames:
-                self._passwords.pop((service, username), None)
 
 
 # --------------------------------------------------------------------------- choosing
@@ -289,7 +272,7 @@ def describe_backend(backend: KeyringBackend) -> str:
 
     if isinstance(backend, EncryptedFileKeyring):
         text = backend.description
-    elif isinstance(backend, MemoryKeyring):
+    elif _is_memory_keyring(backend):
         text = "in memory (nothing is saved; for tests and demos)"
     else:
         class_path = _class_path(backend)
@@ -301,11 +284,18 @@ def describe_backend(backend: KeyringBackend) -> str:
     return text
 
 
+def _is_memory_keyring(backend) -> bool:
+    memory = sys.modules.get("tui.core.memory_keyring")  # never created unless imported
+    return memory is not None and isinstance(backend, memory.MemoryKeyring)
+
+
 def _class_path(backend: KeyringBackend) -> str:
     return f"{type(backend).__module__}.{type(backend).__qualname__}"
 
 
 def _requested_backend(class_path: str) -> KeyringBackend:
+    import keyring.core
+
     try:
         backend = keyring.core.load_keyring(class_path)
     except Exception as exc:  # ImportError, AttributeError, RuntimeError (not viable), TypeError
@@ -337,6 +327,8 @@ def _usable_system_keyring(env: dict[str, str]) -> KeyringBackend | None:
 
 def _answering_backend(class_path: str) -> KeyringBackend | None:
     """The backend when it is viable and answers a read; None otherwise."""
+    import keyring.core
+
     try:
         backend_class = keyring.core._load_keyring_class(class_path)
         if backend_class.priority <= 0:
@@ -351,9 +343,15 @@ def _answering_backend(class_path: str) -> KeyringBackend | None:
 
 def __getattr__(name: str) -> Any:
     """`EncryptedFileKeyring` lives in tui.core.secret_file (which raises this module's
-    errors, so it cannot be imported at the top here); it is offered here as well."""
+    errors, so it cannot be imported at the top here), and `MemoryKeyring` in
+    tui.core.memory_keyring (a keyring backend: it loads keyring); both are offered here as
+    well (`PYTHON_KEYRING_BACKEND=tui.core.secrets.MemoryKeyring` works)."""
     if name == "EncryptedFileKeyring":
         from tui.core.secret_file import EncryptedFileKeyring
 
         return EncryptedFileKeyring
+    if name == "MemoryKeyring":
+        from tui.core.memory_keyring import MemoryKeyring
+
+        return MemoryKeyring
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

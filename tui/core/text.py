@@ -21,6 +21,8 @@ NO_CONTROL_CHARS = f"[^{CONTROL_CHARS}]*"
 def visible(text: str) -> str:
     """`text` with each control character written as a visible escape: ESC becomes `\\x1b`,
     a line feed `\\x0a`. Tabs and all printable text are kept as they are."""
+    if text.isprintable():  # no control character, no surrogate (the usual case: no regex)
+        return text
     return _CONTROL.sub(_escape, text)
 
 

@@ -3,6 +3,7 @@ POP3 one); check_many(): many providers at once."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import ssl
 import threading
@@ -14,10 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from tui.core.checks.failures import make_failure
-from tui.core.checks.imap import ImapCheck
 from tui.core.checks.ladder import ProtocolCheck
-from tui.core.checks.pop3 import Pop3Check
-from tui.core.checks.smtp import SmtpCheck
 from tui.core.checks.target import Target
 from tui.core.domain import ProviderSettings, ServerSettings
 from tui.core.mail.credential import Credential
@@ -29,12 +27,18 @@ from tui.core.settings import DEFAULT_ACCOUNT_CONCURRENCY
 
 log = logging.getLogger(__name__)
 
-# The ladder of each protocol.
-CHECKS: dict[Protocol, type[ProtocolCheck]] = {
-    Protocol.SMTP: SmtpCheck,
-    Protocol.IMAP: ImapCheck,
-    Protocol.POP3: Pop3Check,
+# The ladder of each protocol: (module, class), imported when a provider uses it (the IMAP
+# one loads imapclient, which an SMTP-only or POP3 check does not need).
+CHECKS: dict[Protocol, tuple[str, str]] = {
+    Protocol.SMTP: ("tui.core.checks.smtp", "SmtpCheck"),
+    Protocol.IMAP: ("tui.core.checks.imap", "ImapCheck"),
+    Protocol.POP3: ("tui.core.checks.pop3", "Pop3Check"),
 }
+
+
+def ladder_of(protocol: Protocol) -> type[ProtocolCheck]:
+    module, name = CHECKS[protocol]
+    return getattr(importlib.import_module(module), name)
 
 
 def check_provider(
@@ -66,7 +70,7 @@ def check_provider(
     for protocol, server in settings.servers:  # outbound first, then the inbound server if any
         target = _target(settings, credential, protocol, server, timeout, deadline)
         with limits.turn(protocol, server, target.username) if limits else nullcontext():
-            results.append(CHECKS[protocol](target, credential, shared_tls_context, on_step).run())
+            results.append(ladder_of(protocol)(target, credential, shared_tls_context, on_step).run())
     report = CheckReport(
         provider=settings.name,
         started_at=started_at,
