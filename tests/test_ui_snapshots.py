@@ -2,7 +2,11 @@
 
 Review tests/__snapshots__/ with `pytest --snapshot-report` before `--snapshot-update`."""
 
+import re
+import zlib
+
 import pytest
+import textual.app
 import textual.constants
 
 from tests.ui_helpers import example_draft, fill_demo, make_app, no_cursor_blink, queue_demo, settle
@@ -14,6 +18,45 @@ SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36"
 def no_animations(monkeypatch):
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
     monkeypatch.setattr(textual.constants, "TEXTUAL_ANIMATIONS", "none")
+
+
+@pytest.fixture(autouse=True)
+def screenshots_of_what_is_seen(monkeypatch):
+    """Snapshots compare what a person sees, not how the compositor cut it in pieces."""
+    export = textual.app.App.export_screenshot
+    monkeypatch.setattr(textual.app.App, "export_screenshot",
+                        lambda app, **kwargs: seen_svg(export(app, **kwargs)))
+
+
+RECT = re.compile(r'<rect fill="([^"]+)" x="([0-9.]+)" y="([0-9.]+)" width="([0-9.]+)" '
+                  r'height="([0-9.]+)" shape-rendering="crispEdges"/>')
+
+
+def seen_svg(svg: str) -> str:
+    """The SVG with each run of same-coloured background cells on a line drawn as one
+    rectangle, and its ids named after that. Two frames that look the same (a blank line
+    drawn by a pane or by its scroll container behind it) then give the same SVG."""
+    merged, previous = [], None
+    for match in RECT.finditer(svg):
+        fill, x, y, width, height = match.group(1), *map(float, match.group(2, 3, 4, 5))
+        if previous and previous[0] == fill and previous[2] == y and abs(previous[1] + previous[3] - x) < 0.05:
+            previous[3] += width
+            continue
+        previous = [fill, x, y, width, height]
+        merged.append(previous)
+    rects = "".join(f'<rect fill="{fill}" x="{x:g}" y="{y:g}" width="{round(width, 2):g}" height="{height:g}" '
+                    f'shape-rendering="crispEdges"/>' for fill, x, y, width, height in merged)
+    first, last = RECT.search(svg), None
+    for last in RECT.finditer(svg):
+        pass
+    if first is None:
+        return svg
+    svg = svg[: first.start()] + rects + svg[last.end():]
+    old_id = re.search(r"terminal-\d+", svg)
+    if old_id:
+        new_id = f"terminal-{zlib.adler32(re.sub(r'terminal-[0-9]+', '', svg).encode())}"
+        svg = svg.replace(old_id.group(0), new_id)
+    return svg
 
 
 def demo_app(tmp_path, *, providers: bool = True):
