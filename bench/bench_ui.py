@@ -47,6 +47,8 @@ QUEUED = 200_000  # received messages spread over the BIG providers (20 each)
 FIRST_PAINT = b"email providers"
 FIRST_ROW = b"Provider 000000"  # bench.datasets names them "Provider 000000" on
 END_KEY = b"\x1b[F"  # as xterm sends End
+# `c` opens the campaigns, which needs the store: its footer shows once the store is open.
+STORE_OPEN = (b"c", b"New campaign")
 BASELINE_APP = """
 from textual.app import App
 from textual.widgets import Footer, Label
@@ -217,7 +219,7 @@ def list_only() -> int:
             folder.mkdir()
             fill_database(folder, BIG)
         fill_queue(queued, QUEUED)
-        whole_list = ((b"", FIRST_ROW), (END_KEY, last_row(BIG)))
+        whole_list = ((b"", FIRST_ROW), (END_KEY, last_row(BIG)), STORE_OPEN)
         results = in_turns({
             BARE: bare_case(big),
             f"{BIG} providers, empty queues": mailprov_case(big, *whole_list),
@@ -230,6 +232,9 @@ def list_only() -> int:
     print("then End pressed at once: the last provider painted (the whole list read)")
     print_started(results, 1, f"{BIG} providers, empty queues")
     print_started(results, 1, f"{BIG} providers, {QUEUED} messages queued")
+    print("then c: the campaigns shown (the store open); peak memory of the whole run")
+    print_started(results, 2, f"{BIG} providers, empty queues")
+    print_started(results, 2, f"{BIG} providers, {QUEUED} messages queued")
     return 0
 
 
@@ -656,8 +661,8 @@ def main() -> int:
         started = in_turns({
             BARE: bare_case(empty),
             empty_db: mailprov_case(empty, (b"", FIRST_PAINT), (b"", b"No providers yet")),
-            big_db: mailprov_case(big, (b"", FIRST_PAINT), (b"", FIRST_ROW), (END_KEY, last_row(BIG))),
-            huge_db: mailprov_case(huge, (b"", FIRST_ROW), (END_KEY, last_row(HUGE))),
+            big_db: mailprov_case(big, (b"", FIRST_PAINT), (b"", FIRST_ROW), (END_KEY, last_row(BIG)), STORE_OPEN),
+            huge_db: mailprov_case(huge, (b"", FIRST_ROW), (END_KEY, last_row(HUGE)), STORE_OPEN),
         })
         keep_all_ms, narrow_ms = asyncio.run(filter_timings(big))
         bare_form = asyncio.run(form_baseline_timing())
@@ -674,9 +679,12 @@ def main() -> int:
     print_started(started, 1, empty_db)
     print_started(started, 1, big_db, "<= 1.50x, < 120 MB")
     print_started(started, 0, huge_db, "< 2 s, <= 2x, < 150 MB")
-    print("End pressed at once: the last provider painted (the whole list read; peak memory after it)")
+    print("End pressed at once: the last provider painted (the whole list read)")
     print_started(started, 2, big_db)
     print_started(started, 1, huge_db)
+    print("then c: the campaigns shown (the store open); peak memory of the whole run")
+    print_started(started, 3, big_db, "peak < 120 MB")
+    print_started(started, 2, huge_db, "peak < 150 MB")
     print(f"filter keystroke -> updated table painted, {BIG} providers (in-process, median)")
     print(f"  all {BIG} rows still match   {keep_all_ms:6.1f} ms  (target < 50 ms)")
     print(f"  the list narrows            {narrow_ms:6.1f} ms  (target < 50 ms)")

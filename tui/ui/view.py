@@ -37,7 +37,8 @@ class ProviderView:
     # Messages received into its queue: read with the list's rows; None where not read
     # (a record read alone, the form's provider): nothing is shown then.
     queued: int | None = None
-    _search: list = field(default_factory=list, init=False, compare=False, repr=False)  # search_text, once built
+    # search_text, once built (None before: not a list per view, 5 MB with 100,000 of them)
+    _search: str | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def widest_status(self) -> str:
@@ -135,9 +136,9 @@ class ProviderView:
     def search_text(self) -> str:
         """What the filter matches (built on the first filter, then kept): name, account,
         type and status ("error", "active", "not checked", "password missing", "unencrypted")."""
-        if not self._search:
-            self._search.append(self._build_search_text())
-        return self._search[0]
+        if self._search is None:
+            object.__setattr__(self, "_search", self._build_search_text())  # a cache: frozen otherwise
+        return self._search
 
     def _build_search_text(self) -> str:
         """What the filter matches: name, account, type and status ("error", "active",
