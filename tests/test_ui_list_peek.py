@@ -134,3 +134,14 @@ async def test_rows_read_from_the_file_are_not_read_again_by_the_store_but_chang
         make_service(settings).create(example_draft("Billing"))  # as the CLI would
         await wait_until(pilot, lambda: row_names(app) == ["Billing", "Support"], limit=10)
         await settle(pilot)
+
+
+async def test_a_file_that_is_not_a_database_is_not_peeked_and_the_store_says_why(tmp_path):
+    from tui.core.store import Store
+
+    settings = make_settings(tmp_path)
+    (tmp_path / "mailprov.db").write_bytes(b"not a database" * 100)
+    app = MailprovApp(settings, service_factory=lambda: Store.open(settings.db_url), clock=frozen_clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: "Could not open the database" in visible_text(app), limit=10)
+        assert app.screen.query_one(ProviderTable).row_count == 0

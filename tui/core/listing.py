@@ -145,10 +145,16 @@ class Peek:
         if not path.is_file():
             return None
         try:
-            return cls(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1,
-                                       check_same_thread=False))
+            connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1,
+                                         check_same_thread=False)
         except sqlite3.Error:
             return None
+        try:
+            connection.execute("PRAGMA schema_version").fetchone()  # a file that is not a database fails here
+        except sqlite3.Error:
+            connection.close()
+            return None
+        return cls(connection)
 
     def rows(self, convert: Callable[[ListRow], T] | None = None, limit: int | None = None) -> list[T] | None:
         """As `read_rows`; None when the file's schema does not fit (the caller waits for
