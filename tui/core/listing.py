@@ -62,13 +62,16 @@ class ListRow(NamedTuple):  # a tuple: ~3x cheaper to build than a frozen datacl
     queued: int = 0  # messages received into its queue (tui.core.queue)
 
 
-def read_rows(connection: Any, convert: Callable[[ListRow], T] | None = None) -> list[T]:
+def read_rows(connection: Any, convert: Callable[[ListRow], T] | None = None, limit: int | None = None) -> list[T]:
     """Every provider, by name (as `Store.list`), with its queued count, from a DB-API connection to the store;
     each row passed through `convert` as it is read (so that the rows and what they become
-    are never all in memory together: 100,000 of them)."""
+    are never all in memory together: 100,000 of them). `limit`: the first ones only."""
     cursor = connection.cursor()
     try:
-        cursor.execute(ROWS_SQL)
+        if limit is None:
+            cursor.execute(ROWS_SQL)
+        else:
+            cursor.execute(f"{ROWS_SQL} LIMIT {int(limit)}")
         if convert is None:
             return [_row(values) for values in _batches(cursor)]
         return [convert(_row(values)) for values in _batches(cursor)]
@@ -114,19 +117,56 @@ def peek_sqlite(db_url: str, convert: Callable[[ListRow], T] | None = None) -> l
     before the store is opened (importing SQLAlchemy and checking the schema take longer than
     the read). None when that cannot be done (another kind of database, no file yet, a schema
     these columns do not match): the caller waits for the store."""
-    prefix = "sqlite:///"
-    if not db_url.startswith(prefix) or "?" in db_url:
-        return None
-    path = Path(db_url[len(prefix):])
-    if not path.is_file():
+    peek = Peek.open(db_url)
+    if peek is None:
         return None
     try:
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1)
-    except sqlite3.Error:
-        return None
-    try:
-        return read_rows(connection, convert)
-    except (sqlite3.Error, ValueError, KeyError):
-        return None
+        return peek.rows(convert)
     finally:
-        connection.close()
+        peek.close()
+
+
+class Peek:
+    """A read-only sqlite3 connection to the store's SQLite file, opened without the store:
+    the list's rows (the first screenful, then all), and `PRAGMA data_version` on the same
+    connection, so that a caller can tell whether anyone committed since it read them. It may
+    be handed from one thread to another, used by one at a time."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    @classmethod
+    def open(cls, db_url: str) -> Peek | None:
+        """None when the database is not an existing SQLite file."""
+        prefix = "sqlite:///"
+        if not db_url.startswith(prefix) or "?" in db_url:
+            return None
+        path = Path(db_url[len(prefix):])
+        if not path.is_file():
+            return None
+        try:
+            connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1,
+                                         check_same_thread=False)
+        except sqlite3.Error:
+            return None
+        try:
+            connection.execute("PRAGMA schema_version").fetchone()  # a file that is not a database fails here
+        except sqlite3.Error:
+            connection.close()
+            return None
+        return cls(connection)
+
+    def rows(self, convert: Callable[[ListRow], T] | None = None, limit: int | None = None) -> list[T] | None:
+        """As `read_rows`; None when the file's schema does not fit (the caller waits for
+        the store)."""
+        try:
+            return read_rows(self.connection, convert, limit)
+        except (sqlite3.Error, ValueError, KeyError):
+            return None
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits (see Store.commit_counter)."""
+        return self.connection.execute("PRAGMA data_version").fetchone()[0]
+
+    def close(self) -> None:
+        self.connection.close()

@@ -59,8 +59,8 @@ class MailprovApp(TypeAheadApp[None]):
         clock: Callable[[], datetime] | None = None,
         peek_list: bool = True,
     ) -> None:
-        """`peek_list`: while the service opens, show the rows read straight from a SQLite
-        file (tui.core.listing.peek_sqlite)."""
+        """`peek_list`: first show the rows read straight from a SQLite file (the list
+        screen's `peek_providers`), then open the service."""
         super().__init__()
         if service is None and service_factory is None:
             raise ValueError("Give a service or a service factory.")
@@ -82,7 +82,9 @@ class MailprovApp(TypeAheadApp[None]):
         return ProvidersScreen()
 
     def on_mount(self) -> None:
-        if self.service is None:
+        # With `peek_list`, the list screen opens the store once it has read the rows from
+        # the file: the store's imports and schema check are kept off the path to a usable list.
+        if self.service is None and not self.peek_list:
             self.call_after_refresh(self.open_service)
 
     @work(thread=True, exit_on_error=False, name="open-service")

@@ -37,6 +37,17 @@ class ProvidersLoaded(Message):
     views: list[Any]  # ProviderView, built in the loading thread
     folded_names: frozenset[str] = frozenset()  # their names, folded (see view.fold_names)
     widths: dict[str, int] | None = None  # the columns' natural widths (provider_table.natural_widths)
+    complete: bool = True  # False: the first rows only, the rest on its way
+
+
+@dataclass
+class PeekDone(Message):
+    """The rows were read from the SQLite file before the store opened (`peek` is the
+    connection that read them, tui.core.listing.Peek, and `version` its data_version before
+    the read), or could not be (`peek` None): the store opens now."""
+
+    peek: Any = None
+    version: int | None = None
 
 
 @dataclass

@@ -14,6 +14,10 @@ from tui.core.report import CheckReport, Failure, is_password_missing
 from tui.core.rules import parse_type
 
 
+# A set lookup per list row (100,000 of them) rather than two enum properties.
+_OAUTH_TYPES = frozenset(kind for kind in ProviderType if kind.sign_in.uses_oauth)
+
+
 @dataclass(frozen=True, slots=True)  # slots: 100,000 of them in the list
 class ProviderView:
     name: str
@@ -33,7 +37,8 @@ class ProviderView:
     # Messages received into its queue: read with the list's rows; None where not read
     # (a record read alone, the form's provider): nothing is shown then.
     queued: int | None = None
-    _search: list = field(default_factory=list, init=False, compare=False, repr=False)  # search_text, once built
+    # search_text, once built (None before: not a list per view, 5 MB with 100,000 of them)
+    _search: str | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def widest_status(self) -> str:
@@ -78,7 +83,7 @@ class ProviderView:
             encrypted=row.encrypted,
             smtp_login=row.smtp_login,
             sign_in=TokenStatus(row.signed_in, row.oauth_account, row.token_expires_at, row.refresh_token_at,
-                                row.shared_mailbox) if row.type.sign_in.uses_oauth else None,
+                                row.shared_mailbox) if row.type in _OAUTH_TYPES else None,
             report_read=row.last_checked_at is None,  # never checked: there is no report to read
             queued=row.queued,
         )
@@ -131,9 +136,9 @@ class ProviderView:
     def search_text(self) -> str:
         """What the filter matches (built on the first filter, then kept): name, account,
         type and status ("error", "active", "not checked", "password missing", "unencrypted")."""
-        if not self._search:
-            self._search.append(self._build_search_text())
-        return self._search[0]
+        if self._search is None:
+            object.__setattr__(self, "_search", self._build_search_text())  # a cache: frozen otherwise
+        return self._search
 
     def _build_search_text(self) -> str:
         """What the filter matches: name, account, type and status ("error", "active",

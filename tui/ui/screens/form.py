@@ -111,6 +111,7 @@ class ProviderFormScreen(Screen[str | None]):
         super().__init__()
         self.opening = 0  # which showing of this screen the workers' answers belong to
         self.stylesheet_seen: object = None  # the rules its widgets were last styled with
+        self.built_oauth_panel: OAuthPanel | None = None  # built when an OAuth type is first chosen
         self._reset_state(editing, names, loaded)
 
     def _reset_state(self, editing: str | None, names: Iterable[str] | frozenset[str],
@@ -281,10 +282,7 @@ class ProviderFormScreen(Screen[str | None]):
         return self.query_one(f"#{panel_of(self.provider_type)}", TypePanel)
 
     def draft(self) -> ProviderDraft:
-        def text(field: str) -> str:
-            return self.query_one(f"#{field.replace('_', '-')}", Input).value
-
-        values = {f: text(f) for f in TEXT_FIELDS}
+        values = {field: text_input.value for field, text_input in self.text_inputs.items()}
         return ProviderDraft(
             type=self.provider_type.value,
             receive_emails=self.query_one("#receive-emails", Switch).value,
@@ -296,6 +294,11 @@ class ProviderFormScreen(Screen[str | None]):
 
     def visible_fields(self) -> list[FormField]:
         return self.common_fields + self.active_panel.fields()
+
+    @cached_property
+    def text_inputs(self) -> dict[str, Input]:
+        """The common text fields' inputs (composed once: queried once, not per keystroke)."""
+        return {field: self.query_one(f"#{field.replace('_', '-')}", Input) for field in TEXT_FIELDS}
 
     @cached_property
     def common_fields(self) -> list[FormField]:
@@ -383,6 +386,7 @@ class ProviderFormScreen(Screen[str | None]):
             return panel
         panel = OAuthPanel(provider_type, id="panel-oauth")
         await self.query_one("#type-panels", ContentSwitcher).mount(panel)
+        self.built_oauth_panel = panel
         panel.set_receive(self.query_one("#receive-emails", Switch).value)
         return panel
 
@@ -408,11 +412,9 @@ class ProviderFormScreen(Screen[str | None]):
             self.update_sign_in_button()
 
     def update_sign_in_button(self) -> None:
-        panels = self.query(OAuthPanel)
-        if panels:
-            panel = panels.first()
+        panel = self.built_oauth_panel  # not looked for in the whole form on every keystroke
+        if panel is not None:
             panel.set_can_sign_in(self.can_sign_in() and not panel.app_problem)
-        self.refresh_bindings()
 
     def can_sign_in(self) -> bool:
         """Saved as shown (a sign-in belongs to the saved provider), and not busy."""
@@ -589,6 +591,7 @@ class ProviderFormScreen(Screen[str | None]):
         self.query_one("#test", Button).disabled = busy
         self.query_one("#save", Button).disabled = busy or bool(self.errors)
         self.update_sign_in_button()
+        self.refresh_bindings()  # the keys depend on the type and on `busy` only (check_action)
 
     # Saving and checking -------------------------------------------------------------
 

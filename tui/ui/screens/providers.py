@@ -32,6 +32,7 @@ from tui.ui.messages import (
     CheckFinished,
     DatabaseChanged,
     DraftLoaded,
+    PeekDone,
     ProviderDeleted,
     ProviderReloaded,
     ProvidersLoaded,
@@ -51,10 +52,17 @@ LOADING_TEXT = "Loading providers…"
 # Keys for these, pressed while the list is still loading, are kept and acted on once it is.
 NEEDS_LIST = {"edit", "check", "check_all", "delete", "transcript", "zoom", "sign_in"}
 NEEDS_SELECTION = {"edit", "check", "delete", "transcript", "zoom", "sign_in"}
+# Read and painted before the rest of a long list: more rows than a screen shows.
+FIRST_ROWS = 200
 TIME_TICK_SECONDS = 10.0  # relative times ("2 min ago") are redrawn this often
 WATCH_SECONDS = 1.0  # how often the database is asked whether someone committed
 
 log = logging.getLogger(__name__)
+
+
+def loaded_message(views: list[ProviderView], complete: bool = True) -> ProvidersLoaded:
+    """The rows, with what the list needs of all of them (computed in the loading thread)."""
+    return ProvidersLoaded(views, fold_names(view.name for view in views), natural_widths(views), complete)
 
 
 class ProvidersScreen(Screen[None]):
@@ -96,6 +104,7 @@ class ProvidersScreen(Screen[None]):
         self.reading_report: str | None = None  # the provider whose report is being read
         self.filter_text = ""
         self.loaded = False
+        self.complete = True  # False while only the first rows are read (FIRST_ROWS)
         self.problem: str | None = None  # the database could not be opened
         self.pending_actions: list[str] = []  # keys pressed while the list was loading
         self.select_after_load: str | None = None
@@ -103,6 +112,8 @@ class ProvidersScreen(Screen[None]):
         self.progress: dict[str, list] = {}  # steps so far of each check running
         self.checking_all = False
         self.watching: threading.Event | None = None  # set: the watcher thread stops
+        self.peek = None  # tui.core.listing.Peek: the connection the rows were first read with
+        self.peek_version: int | None = None  # its data_version before that read
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -124,19 +135,56 @@ class ProvidersScreen(Screen[None]):
         elif self.app.peek_list:
             self.peek_providers()
 
-    @work(thread=True, exit_on_error=False, group="load")
     def peek_providers(self) -> None:
-        """The rows read straight from the SQLite file while the store is still being opened
-        (its imports and checks take longer than the read): the list is there to read, move
-        in and filter at once; what needs the store waits for it (`run_when_loaded`)."""
-        from tui.core.listing import peek_sqlite
+        """The rows read straight from the SQLite file before the store is opened (its
+        imports and schema check take longer than the read): the first screenful now, on
+        this thread (a few milliseconds), so that the first frame shows them; the rest in a
+        worker. The list is there to read, move in and filter; what needs the store waits
+        for it (`run_when_loaded`), and it opens once the rows are read."""
+        from tui.core.listing import Peek
 
-        views = peek_sqlite(self.app.settings.db_url, ProviderView.from_row)
-        if views is not None and self.app.service is None:
-            self.post_message(ProvidersLoaded(views, fold_names(view.name for view in views), natural_widths(views)))
+        peek = Peek.open(self.app.settings.db_url)
+        if peek is None:
+            self.call_after_refresh(self.post_message, PeekDone())
+            return
+        version = peek.data_version()  # before reading: a commit after it means a reload
+        first = peek.rows(ProviderView.from_row, limit=FIRST_ROWS)
+        if first is None:
+            peek.close()
+            self.call_after_refresh(self.post_message, PeekDone())
+            return
+        complete = len(first) < FIRST_ROWS
+        self.on_providers_loaded(loaded_message(first, complete))
+        if complete:  # the store opens once the first frame is painted
+            self.call_after_refresh(self.post_message, PeekDone(peek, version))
+        else:  # the rest once the first frame is painted
+            self.call_after_refresh(self.peek_the_rest, peek, version)
+
+    @work(thread=True, exit_on_error=False, group="load")
+    def peek_the_rest(self, peek, version: int) -> None:
+        views = None
+        try:
+            views = peek.rows(ProviderView.from_row)
+            if views is not None and self.app.service is None:
+                self.post_message(loaded_message(views))
+        finally:
+            if views is None:
+                peek.close()
+            self.post_message(PeekDone(peek, version) if views is not None else PeekDone())
+
+    def on_peek_done(self, message: PeekDone) -> None:
+        self.peek, self.peek_version = message.peek, message.version
+        if self.problem is None:
+            self.app.open_service()
 
     def service_ready(self) -> None:
-        self.reload()
+        if self.peek is not None and self.loaded:
+            # The rows read from the file are the store's: read again only if someone
+            # committed since (the watcher compares the same connection's data_version).
+            self.run_pending_actions()
+            self.refresh_bindings()
+        else:
+            self.reload()
         self.watch_database()
 
     # Loading and following the database ----------------------------------------------
@@ -156,8 +204,7 @@ class ProvidersScreen(Screen[None]):
             self.post_message(ActionFailed("loading the providers", str(error)))
             return
         if not get_current_worker().is_cancelled:  # a newer load is on its way
-            names = fold_names(view.name for view in views)
-            self.post_message(ProvidersLoaded(views, names, natural_widths(views)))
+            self.post_message(loaded_message(views))
 
     def watch_database(self) -> None:
         """Reload when another connection commits: the CLI, another session, a worker, or a
@@ -174,20 +221,29 @@ class ProvidersScreen(Screen[None]):
 
     def _watch(self, stop: threading.Event) -> None:
         try:
+            if self.peek is not None:
+                try:
+                    self._follow(self.peek.data_version, self.peek_version, stop)
+                finally:
+                    self.peek.close()
+                return
             with self.app.service.store.commit_counter() as commits:
                 if commits is None:
                     return  # not SQLite: the list is reloaded after our own changes only
-                seen = commits()
-                while not stop.wait(WATCH_SECONDS):
-                    try:
-                        now = commits()
-                    except Exception:  # busy or gone for a moment: ask again next time
-                        continue
-                    if now != seen:
-                        seen = now
-                        self.post_message(DatabaseChanged())
+                self._follow(commits, commits(), stop)
         except Exception:
             log.exception("watching the database for changes failed; the list no longer follows it")
+
+    def _follow(self, commits, seen: int, stop: threading.Event) -> None:
+        """Post DatabaseChanged whenever `commits()` is no longer `seen`."""
+        while not stop.wait(WATCH_SECONDS):
+            try:
+                now = commits()
+            except Exception:  # busy or gone for a moment: ask again next time
+                continue
+            if now != seen:
+                seen = now
+                self.post_message(DatabaseChanged())
 
     def on_database_changed(self) -> None:
         self.reload()
@@ -201,6 +257,7 @@ class ProvidersScreen(Screen[None]):
         table.fit_columns(message.widths or natural_widths(message.views))
         first_load = not self.loaded
         self.loaded = True
+        self.complete = message.complete
         self.refresh_rows(keep_row=True)
         if self.select_after_load is not None:
             table.select_name(self.select_after_load)
@@ -238,7 +295,7 @@ class ProvidersScreen(Screen[None]):
             shown = [v for v in self.views.values() if needle in v.search_text]
         else:  # no filter: no search text to build (100,000 of them on the first load)
             shown = list(self.views.values())
-        table.show_views(shown, self.app.now(), checking=self.checking(), keep_row=keep_row)
+        table.show_views(shown, self.app.now(), checking=self.checking(), keep_row=keep_row, complete=self.complete)
         self.show_list_state()
         self.show_selected()
 
@@ -246,7 +303,7 @@ class ProvidersScreen(Screen[None]):
         """Which parts show: loading or empty help, the rows, "nothing matches", the pane."""
         table = self.query_one(ProviderTable)
         empty = self.loaded and not self.views
-        no_match = self.loaded and bool(self.views) and table.row_count == 0
+        no_match = self.loaded and self.complete and bool(self.views) and table.row_count == 0
         zoomed = self.has_class("-zoomed")
         self.set_class(empty, "-empty")
         help_text = self.query_one("#empty-help", Static)

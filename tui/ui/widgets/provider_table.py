@@ -91,6 +91,8 @@ class ProviderTable(ScrollView, can_focus=True):
         self._natural_widths = {key: cell_len(label) for label, key, _ in COLUMNS}
         self.gap = WIDE_GAP
         self.columns = [Column(label, key, cell_len(label)) for label, key, _ in COLUMNS]
+        self.complete = True  # False: the first rows of the list only, the rest being read
+        self.waiting_moves: list[tuple[str, int]] = []  # (action, argument) past those rows
 
     # What the screen calls -----------------------------------------------------------
 
@@ -107,10 +109,12 @@ class ProviderTable(ScrollView, can_focus=True):
         now: datetime,
         checking: set[str] = frozenset(),
         keep_row: bool = False,
+        complete: bool = True,
     ) -> None:
         """Replace the rows, keeping the cursor on the same provider when it is still shown;
         when it is gone, on the same row (`keep_row`: the list was reloaded) or the first
-        (the filter changed). `checking`: the providers being checked right now."""
+        (the filter changed). `checking`: the providers being checked right now. Not
+        `complete`: the first rows only; a move past them waits for the rest."""
         selected = self.selected_name
         row = self.cursor_row if keep_row else 0
         self.views = views
@@ -119,8 +123,13 @@ class ProviderTable(ScrollView, can_focus=True):
         self._now = now
         self.virtual_size = Size(self._line_width(), len(views) + HEADER_LINES)
         self.cursor_row = self._index.get(selected, row) if selected is not None else row
+        self.complete = complete
         self.refresh()
         self.refresh_bindings()
+        if complete:
+            waiting, self.waiting_moves = self.waiting_moves, []
+            for action, argument in waiting:
+                getattr(self, f"action_{action}")(argument)
 
     def select_name(self, name: str) -> None:
         """Put the cursor on this provider, when it is shown."""
@@ -196,13 +205,25 @@ class ProviderTable(ScrollView, can_focus=True):
         return bool(self.views) if action == "select" else True
 
     def action_move(self, delta: int) -> None:
-        self.cursor_row += delta
+        if not self._waits("move", delta, self.cursor_row + delta):
+            self.cursor_row += delta
 
     def action_page(self, direction: int) -> None:
-        self.cursor_row += direction * max(1, self.scrollable_content_region.height - HEADER_LINES)
+        rows = direction * max(1, self.scrollable_content_region.height - HEADER_LINES)
+        if not self._waits("page", direction, self.cursor_row + rows):
+            self.cursor_row += rows
 
     def action_move_to(self, row: int) -> None:
-        self.cursor_row = row if row >= 0 else len(self.views) - 1
+        if not self._waits("move_to", row, row if row >= 0 else len(self.views)):
+            self.cursor_row = row if row >= 0 else len(self.views) - 1
+
+    def _waits(self, action: str, argument: int, target: int) -> bool:
+        """While the list is not complete, a move past the rows read waits for the rest (and
+        so do the moves after it, to keep their order); `show_views` makes them."""
+        if self.complete or (not self.waiting_moves and target < len(self.views)):
+            return False
+        self.waiting_moves.append((action, argument))
+        return True
 
     async def action_select(self) -> None:
         # The screen's edit runs now, not through a message: keys typed right after enter

@@ -31,9 +31,19 @@ class TypePanel(Vertical):
 
     def get_values(self) -> dict:
         values: dict = {}
-        for section in self.query(ServerSection):
+        for section in self.sections():
             values.update(section.get_values())
         return values
+
+    def sections(self) -> list[ServerSection]:
+        """Its server sections, SMTP and inbound (composed once: kept once both are there,
+        not looked up on every keystroke; the OAuth panel's mount later, in a Collapsible)."""
+        sections = getattr(self, "_sections", None)
+        if sections is None:
+            sections = list(self.query(ServerSection))
+            if len(sections) == 2:
+                self._sections = sections
+        return sections
 
     def set_values(self, draft: ProviderDraft) -> None:
         values = {k: str(v) for k, v in vars(draft).items()}
