@@ -123,15 +123,17 @@ class Headers:
 
 
 def _read_headers(headers: Headers, parsed: ParsedMessage) -> None:
-    parsed.message_id = _first_id(headers.first("Message-ID"))
-    parsed.in_reply_to = _first_id(headers.first("In-Reply-To"))
-    parsed.references = MESSAGE_ID_PATTERN.findall(headers.first("References"))[-MAX_REFERENCES:]
-    senders = _addresses(headers.all("From"))
+    # Names in lower case: the quick reading keeps them so, and the email package's
+    # Message looks names up in any case.
+    parsed.message_id = _first_id(headers.first("message-id"))
+    parsed.in_reply_to = _first_id(headers.first("in-reply-to"))
+    parsed.references = MESSAGE_ID_PATTERN.findall(headers.first("references"))[-MAX_REFERENCES:]
+    senders = _addresses(headers.all("from"))
     parsed.from_addr = senders[0] if senders else ""
-    parsed.to_addrs = _addresses(headers.all("To"))
-    parsed.cc_addrs = _addresses(headers.all("Cc"))
-    parsed.subject = " ".join(_decoded(headers.first("Subject")).split())
-    parsed.date = _date(headers.first("Date"))
+    parsed.to_addrs = _addresses(headers.all("to"))
+    parsed.cc_addrs = _addresses(headers.all("cc"))
+    parsed.subject = " ".join(_decoded(headers.first("subject")).split())
+    parsed.date = _date(headers.first("date"))
 
 
 # The quick reading of a plain single-part message (most mail a contact center receives):
@@ -148,13 +150,14 @@ WANTED_FIELDS = frozenset({"message-id", "in-reply-to", "references", "from", "t
 
 def _split_head(raw: bytes) -> tuple[bytes, bytes]:
     """The header block and the body, split at the first empty line (CRLF or bare LF): two
-    byte searches, a tenth of the cost of one regular expression's scan."""
-    ends = [at for at in (raw.find(b"\n\n"), raw.find(b"\n\r\n")) if at >= 0]
-    if not ends:
+    byte searches over the header block, a tenth of the cost of one regular expression's scan."""
+    crlf = raw.find(b"\n\r\n")
+    bare = raw.find(b"\n\n", 0, crlf + 1 if crlf >= 0 else len(raw))  # only an earlier one counts
+    at = bare if bare >= 0 else crlf  # the line feed ending the last header line
+    if at < 0:
         return raw, b""
-    at = min(ends)  # the line feed ending the last header line
     head_end = at - 1 if at and raw[at - 1] == CR else at
-    return raw[:head_end], raw[at + (2 if raw[at + 1] == LF else 3) :]
+    return raw[:head_end], raw[at + (2 if at == bare else 3) :]
 
 
 CR, LF = ord("\r"), ord("\n")
@@ -171,23 +174,26 @@ def _read_simple(raw: bytes, parsed: ParsedMessage, headers_only: bool) -> bool:
         if match is None:  # a line that is not a header field: the email package judges it
             return False
         position = match.end()
-        name = match.group(1).lower()
+        name, value = match.groups()
+        name = name.lower()
         if name in WANTED_FIELDS:
-            value = match.group(2)
             if "\n" in value:
                 value = FOLD.sub("", value)
-            fields.setdefault(name, []).append(value.strip())
+            if name in fields:
+                fields[name].append(value.strip())
+            else:
+                fields[name] = [value.strip()]
     if position == 0:
         return False
-    headers = Headers(lambda name: (fields.get(name.lower()) or [""])[0], lambda name: fields.get(name.lower(), []))
-    content_type = headers.first("Content-Type")
+    headers = Headers(lambda name: fields[name][0] if name in fields else "", lambda name: fields.get(name, []))
+    content_type = headers.first("content-type")
     kind = (content_type.split(";")[0].strip().lower() or "text/plain")
-    if kind not in ("text/plain", "text/html") or "name" in content_type.lower() or headers.first("Content-Disposition"):
+    if kind not in ("text/plain", "text/html") or "name" in content_type.lower() or headers.first("content-disposition"):
         return False
     _read_headers(headers, parsed)
     if headers_only:
         return True
-    encoding = headers.first("Content-Transfer-Encoding").lower()
+    encoding = headers.first("content-transfer-encoding").lower()
     if encoding == "base64":
         body = binascii.a2b_base64(body)
     elif encoding == "quoted-printable":
