@@ -51,7 +51,7 @@ from tui.core.settings import load_settings
 
 MESSAGES = 10_000
 BATCH = 500
-ROUNDS = 3
+ROUNDS = 5
 TARGET = 0.5
 
 
