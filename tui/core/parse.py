@@ -148,6 +148,9 @@ WANTED_FIELDS = frozenset({"message-id", "in-reply-to", "references", "from", "t
                            "content-type", "content-transfer-encoding", "content-disposition"})
 
 
+CR = ord("\r")
+
+
 def _split_head(raw: bytes) -> tuple[bytes, bytes]:
     """The header block and the body, split at the first empty line (CRLF or bare LF): two
     byte searches over the header block, a tenth of the cost of one regular expression's scan."""
@@ -158,9 +161,6 @@ def _split_head(raw: bytes) -> tuple[bytes, bytes]:
         return raw, b""
     head_end = at - 1 if at and raw[at - 1] == CR else at
     return raw[:head_end], raw[at + (2 if at == bare else 3) :]
-
-
-CR, LF = ord("\r"), ord("\n")
 
 
 def _read_simple(raw: bytes, parsed: ParsedMessage, headers_only: bool) -> bool:

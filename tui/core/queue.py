@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from json.encoder import encode_basestring
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from json.encoder import encode_basestring
 
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlmodel import Field, SQLModel
@@ -393,7 +393,7 @@ def _existing_keys(connection, provider_id: int, direction: str, keys: set[str])
     found: set[str] = set()
     for chunk in _slices(sorted(keys)):
         found.update(key for (key,) in connection.exec_driver_sql(
-            f"SELECT dedupe_key FROM mail_message WHERE provider_id = ? AND direction = ?"
+            "SELECT dedupe_key FROM mail_message WHERE provider_id = ? AND direction = ?"
             f" AND dedupe_key IN ({_marks(chunk)})", (provider_id, direction, *chunk)))
     return found
 
@@ -406,7 +406,7 @@ def _known_threads(connection, provider_id: int, items: list[tuple[ParsedMessage
     for chunk in _slices(wanted):
         # The dedupe key is the Message-ID when there is one: its unique index answers this.
         rows = connection.exec_driver_sql(
-            f"SELECT dedupe_key, conversation_id FROM mail_message WHERE provider_id = ? AND direction IN (?, ?)"
+            "SELECT dedupe_key, conversation_id FROM mail_message WHERE provider_id = ? AND direction IN (?, ?)"
             f" AND dedupe_key IN ({_marks(chunk)}) ORDER BY id", (provider_id, INBOUND, OUTBOUND, *chunk))
         for message_id, conversation in rows:
             threads.setdefault(message_id, conversation)
