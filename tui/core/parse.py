@@ -123,21 +123,22 @@ class Headers:
 
 
 def _read_headers(headers: Headers, parsed: ParsedMessage) -> None:
-    parsed.message_id = _first_id(headers.first("Message-ID"))
-    parsed.in_reply_to = _first_id(headers.first("In-Reply-To"))
-    parsed.references = MESSAGE_ID_PATTERN.findall(headers.first("References"))[-MAX_REFERENCES:]
-    senders = _addresses(headers.all("From"))
+    # Names in lower case: the quick reading keeps them so, and the email package's
+    # Message looks names up in any case.
+    parsed.message_id = _first_id(headers.first("message-id"))
+    parsed.in_reply_to = _first_id(headers.first("in-reply-to"))
+    parsed.references = MESSAGE_ID_PATTERN.findall(headers.first("references"))[-MAX_REFERENCES:]
+    senders = _addresses(headers.all("from"))
     parsed.from_addr = senders[0] if senders else ""
-    parsed.to_addrs = _addresses(headers.all("To"))
-    parsed.cc_addrs = _addresses(headers.all("Cc"))
-    parsed.subject = " ".join(_decoded(headers.first("Subject")).split())
-    parsed.date = _date(headers.first("Date"))
+    parsed.to_addrs = _addresses(headers.all("to"))
+    parsed.cc_addrs = _addresses(headers.all("cc"))
+    parsed.subject = " ".join(_decoded(headers.first("subject")).split())
+    parsed.date = _date(headers.first("date"))
 
 
 # The quick reading of a plain single-part message (most mail a contact center receives):
 # the header block split by regular expressions, the body decoded directly. Anything else
 # (multipart, an attachment, a line that is not a header field) goes to the email package.
-HEAD_END = re.compile(rb"\r?\n\r?\n")
 # One header field, its folded lines included, from where the last one ended.
 FIELD_AT = re.compile(r"([\x21-\x39\x3b-\x7e]+)[ \t]*:[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)(?:\n|\Z)")
 FOLD = re.compile(r"\r?\n(?=[ \t])")
@@ -147,10 +148,24 @@ WANTED_FIELDS = frozenset({"message-id", "in-reply-to", "references", "from", "t
                            "content-type", "content-transfer-encoding", "content-disposition"})
 
 
+CR = ord("\r")
+
+
+def _split_head(raw: bytes) -> tuple[bytes, bytes]:
+    """The header block and the body, split at the first empty line (CRLF or bare LF): two
+    byte searches over the header block, a tenth of the cost of one regular expression's scan."""
+    crlf = raw.find(b"\n\r\n")
+    bare = raw.find(b"\n\n", 0, crlf + 1 if crlf >= 0 else len(raw))  # only an earlier one counts
+    at = bare if bare >= 0 else crlf  # the line feed ending the last header line
+    if at < 0:
+        return raw, b""
+    head_end = at - 1 if at and raw[at - 1] == CR else at
+    return raw[:head_end], raw[at + (2 if at == bare else 3) :]
+
+
 def _read_simple(raw: bytes, parsed: ParsedMessage, headers_only: bool) -> bool:
     """Read `raw` quickly if it is a plain single-part message; False when it is not."""
-    end = HEAD_END.search(raw)
-    head, body = (raw[: end.start()], raw[end.end() :]) if end else (raw, b"")
+    head, body = _split_head(raw)
     text = head.decode("utf-8", "replace")
     fields: dict[str, list[str]] = {}
     position, length = 0, len(text)
@@ -159,23 +174,26 @@ def _read_simple(raw: bytes, parsed: ParsedMessage, headers_only: bool) -> bool:
         if match is None:  # a line that is not a header field: the email package judges it
             return False
         position = match.end()
-        name = match.group(1).lower()
+        name, value = match.groups()
+        name = name.lower()
         if name in WANTED_FIELDS:
-            value = match.group(2)
             if "\n" in value:
                 value = FOLD.sub("", value)
-            fields.setdefault(name, []).append(value.strip())
+            if name in fields:
+                fields[name].append(value.strip())
+            else:
+                fields[name] = [value.strip()]
     if position == 0:
         return False
-    headers = Headers(lambda name: (fields.get(name.lower()) or [""])[0], lambda name: fields.get(name.lower(), []))
-    content_type = headers.first("Content-Type")
+    headers = Headers(lambda name: fields[name][0] if name in fields else "", lambda name: fields.get(name, []))
+    content_type = headers.first("content-type")
     kind = (content_type.split(";")[0].strip().lower() or "text/plain")
-    if kind not in ("text/plain", "text/html") or "name" in content_type.lower() or headers.first("Content-Disposition"):
+    if kind not in ("text/plain", "text/html") or "name" in content_type.lower() or headers.first("content-disposition"):
         return False
     _read_headers(headers, parsed)
     if headers_only:
         return True
-    encoding = headers.first("Content-Transfer-Encoding").lower()
+    encoding = headers.first("content-transfer-encoding").lower()
     if encoding == "base64":
         body = binascii.a2b_base64(body)
     elif encoding == "quoted-printable":
@@ -285,11 +303,17 @@ def _date(value: str) -> datetime | None:
     plain = PLAIN_DATE.fullmatch(value)
     if plain is not None and plain.group(2).lower() in MONTHS:
         day, month, year, hour, minute, second, sign, zone_hours, zone_minutes = plain.groups()
+        offset = int(zone_hours) * 60 + int(zone_minutes)
         try:
-            offset = timedelta(hours=int(zone_hours), minutes=int(zone_minutes)) * (-1 if sign == "-" else 1)
+            if offset >= 24 * 60:
+                raise ValueError("a zone offset of a day or more")
+            # Read as UTC, then moved by the zone's offset: the same moment as building it in
+            # its zone and converting, for half the cost.
             moment = datetime(int(year), MONTHS[month.lower()], int(day), int(hour), int(minute), int(second),
-                              tzinfo=timezone(offset))
-            return moment.astimezone(timezone.utc)
+                              tzinfo=timezone.utc)
+            if offset:
+                moment += timedelta(minutes=-offset if sign == "+" else offset)
+            return moment
         except (ValueError, OverflowError):  # 31 Feb, second 61...: the email package's reading decides
             pass
     try:

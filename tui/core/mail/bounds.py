@@ -83,8 +83,12 @@ class Deadline:
         return min(self.per_operation, remaining)
 
     def arm(self, sock: socket.socket) -> None:
-        """Give the socket's next operation (read, write, TLS handshake) its timeout."""
-        sock.settimeout(self.timeout())
+        """Give the socket's next operation (read, write, TLS handshake) its timeout. One
+        already set is left: settimeout is a system call, which also lets another thread
+        take the GIL (a worker reading mail waited for its committing thread at each read)."""
+        timeout = self.timeout()
+        if sock.gettimeout() != timeout:
+            sock.settimeout(timeout)
 
 
 class LineReader:
