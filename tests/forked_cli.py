@@ -103,8 +103,27 @@ class ForkedCommand:
         _, out, err = (Path(path).read_text(encoding="utf-8", errors="replace") for path in self._streams)
         return out, err
 
+    def communicate_bytes(self, timeout: float | None = None) -> tuple[bytes, bytes]:
+        """(stdout, stderr) as the bytes written, once the command has ended."""
+        self.wait(timeout)
+        return Path(self._streams[1]).read_bytes(), Path(self._streams[2]).read_bytes()
+
 
 def start_forked(argv: list[str], *, env: dict[str, str], folder: Path, stdin: str = "",
                  umask: int = 0o022) -> ForkedCommand:
     """Start `mailprov ARGV` as a fork; its stdin, stdout and stderr are files in `folder`."""
     return ForkedCommand(list(argv), env, folder, stdin, umask)
+
+
+def run_forked(argv: list[str], *, env: dict[str, str], folder: Path, stdin: str = "", timeout: float = 120,
+               text: bool = True) -> subprocess.CompletedProcess:
+    """`subprocess.run(["mailprov", *argv], capture_output=True)` as a fork: the exit code,
+    stdout and stderr (str, or bytes with text=False) of a command that has ended."""
+    process = start_forked(argv, env=env, folder=folder, stdin=stdin)
+    try:
+        out, err = process.communicate(timeout) if text else process.communicate_bytes(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)

@@ -490,7 +490,7 @@ def test_check_many_runs_concurrently(mail_servers, silent_port):
     started = time.monotonic()
     reports = check_many(jobs, timeout=1, ca_file=mail_servers.ca_file, max_workers=5, per_account=5)
 
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 2.9  # at most 2 at once would take 3 rounds: 3 s
     assert all(r.failure.kind is FailureKind.TIMEOUT for r in reports)
 
 

@@ -1,4 +1,4 @@
-"""`mailprov send` end to end: a real `python -m tui` process sending through aiosmtpd, the
+"""`mailprov send` end to end: a real mailprov process (forked, tests/forked_cli.py) sending through aiosmtpd, the
 message recorded in its conversation, and replies to it APPENDed to a real Dovecot inbox
 and ingested by `mailprov worker --once` (tests/test_worker.py's Home and helpers)."""
 
@@ -9,10 +9,10 @@ import email.policy
 import json
 import re
 import subprocess
-import sys
 
 import pytest
 
+from tests.forked_cli import run_forked
 from tests.servers import USER
 from tests.test_worker import add_green, append, home, imap, message, own_dovecot  # noqa: F401 - fixtures
 
@@ -23,8 +23,7 @@ REPLY_TO = "help@example.com"
 
 
 def mailprov(home, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tui", *args], env=home.env, input=stdin.encode(),
-                          capture_output=True, timeout=120)
+    return run_forked(list(args), env=home.env, folder=home.root, stdin=stdin, text=False)
 
 
 def sent_ids(done: subprocess.CompletedProcess) -> tuple[str, str]:

@@ -1,7 +1,8 @@
 """Text from users and servers is data: it never reaches the terminal as control codes, never
 splits an error line, and no repr shows a password.
 
-The CLI runs as a real subprocess (its bytes are what a terminal would get) against a
+The CLI runs as a real process of its own (a fork of one that imported mailprov:
+tests/forked_cli.py; its bytes are what a terminal would get) against a
 scripted SMTP server on 127.0.0.1 whose greeting and replies carry escapes; hypothesis feeds
 control characters into every field of every printed thing in-process.
 """
@@ -14,7 +15,6 @@ import io
 import json
 import logging
 import re
-import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,6 +24,7 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.forked_cli import run_forked
 from tests.scripted_smtp import HOSTILE_TEXT, MARKUP_AUTH_REPLY, ScriptedSmtp
 from tui.cli import build_parser
 from tui.output import print_json
@@ -56,11 +57,11 @@ def assert_no_raw_control(text: str, what: str = "output") -> None:
     assert found is None, f"raw {found.group()!r} in {what}: {text[max(0, found.start() - 40):found.end() + 40]!r}"
 
 
-# --- the CLI as a subprocess -------------------------------------------------------------
+# --- the CLI as a process of its own -----------------------------------------------------
 
 
 class Mailprov:
-    """`python -m tui` in a private home; output kept as the bytes a terminal would get."""
+    """`mailprov` (forked) in a private home; output kept as the bytes a terminal would get."""
 
     def __init__(self, home: Path):
         self.home = home
@@ -72,8 +73,8 @@ class Mailprov:
         }
 
     def __call__(self, *argv: str, stdin: str = "", env: dict | None = None) -> tuple[int, str, str]:
-        done = subprocess.run([sys.executable, "-m", "tui", *argv], input=stdin.encode(),
-                              env=self.env | (env or {}), capture_output=True, timeout=60)
+        done = run_forked(list(argv), env=self.env | (env or {}), folder=self.home, stdin=stdin, timeout=60,
+                          text=False)
         # Bytes decoded by hand: text mode would turn a raw CR into a line feed and hide it.
         return done.returncode, done.stdout.decode("utf-8", "surrogateescape"), done.stderr.decode(
             "utf-8", "surrogateescape")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from textual.widgets import Input
 
+from tests.forked_cli import run_forked
 from tests.ui_helpers import (
     FROZEN_NOW,
     example_draft,
@@ -60,14 +61,14 @@ def row_status(app, name: str) -> str:
 
 
 def run_cli(tmp_path: Path, *argv: str, stdin: str = "") -> None:
-    """A real `mailprov` command on the app's database (its own secrets file)."""
+    """A real `mailprov` command (a process of its own, forked: tests/forked_cli.py) on the
+    app's database (its own secrets file)."""
     keep = {k: v for k, v in os.environ.items()
             if k not in ("PYTHON_KEYRING_BACKEND", "DBUS_SESSION_BUS_ADDRESS", "MAILPROV_DB")}
-    env = {**keep, "PYTHONPATH": str(REPO_ROOT), "MAILPROV_DB": str(tmp_path / "mailprov.db"),
+    env = {**keep, "MAILPROV_DB": str(tmp_path / "mailprov.db"),
            "MAILPROV_DATA_DIR": str(tmp_path / "cli"), "MAILPROV_CONFIG_DIR": str(tmp_path / "cli"),
            "MAILPROV_LOG_DIR": str(tmp_path / "cli"), "MAILPROV_MASTER_KEY": "cli test key"}
-    result = subprocess.run([sys.executable, "-m", "tui", *argv], input=stdin, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = run_forked(list(argv), env=env, folder=tmp_path, stdin=stdin, timeout=60)
     assert result.returncode == 0, result.stderr
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
+from tests.forked_cli import run_forked
 from tests.servers import HOST, OTHER_PASSWORD, OTHER_USER, PASSWORD, USER, ServerUnavailable, start_dovecot
 from tui.core.bootstrap import build_service
 from tui.core.campaigns import CampaignStore
@@ -42,7 +43,8 @@ def own_dovecot(test_certificates):
 
 
 class Home:
-    """A mailprov installation in a temp dir: in-process service and CLI, or `python -m tui`."""
+    """A mailprov installation in a temp dir: in-process service and CLI, commands in a process
+    of their own (forked: tests/forked_cli.py), or the worker as `python -m tui`."""
 
     def __init__(self, root: Path, ca_file: Path):
         self.root = root
@@ -68,8 +70,7 @@ class Home:
         return QueueStore(self.service.store)
 
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "tui", *args], env=self.env, capture_output=True, text=True,
-                              timeout=timeout)
+        return run_forked(list(args), env=self.env, folder=self.root, timeout=timeout)
 
     def start(self, *args: str) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, "-m", "tui", *args], env=self.env, stdout=subprocess.PIPE,
