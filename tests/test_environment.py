@@ -291,6 +291,21 @@ def test_a_closed_stdout_ends_quietly(mailprov):
     assert stderr == b""
 
 
+def wait_until_reading_stdin(pid: int, timeout: float = 60) -> None:
+    """Until the process blocks in read(0, …): the password prompt is waiting (Linux: the
+    first fields of /proc/PID/syscall are the system call's number, 0 = read, and its fd)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            fields = Path(f"/proc/{pid}/syscall").read_text().split()
+        except OSError:
+            fields = []
+        if fields[:2] == ["0", "0x0"]:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the CLI never waited on stdin")
+
+
 def test_ctrl_c_is_one_line_exit_130_and_nothing_is_added(mailprov):
     # The password prompt waits on stdin, which stays open: interrupt it there.
     process = subprocess.Popen(
@@ -299,10 +314,7 @@ def test_ctrl_c_is_one_line_exit_130_and_nothing_is_added(mailprov):
                       "imap.example.com", "--password-stdin"),
         env=mailprov.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    deadline = time.monotonic() + 60
-    while not (mailprov.log / "mailprov.log").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)  # the log file is opened inside main(): the CLI is running
-    time.sleep(0.5)
+    wait_until_reading_stdin(process.pid)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
