@@ -70,8 +70,8 @@ async def test_outlook_wrong_account_turns_red_naming_both(oauth_app, idp, oauth
         screen = await open_sign_in(pilot)
         idp.approve(screen.flow.user_code, OTHER)
         await wait_until(pilot, lambda: screen.query_one("#sign-in-problem").display)
-        problem = visible_text(app)
-        assert OTHER in problem and USER in problem
+        # Shown, then painted: wait for the words, not for one frame.
+        await wait_until(pilot, lambda: OTHER in visible_text(app) and USER in visible_text(app))
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, ProvidersScreen))
         await wait_until(pilot, lambda: status_of(app) is Status.RED)
