@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 # What a command imports lazily, imported here once so that forks inherit it.
@@ -62,6 +63,25 @@ def _run(argv: list[str], env: dict[str, str], cwd: str, streams: tuple[str, str
     sys.exit(main(argv))  # multiprocessing turns this into the exit code, a traceback into 1
 
 
+@contextmanager
+def _stderr_with_a_file():
+    """multiprocessing hands sys.stderr's file descriptor to the fork server it starts on
+    first use; inside a Textual app (Pilot) sys.stderr is a capture whose fileno() is -1,
+    which fork_exec refuses. The process's real stderr is handed instead."""
+    try:
+        usable = sys.stderr.fileno() >= 0
+    except (AttributeError, OSError, ValueError):
+        usable = False
+    if usable:
+        yield
+        return
+    captured, sys.stderr = sys.stderr, sys.__stderr__
+    try:
+        yield
+    finally:
+        sys.stderr = captured
+
+
 class ForkedCommand:
     """The part of subprocess.Popen the tests use (text mode, stdin given up front)."""
 
@@ -74,7 +94,8 @@ class ForkedCommand:
         self._process = _forkserver.Process(
             target=_run, args=(argv, dict(env), os.getcwd(), self._streams, umask), name=" ".join(self.args)
         )
-        self._process.start()
+        with _stderr_with_a_file():
+            self._process.start()
         self.pid = self._process.pid
 
     @property

@@ -376,3 +376,14 @@ def test_an_oauth_provider_checks_up_to_its_login_and_says_not_signed_in(tmp_pat
     assert "auth" in steps and all(step.ok for step in report.outbound.steps[:-1])
     assert report.failure.kind is FailureKind.AUTH and report.failure.message.startswith("Not signed in")
     assert service.require("Sales").status is Status.RED
+
+
+def test_a_refused_connection_on_an_odd_port_is_not_called_transient_once_stored(tmp_path, closed_port):
+    """The check knows that nothing will start listening on a port no mail service uses;
+    the provider read back from the database (and its status pane) must say the same."""
+    service = make_service(tmp_path)
+    service.create(draft(smtp_host="127.0.0.1", smtp_port=str(closed_port), receive_emails=False, inbound_host=""))
+    [report] = service.check_all()
+    assert report.failure.kind is FailureKind.REFUSED and not report.failure.transient
+    stored = service.require("Support")
+    assert stored.failure.kind is FailureKind.REFUSED and not stored.failure.transient

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
@@ -225,8 +225,18 @@ def failure_of(row: Mapping[str, Any]) -> Failure | None:
     })
 
 
+def _exact_failure(failure: Failure | None, report: CheckReport | None) -> Failure | None:
+    """The row keeps a failure's words, not whether it may pass by itself: that depends on
+    what the check saw (a refused connection is transient only on a mail port), so the
+    report says it when it was read."""
+    if failure is None or report is None or report.failure is None or report.failure.kind is not failure.kind:
+        return failure
+    return replace(failure, transient=report.failure.transient)
+
+
 def record_of(row: Mapping[str, Any], report_json: str | None = None) -> ProviderRecord:
     """A ProviderRecord from a full provider row and, when read, its report's JSON."""
+    report = report_of(report_json)
     return ProviderRecord(
         id=row["id"],
         secret_key=row["secret_key"],
@@ -234,8 +244,8 @@ def record_of(row: Mapping[str, Any], report_json: str | None = None) -> Provide
         status=_STATUSES[row["status"]],
         last_checked_at=moment(row["last_checked_at"]),
         last_ok_at=moment(row["last_ok_at"]),
-        failure=failure_of(row),
-        report=report_of(report_json),
+        failure=_exact_failure(failure_of(row), report),
+        report=report,
         created_at=moment(row["created_at"]),
         updated_at=moment(row["updated_at"]),
         token_key=row["token_key"],
