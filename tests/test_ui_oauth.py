@@ -53,6 +53,7 @@ async def test_outlook_device_code_screen_then_green(oauth_app, idp, oauth_mail_
     app.service.create(oauth_draft(oauth_mail_servers, "outlook"))
     async with app.run_test(size=(100, 36)) as pilot:
         screen = await open_sign_in(pilot)
+        await wait_until(pilot, lambda: screen.flow.verification_uri in visible_text(app))
         text = visible_text(app)
         assert screen.flow.verification_uri in text and " ".join(screen.flow.user_code) in text
         assert "█" in text and "The code expires in" in text  # the QR code and the countdown
@@ -107,7 +108,7 @@ async def test_gmail_loopback_screen_then_green(oauth_app, idp, oauth_mail_serve
         app.push_screen(SignInScreen("Sales", port=port), app.screen.signed_in)
         await wait_until(pilot, lambda: app.screen.flow is not None)
         screen = app.screen
-        assert f"ssh -L {port}:127.0.0.1:{port}" in visible_text(app)
+        await wait_until(pilot, lambda: f"ssh -L {port}:127.0.0.1:{port}" in visible_text(app))
         landed = browser_redirect(screen.flow.url, oauth_mail_servers.ca_file)
         threading.Thread(target=lambda: urllib.request.urlopen(landed, timeout=5).read()).start()
         await wait_until(pilot, lambda: isinstance(app.screen, ProvidersScreen))
@@ -317,6 +318,8 @@ async def test_gmail_screen_shows_the_qr_code_and_fits_80x24(oauth_app, idp, oau
         await wait_until(pilot, lambda: app.screen.flow is not None)
         await pilot.pause()  # not settle(): the listener's worker waits for the browser
         screen = app.screen
+        # Pushed, then painted: wait for the tunnel line before reading the first view.
+        await wait_until(pilot, lambda: f"ssh -L {port}:127.0.0.1:{port}" in visible_text(app))
         first_view = visible_text(app)
         # The essential lines are on screen without scrolling: the tunnel and the paste input.
         assert "Sign in Sales with Google" in first_view and f"ssh -L {port}:127.0.0.1:{port}" in first_view
