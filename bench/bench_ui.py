@@ -313,36 +313,36 @@ def watch_refills(screen, refilled: list[float]) -> None:
 BASELINE_FORM_KEYS = 5
 
 
-class _FormBaseline:
-    """The bare Textual baseline for opening a form: a key pushes a screen with one Input."""
+def bare_app_opening(inputs: int):
+    """The bare Textual baseline for opening a form: `n` pushes a new screen with `inputs`
+    Inputs (the first focused), `escape` pops it. One Input: a form's bare cost; twelve: what
+    a Textual app pays that builds its form each time it is opened."""
+    from textual.app import App
+    from textual.screen import Screen
+    from textual.widgets import Footer, Input, Label
 
-    @staticmethod
-    def build():
-        from textual.app import App
-        from textual.screen import Screen
-        from textual.widgets import Footer, Input, Label
+    class Inputs(Screen):
+        BINDINGS = [("escape", "app.pop_screen", "Back")]
 
-        class OneInput(Screen):
-            BINDINGS = [("escape", "app.pop_screen", "Back")]
+        def compose(self):
+            for index in range(inputs):
+                yield Input(id=f"field-{index}")
+            yield Footer()
 
-            def compose(self):
-                yield Input(id="name")
-                yield Footer()
+        def on_mount(self):
+            self.query_one(Input).focus()
 
-            def on_mount(self):
-                self.query_one(Input).focus()
+    class Bare(App):
+        BINDINGS = [("n", "open", "New")]
 
-        class Bare(App):
-            BINDINGS = [("n", "open", "New")]
+        def compose(self):
+            yield Label("bare app ready")
+            yield Footer()
 
-            def compose(self):
-                yield Label("bare app ready")
-                yield Footer()
+        def action_open(self):
+            self.push_screen(Inputs())
 
-            def action_open(self):
-                self.push_screen(OneInput())
-
-        return Bare()
+    return Bare()
 
 
 async def time_keys(app, keys: list[str], usable_frames: list[float]) -> float:
@@ -363,7 +363,7 @@ async def time_keys(app, keys: list[str], usable_frames: list[float]) -> float:
 async def form_baseline_timing() -> float:
     from textual.widgets import Input
 
-    app = _FormBaseline.build()
+    app = bare_app_opening(1)
     frames: list[float] = []
     timings = []
     async with app.run_test(size=SIZE) as pilot:
@@ -414,47 +414,13 @@ async def form_timings(folder: Path) -> tuple[float, float]:
     return statistics.median(timings["n"]), statistics.median(timings["enter"])
 
 
-class _TwelveInputsBaseline:
-    """The bare Textual baseline for a form opened again: `escape` pops a screen with 12
-    Inputs, `n` pushes a new one (what a Textual app does that builds its form each time)."""
-
-    @staticmethod
-    def build():
-        from textual.app import App
-        from textual.screen import Screen
-        from textual.widgets import Footer, Input, Label
-
-        class TwelveInputs(Screen):
-            BINDINGS = [("escape", "app.pop_screen", "Back")]
-
-            def compose(self):
-                for index in range(12):
-                    yield Input(id=f"field-{index}")
-                yield Footer()
-
-            def on_mount(self):
-                self.query_one(Input).focus()
-
-        class Bare(App):
-            BINDINGS = [("n", "open", "New")]
-
-            def compose(self):
-                yield Label("bare app ready")
-                yield Footer()
-
-            def action_open(self):
-                self.push_screen(TwelveInputs())
-
-        return Bare()
-
-
 async def reopen_baseline_timing() -> float:
     """Median seconds from `n` to a new 12-Input screen painted, once `escape` has closed the
     previous one. (Not in one burst: a bare app types the `n` into the closing screen's
     Input, the upstream bug tui.ui.keys works around.)"""
     from textual.widgets import Input
 
-    app = _TwelveInputsBaseline.build()
+    app = bare_app_opening(12)
     frames: list[float] = []
     shown: list[object] = []  # the screen that was up before the burst
 
