@@ -48,6 +48,15 @@ async def open_sign_in(pilot) -> SignInScreen:
     return pilot.app.screen
 
 
+async def open_gmail_sign_in(pilot, port: int) -> SignInScreen:
+    """The sign-in screen of the Gmail provider "Sales", its listener on `port` (a free
+    port: tests running in parallel must not share one)."""
+    await settle(pilot)
+    pilot.app.push_screen(SignInScreen("Sales", port=port), pilot.app.screen.signed_in)
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, SignInScreen) and pilot.app.screen.flow is not None)
+    return pilot.app.screen
+
+
 async def test_outlook_device_code_screen_then_green(oauth_app, idp, oauth_mail_servers):
     app = oauth_app
     app.service.create(oauth_draft(oauth_mail_servers, "outlook"))
@@ -104,9 +113,7 @@ async def test_gmail_loopback_screen_then_green(oauth_app, idp, oauth_mail_serve
     app.service.create(oauth_draft(oauth_mail_servers, "gmail"))
     port = free_port()
     async with app.run_test(size=(100, 36)) as pilot:
-        await settle(pilot)
-        app.push_screen(SignInScreen("Sales", port=port), app.screen.signed_in)
-        await wait_until(pilot, lambda: app.screen.flow is not None)
+        await open_gmail_sign_in(pilot, port)
         screen = app.screen
         await wait_until(pilot, lambda: f"ssh -L {port}:127.0.0.1:{port}" in visible_text(app))
         landed = browser_redirect(screen.flow.url, oauth_mail_servers.ca_file)
@@ -121,9 +128,7 @@ async def test_gmail_pasted_url_then_green(oauth_app, idp, oauth_mail_servers):
     app = oauth_app
     app.service.create(oauth_draft(oauth_mail_servers, "gmail"))
     async with app.run_test(size=(100, 36)) as pilot:
-        await settle(pilot)
-        app.push_screen(SignInScreen("Sales", port=free_port()), app.screen.signed_in)
-        await wait_until(pilot, lambda: app.screen.flow is not None)
+        await open_gmail_sign_in(pilot, free_port())
         landed = browser_redirect(app.screen.flow.url, oauth_mail_servers.ca_file)
         app.screen.query_one("#paste").value = landed
         await pilot.press("enter")
@@ -135,9 +140,7 @@ async def test_cancel_closes_the_listener(oauth_app, idp, oauth_mail_servers):
     app.service.create(oauth_draft(oauth_mail_servers, "gmail"))
     port = free_port()
     async with app.run_test(size=(100, 36)) as pilot:
-        await settle(pilot)
-        app.push_screen(SignInScreen("Sales", port=port), app.screen.signed_in)
-        await wait_until(pilot, lambda: app.screen.flow is not None)
+        await open_gmail_sign_in(pilot, port)
         assert not port_is_free(port)
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, ProvidersScreen))
@@ -313,9 +316,7 @@ async def test_gmail_screen_shows_the_qr_code_and_fits_80x24(oauth_app, idp, oau
     app.service.create(oauth_draft(oauth_mail_servers, "gmail"))
     port = free_port()
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.push_screen(SignInScreen("Sales", port=port), app.screen.signed_in)
-        await wait_until(pilot, lambda: app.screen.flow is not None)
+        await open_gmail_sign_in(pilot, port)
         await pilot.pause()  # not settle(): the listener's worker waits for the browser
         screen = app.screen
         # Pushed, then painted: wait for the tunnel line before reading the first view.
