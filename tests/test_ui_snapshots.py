@@ -36,27 +36,21 @@ def seen_svg(svg: str) -> str:
     """The SVG with each run of same-coloured background cells on a line drawn as one
     rectangle, and its ids named after that. Two frames that look the same (a blank line
     drawn by a pane or by its scroll container behind it) then give the same SVG."""
-    merged, previous = [], None
-    for match in RECT.finditer(svg):
-        fill, x, y, width, height = match.group(1), *map(float, match.group(2, 3, 4, 5))
-        if previous and previous[0] == fill and previous[2] == y and abs(previous[1] + previous[3] - x) < 0.05:
-            previous[3] += width
-            continue
-        previous = [fill, x, y, width, height]
-        merged.append(previous)
-    rects = "".join(f'<rect fill="{fill}" x="{x:g}" y="{y:g}" width="{round(width, 2):g}" height="{height:g}" '
-                    f'shape-rendering="crispEdges"/>' for fill, x, y, width, height in merged)
-    first, last = RECT.search(svg), None
-    for last in RECT.finditer(svg):
-        pass
-    if first is None:
+    cells = list(RECT.finditer(svg))  # one block of background rectangles, line by line
+    if not cells:
         return svg
-    svg = svg[: first.start()] + rects + svg[last.end():]
-    old_id = re.search(r"terminal-\d+", svg)
-    if old_id:
-        new_id = f"terminal-{zlib.adler32(re.sub(r'terminal-[0-9]+', '', svg).encode())}"
-        svg = svg.replace(old_id.group(0), new_id)
-    return svg
+    runs: list[list] = []
+    for cell in cells:
+        fill, x, y, width, height = cell.group(1), *map(float, cell.group(2, 3, 4, 5))
+        if runs and runs[-1][0] == fill and runs[-1][2] == y and abs(runs[-1][1] + runs[-1][3] - x) < 0.05:
+            runs[-1][3] += width
+        else:
+            runs.append([fill, x, y, width, height])
+    rects = "".join(f'<rect fill="{fill}" x="{x:g}" y="{y:g}" width="{round(width, 2):g}" height="{height:g}" '
+                    f'shape-rendering="crispEdges"/>' for fill, x, y, width, height in runs)
+    svg = svg[: cells[0].start()] + rects + svg[cells[-1].end():]
+    new_id = f"terminal-{zlib.adler32(re.sub(r'terminal-[0-9]+', '', svg).encode())}"
+    return re.sub(r"terminal-[0-9]+", new_id, svg)
 
 
 def demo_app(tmp_path, *, providers: bool = True):
