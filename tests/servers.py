@@ -811,3 +811,15 @@ def oauth_mail_servers(test_certificates):
     servers.smtp.stop()
     servers.dovecot.stop()
     servers.idp.stop()
+
+
+@pytest.fixture
+def idp(oauth_mail_servers):
+    """The test identity provider, its "browser" signing in as USER; what a test changes
+    on it (token lifetime, mailbox permissions, who signs in) is put back afterwards."""
+    server = oauth_mail_servers.idp
+    server.browser_user, server.browser_denies = USER, False
+    yield server
+    server.browser_user, server.browser_denies = USER, False
+    server.access_token_lifetime = 3600
+    server.mailbox_of.clear()

@@ -27,14 +27,6 @@ from tui.core.store import Store
 OTHER = "bob@example.test"
 
 
-@pytest.fixture
-def idp(oauth_mail_servers):
-    server = oauth_mail_servers.idp
-    server.browser_user, server.browser_denies = USER, False
-    yield server
-    server.access_token_lifetime = 3600
-
-
 def short_lived_tokens(idp) -> None:
     """Access tokens that expire within mailprov's refresh margin: each use refreshes."""
     idp.access_token_lifetime = 60

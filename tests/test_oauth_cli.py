@@ -26,13 +26,6 @@ OTHER = "bob@example.test"
 
 
 @pytest.fixture
-def idp(oauth_mail_servers):
-    server = oauth_mail_servers.idp
-    server.browser_user, server.browser_denies = USER, False
-    return server
-
-
-@pytest.fixture
 def ocli(cli, oauth_mail_servers, monkeypatch):
     """The CLI, trusting the test CA through MAILPROV_CA_FILE (REQUESTS_CA_BUNDLE, set on
     these machines, pointing elsewhere: mailprov's setting must win)."""

@@ -20,15 +20,6 @@ from tui.ui.screens.sign_in import SignInScreen
 
 
 @pytest.fixture
-def idp(oauth_mail_servers):
-    server = oauth_mail_servers.idp
-    server.browser_user, server.browser_denies = USER, False
-    yield server
-    server.access_token_lifetime = 3600
-    server.mailbox_of.clear()
-
-
-@pytest.fixture
 def oauth_app(tmp_path, oauth_mail_servers, idp, monkeypatch):
     """The app over a database with the apps set; MAILPROV_CA_FILE trusts the test CA."""
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/ca-bundle.crt")
