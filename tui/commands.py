@@ -367,6 +367,16 @@ def check(args, service) -> int:
     return EXIT_OK if all(report.ok and not report.outdated for report in reports) else EXIT_CHECK_FAILED
 
 
+def _failure_json(failure) -> dict:
+    """What failed, for --json (all None / empty when nothing did)."""
+    return {
+        "kind": failure.kind.value if failure else None,
+        "message": failure.message if failure else None,
+        "remedy": failure.remedy if failure else None,
+        "fields": list(failure.fields) if failure else [],
+    }
+
+
 def report_to_json(report: CheckReport) -> dict:
     failure = report.failure
     return {
@@ -374,10 +384,7 @@ def report_to_json(report: CheckReport) -> dict:
         "status": report.status.value,
         "encrypted": report.encrypted,
         "warnings": rules.report_warnings(report),
-        "kind": failure.kind.value if failure else None,
-        "message": failure.message if failure else None,
-        "remedy": failure.remedy if failure else None,
-        "fields": list(failure.fields) if failure else [],
+        **_failure_json(failure),
         "transient": failure.transient if failure else False,
         "checked_at": report.started_at.isoformat(),
         "duration_ms": round(report.duration_ms, 1),
@@ -392,16 +399,21 @@ def report_to_json(report: CheckReport) -> dict:
     }
 
 
+def _print_steps(steps) -> None:
+    """A protocol's steps, one line each: mark, name, time, what the server said."""
+    for step in steps:
+        mark = "✓" if step.ok else "✖"
+        detail = f"  {step.detail}" if step.detail else ""
+        say(f"    {mark} {step.name:<12} {step.duration_ms:8.1f} ms{detail}")
+
+
 def print_report(report: CheckReport) -> None:
     say(f"{report.provider}: {report.status_text}")
     if report.outdated:
         say("  not saved: the provider was changed during this check; check it again")
     for result in report.results:
         say(f"  {result.protocol.upper()} {result.host}:{result.port}")
-        for step in result.steps:
-            mark = "✓" if step.ok else "✖"
-            detail = f"  {step.detail}" if step.detail else ""
-            say(f"    {mark} {step.name:<12} {step.duration_ms:8.1f} ms{detail}")
+        _print_steps(result.steps)
         if result.summary:
             say(f"    {result.summary}")
     failure = report.failure
@@ -442,10 +454,7 @@ def send_result_to_json(result) -> dict:
         "recipients": list(result.recipients),
         "queue_id": result.queue_id,
         "reply": result.reply,
-        "kind": failure.kind.value if failure else None,
-        "message": failure.message if failure else None,
-        "remedy": failure.remedy if failure else None,
-        "fields": list(failure.fields) if failure else [],
+        **_failure_json(failure),
         "steps": [{"name": step.name, "ok": step.ok, "duration_ms": round(step.duration_ms, 1),
                    "detail": step.detail} for step in result.result.steps],
     }
@@ -457,10 +466,7 @@ def print_send_result(result, what: str = "test message") -> None:
     say(f"{result.provider}: {outcome}")
     smtp = result.result
     say(f"  SMTP {smtp.host}:{smtp.port}")
-    for step in smtp.steps:
-        mark = "✓" if step.ok else "✖"
-        detail = f"  {step.detail}" if step.detail else ""
-        say(f"    {mark} {step.name:<12} {step.duration_ms:8.1f} ms{detail}")
+    _print_steps(smtp.steps)
     if result.sent:
         say(f"  Message-ID {result.message_id}")
         say(f"  queued as {result.queue_id}" if result.queue_id
