@@ -7,7 +7,6 @@ opened (`Store.get`). Plain DB-API (sqlite3): nothing here imports SQLAlchemy.""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
 from tui.core.domain import Protocol, ProviderType, Security, SmtpSignIn, Status
-from tui.core.records import moment
+from tui.core.records import failure_from_columns, moment
 from tui.core.report import Failure
 
 _COLUMNS = (
@@ -88,10 +87,6 @@ def _row(values: tuple) -> ListRow:
     (name, type_, account, inbound, smtp_security, inbound_security, status,
      checked, ok, error_kind, error_message, error_remedy, error_fields, smtp_sign_in,
      token_key, oauth_account, token_expires_at, refresh_token_at, shared_mailbox, queued) = values
-    failure = None
-    if error_kind:
-        failure = Failure.from_dict({"kind": error_kind, "message": error_message or "",
-                                     "remedy": error_remedy or "", "fields": json.loads(error_fields or "[]")})
     return ListRow(
         name=name,
         type=_TYPES.get(type_) or ProviderType(type_),  # the call raises for an unknown value
@@ -100,7 +95,7 @@ def _row(values: tuple) -> ListRow:
         status=_STATUSES.get(status) or Status(status),
         last_checked_at=moment(checked),
         last_ok_at=moment(ok),
-        failure=failure,
+        failure=failure_from_columns(error_kind, error_message, error_remedy, error_fields),
         encrypted=smtp_security != _NONE and inbound_security != _NONE,
         smtp_login=smtp_sign_in != SmtpSignIn.NONE.value,
         signed_in=token_key is not None,

@@ -215,14 +215,16 @@ def settings_of(row: Mapping[str, Any]) -> ProviderSettings:
 
 
 def failure_of(row: Mapping[str, Any]) -> Failure | None:
-    if not row["error_kind"]:
+    return failure_from_columns(row["error_kind"], row["error_message"], row["error_remedy"], row["error_fields"])
+
+
+def failure_from_columns(kind: str | None, message: str | None, remedy: str | None,
+                         fields_json: str | None) -> Failure | None:
+    """The last failure from the provider row's error_* columns (None when it had none)."""
+    if not kind:
         return None
-    return Failure.from_dict({
-        "kind": row["error_kind"],
-        "message": row["error_message"] or "",
-        "remedy": row["error_remedy"] or "",
-        "fields": json.loads(row["error_fields"] or "[]"),
-    })
+    return Failure.from_dict({"kind": kind, "message": message or "", "remedy": remedy or "",
+                              "fields": json.loads(fields_json or "[]")})
 
 
 def _exact_failure(failure: Failure | None, report: CheckReport | None) -> Failure | None:
