@@ -242,10 +242,8 @@ class SignInScreen(Screen[str | None]):
         self.query_one("#sign-in-ssh", Static).update(
             "After signing in, the browser shows a blank page: copy its whole address from the address bar.")
         self.query_one("#countdown", Static).update("")
-        paste = self.query_one("#paste", Input)
-        paste.placeholder = MICROSOFT_PASTE_PLACEHOLDER
-        paste.display = True
-        paste.focus()
+        self.query_one("#paste", Input).placeholder = MICROSOFT_PASTE_PLACEHOLDER
+        self.show_paste_input()
         self.show_consent_qr(flow.url)
         self.refresh_bindings()
 
@@ -277,10 +275,17 @@ class SignInScreen(Screen[str | None]):
         else:
             ssh = "Without a tunnel the browser ends on an error page: its address is what counts."
         self.query_one("#sign-in-ssh", Static).update(ssh)
+        self.show_paste_input()
+        self.show_consent_qr(flow.url)
+
+    def show_paste_input(self) -> None:
+        """Show and focus the input for the address the browser ended on. It is scrolled
+        into view only after the screen is laid out with the texts just set: scrolled
+        against the old layout, it could push the lines above it (the ssh line) out of view."""
         paste = self.query_one("#paste", Input)
         paste.display = True
-        paste.focus()
-        self.show_consent_qr(flow.url)
+        paste.focus(scroll_visible=False)
+        self.call_after_refresh(paste.scroll_visible, animate=False)
 
     def tick(self) -> None:
         """The device code's countdown."""
