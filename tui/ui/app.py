@@ -10,12 +10,13 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from textual import work
 from textual.app import ScreenStackError
 from textual.binding import Binding
 from textual.notifications import Notify
+from textual.screen import Screen
 
 from tui.core.report import utcnow
 from tui.core.settings import Settings
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from tui.core.service import ProviderService
 
 ServiceFactory = Callable[[], "ProviderService"]
+ScreenType = TypeVar("ScreenType", bound=Screen)
 EXIT_INTERRUPTED = 130
 TOAST_REPAINT_DELAY = 0.1  # seconds after a toast's timeout
 
@@ -79,7 +81,25 @@ class MailprovApp(TypeAheadApp[None]):
         return WatchedService(service, self.post_message)
 
     def get_default_screen(self) -> ProvidersScreen:
-        return ProvidersScreen()
+        return self.with_size_classes(ProvidersScreen())
+
+    def push_screen(self, screen, *args, **kwargs):
+        if isinstance(screen, Screen):
+            self.with_size_classes(screen)
+        return super().push_screen(screen, *args, **kwargs)
+
+    def with_size_classes(self, screen: ScreenType) -> ScreenType:
+        """Give a screen its breakpoint class (-narrow, -wide) before it is mounted. Textual
+        gives it at the screen's first Resize, after every widget was styled, and so styles
+        them all twice: 60-90 ms more to open the form (~140 widgets). A Resize later still
+        sets the class, as always."""
+        breakpoints = screen.HORIZONTAL_BREAKPOINTS or self.HORIZONTAL_BREAKPOINTS
+        width = self.size.width
+        fitting = max(((edge, name) for edge, name in breakpoints if width >= edge), default=None)
+        screen.remove_class(*(name for _, name in breakpoints), update=False)
+        if fitting is not None:
+            screen.add_class(fitting[1], update=False)
+        return screen
 
     def on_mount(self) -> None:
         # With `peek_list`, the list screen opens the store once it has read the rows from

@@ -83,6 +83,12 @@ class TakenNames:
         return (name,) if key != self.own and key in self.folded else ()
 
 
+class FormBody(VerticalScroll, can_focus=False):
+    """The fields, scrolled as the focus moves through them. Not itself focusable: focusing
+    it restyles its ~130 widgets twice (gained, then lost when Tab moves on), about 90 ms each,
+    and a scroll container in the Tab chain is only a stop with nothing to type into."""
+
+
 class ProviderFormScreen(Screen[str | None]):
     """Dismissed with the saved provider's name (None when nothing was saved)."""
 
@@ -135,7 +141,7 @@ class ProviderFormScreen(Screen[str | None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="form-layout"):
-            with VerticalScroll(id="form-body"):
+            with FormBody(id="form-body"):
                 yield from self._common_fields()
                 # The OAuth panel is built the first time an OAuth type is chosen (see show_type):
                 # most providers never need it, and it costs as much as a third of the form.
