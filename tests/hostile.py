@@ -27,8 +27,9 @@ import base64
 import threading
 
 HOST = "127.0.0.1"
-# Below the 1 s per-read timeout the tests use: only the overall deadline stops a trickle.
-TRICKLE_INTERVAL = 0.4
+# A third of the 0.5 s per-read timeout the trickle tests use (TRICKLE_TIMEOUT in
+# tests/test_checks_hostile.py): only the overall deadline stops a trickle.
+TRICKLE_INTERVAL = 0.15
 LIFETIME = 10.0
 # What the "escapes" modes put in their greeting: retitle the terminal, turn it red, and a
 # C1 CSI (U+009B) that some terminals take as ESC [.

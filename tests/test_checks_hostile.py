@@ -36,6 +36,10 @@ from tui.core.rules import to_settings
 
 TIMEOUT = 1.0
 DEADLINE = DEADLINE_FACTOR * TIMEOUT
+# Trickles wait for the whole deadline: a shorter per-read timeout (still three trickle
+# intervals, tests/hostile.py) gives a shorter default deadline, and a shorter test.
+TRICKLE_TIMEOUT = 0.5
+TRICKLE_DEADLINE = DEADLINE_FACTOR * TRICKLE_TIMEOUT
 MARGIN = 1.5  # seconds a check may take beyond its deadline (closing, a loaded machine)
 USER = "alice@example.test"
 PASSWORD = "Quokka-Pa55word!"
@@ -68,26 +72,30 @@ def with_pop3(settings: ProviderSettings, port: int, security: str = "none") -> 
 
 
 def run_check(
-    provider: ProviderDraft | ProviderSettings, password: str = PASSWORD, on_step=None
+    provider: ProviderDraft | ProviderSettings, password: str = PASSWORD, on_step=None, timeout: float = TIMEOUT
 ) -> tuple[CheckReport, float]:
     settings = provider if isinstance(provider, ProviderSettings) else to_settings(provider)
     started = time.monotonic()
-    report = check_provider(settings, Credential(USER, password), timeout=TIMEOUT, on_step=on_step)
+    report = check_provider(settings, Credential(USER, password), timeout=timeout, on_step=on_step)
     return report, time.monotonic() - started
 
 
-def smtp_check(server: HostileServer, password: str = PASSWORD, **options) -> tuple[CheckReport, float]:
-    return run_check(draft_for(server.port, **options), password)
+def smtp_check(server: HostileServer, password: str = PASSWORD, timeout: float = TIMEOUT,
+               **options) -> tuple[CheckReport, float]:
+    return run_check(draft_for(server.port, **options), password, timeout=timeout)
 
 
-def imap_check(server: HostileServer, password: str = PASSWORD, **options) -> tuple[CheckReport, float]:
+def imap_check(server: HostileServer, password: str = PASSWORD, timeout: float = TIMEOUT,
+               **options) -> tuple[CheckReport, float]:
     """SMTP points at a closed port (refused at once): the IMAP ladder is what is tested."""
-    return run_check(draft_for(closed_port_number(), inbound_port=server.port, **options), password)
+    return run_check(draft_for(closed_port_number(), inbound_port=server.port, **options), password, timeout=timeout)
 
 
-def pop3_check(server: HostileServer, password: str = PASSWORD, security="none") -> tuple[CheckReport, float]:
+def pop3_check(server: HostileServer, password: str = PASSWORD, security="none",
+               timeout: float = TIMEOUT) -> tuple[CheckReport, float]:
     """SMTP points at a closed port (refused at once): the POP3 ladder is what is tested."""
-    return run_check(with_pop3(to_settings(draft_for(closed_port_number())), server.port, security), password)
+    return run_check(with_pop3(to_settings(draft_for(closed_port_number())), server.port, security), password,
+                     timeout=timeout)
 
 
 CHECKS = {"smtp": smtp_check, "imap": imap_check, "pop3": pop3_check}
@@ -126,35 +134,37 @@ def password_forms(password: str) -> list[str]:
     ],
 )
 def test_a_trickling_server_is_stopped_by_the_overall_deadline(mode, protocol, step_name):
-    """Bound: the check ends within deadline + 1.5 s, as a timeout naming the step and the
-    deadline (each read alone would have waited forever: a byte or line comes every 0.4 s)."""
+    """Bound: the check ends within the default deadline (1.5 s for a 0.5 s timeout) + 1.5 s,
+    as a timeout naming the step and the deadline (each read alone would have waited forever:
+    a byte or line comes every 0.15 s, well within the per-read timeout)."""
     with HostileServer(mode) as server:
-        report, elapsed = CHECKS[protocol](server)
+        report, elapsed = CHECKS[protocol](server, timeout=TRICKLE_TIMEOUT)
 
     result = report.outbound if protocol == "smtp" else report.inbound
     failure = result.failure
-    assert DEADLINE - 0.2 <= elapsed < DEADLINE + MARGIN
+    assert TRICKLE_DEADLINE - 0.2 <= elapsed < TRICKLE_DEADLINE + MARGIN
     assert failure.kind is FailureKind.TIMEOUT and failure.transient
     step = result.steps[-1]
     assert not step.ok and step.name == step_name
     assert f"still at the {step.name} step" in failure.message
-    assert f"overall deadline of {DEADLINE:g} s" in failure.message
+    assert f"overall deadline of {TRICKLE_DEADLINE:g} s" in failure.message
     prefix = "smtp" if protocol == "smtp" else "inbound"
     assert failure.fields == (f"{prefix}_host", f"{prefix}_port")
 
 
 def test_each_protocol_has_its_own_deadline_which_can_be_set():
-    """Bound: with deadline=1.5, trickling SMTP and IMAP servers end after about 1.5 s each."""
+    """Bound: with deadline=0.75, trickling SMTP and IMAP servers end after about 0.75 s each
+    (not at the default deadline, 3 s)."""
     with HostileServer("smtp-trickle-lines") as smtp, HostileServer("imap-trickle-lines") as imap:
         draft = draft_for(smtp.port, inbound_port=imap.port)
         started = time.monotonic()
-        report = check_provider(to_settings(draft), Credential(USER, PASSWORD), timeout=TIMEOUT, deadline=1.5)
+        report = check_provider(to_settings(draft), Credential(USER, PASSWORD), timeout=TIMEOUT, deadline=0.75)
         elapsed = time.monotonic() - started
 
-    assert 2 * 1.5 - 0.2 <= elapsed < 2 * 1.5 + MARGIN
+    assert 2 * 0.75 - 0.2 <= elapsed < 2 * 0.75 + MARGIN
     for result in report.results:
         assert result.failure.kind is FailureKind.TIMEOUT
-        assert "overall deadline of 1.5 s" in result.failure.message
+        assert "overall deadline of 0.75 s" in result.failure.message
 
 
 # --- size: endless replies are cut, memory stays small ----------------------------------
