@@ -16,16 +16,21 @@ UV := $(VENV)/bin/uv
 # the third process fills. XDIST="-n 0" runs them in this process (for pdb), PYTEST_ARGS adds
 # options or picks tests.
 XDIST ?= -n $(shell echo $$(( $$(nproc) * 3 / 2 )))
+# Compiled modules are kept for the run even where the environment says not to write them
+# (PYTHONDONTWRITEBYTECODE, set on some CI machines): otherwise every test process compiles
+# the test modules again (with pytest's assert rewriting: 3 s of CPU each) and every
+# `mailprov` process a test starts compiles the package again.
+KEEP_BYTECODE := PYTHONDONTWRITEBYTECODE=
 
 run: $(VENV)/.installed-run
 	$(VENV)/bin/mailprov $(ARGS)
 
 test: $(VENV)/.installed-test dovecot
-	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
+	$(KEEP_BYTECODE) $(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # The inner loop: everything but the tests marked slow (see README, Tests).
 test-fast: $(VENV)/.installed-test dovecot
-	$(PY) -m pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
+	$(KEEP_BYTECODE) $(PY) -m pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
 $(VENV)/bin/python:
 	@$(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: on Debian/Ubuntu install python3-venv (apt install python3-venv)"; rm -rf $(VENV); exit 1; }
