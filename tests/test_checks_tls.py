@@ -9,10 +9,14 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from tests.servers import HOST
 from tui.core.checks import Credential, check_provider
 from tui.core.domain import ProviderDraft
+from tui.core.mail.network import cert_time_seconds
 from tui.core.report import FailureKind
 from tui.core.rules import to_settings
 
@@ -137,3 +141,26 @@ def test_imap_starttls_not_offered_is_an_error_and_no_login_is_sent():
     sent = " ".join(server.received).upper()
     assert "LOGIN" not in sent and "AUTHENTICATE" not in sent
     assert PASSWORD not in " ".join(server.received)
+
+
+@given(st.datetimes(min_value=datetime(1950, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)))
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_a_certificate_time_reads_as_the_standard_library_reads_it(moment):
+    """cert_time_seconds reads getpeercert()'s form itself (no strptime): the same seconds."""
+    months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+    text = f"{months[moment.month - 1]} {moment.day:2d} {moment:%H:%M:%S} {moment.year} GMT"
+    assert cert_time_seconds(text) == ssl.cert_time_to_seconds(text)
+
+
+@pytest.mark.parametrize("text", ["Feb 30 00:00:00 2024 GMT", "Jun 30 23:59:60 2015 GMT"])
+def test_an_odd_certificate_time_is_read_as_the_standard_library_reads_it(text):
+    assert cert_time_seconds(text) == ssl.cert_time_to_seconds(text)
+
+
+@pytest.mark.parametrize("text", ["Foo  1 00:00:00 2024 GMT", "Jun  1 12:00:00 2025 UTC", "Jun  1 12:00 2025 GMT", ""])
+def test_a_certificate_time_of_another_form_is_refused_as_the_standard_library_refuses_it(text):
+    with pytest.raises(ValueError) as ours:
+        cert_time_seconds(text)
+    with pytest.raises(ValueError) as theirs:
+        ssl.cert_time_to_seconds(text)
+    assert str(ours.value) == str(theirs.value)

@@ -160,3 +160,45 @@ def test_provider_list_prints_the_same_on_the_quick_and_the_full_path(filled):
     assert "sqlalchemy loaded: False" in quick.stderr and "sqlalchemy loaded: True" in full.stderr
     assert quick.stdout == full.stdout
     assert "2026-03-04 07:08 UTC" in quick.stdout and "2026-03-04 05:06 UTC" in quick.stdout
+
+
+def test_a_whole_check_over_imap_skips_the_metadata_scan_and_closes_its_database(tmp_path, mail_servers):
+    """`mailprov check NAME` of a provider that receives over IMAP, as a process (its entry
+    point, tui.__main__.run): it passes, without importlib.metadata (imapclient's version is
+    read from its dist-info, see tui.core.mail.imapclient_import), platformdirs (every folder
+    is given) or strptime; and its database is closed before the process ends (the entry
+    point leaves the last collection out: an open SQLite connection would leave its -wal
+    file behind)."""
+    from tui.core.secrets import SecretStore, choose_backend
+
+    settings = settings_in(tmp_path)
+    store = Store.open(settings.db_url)
+    record = store.add(mail_servers.settings(name="Desk"))
+    store.settle_intents(store.intents())
+    SecretStore(choose_backend(settings)).set_password(record.secret_key, mail_servers.password)
+    store.close()
+    unwanted = ("importlib.metadata", "platformdirs", "_strptime", "tempfile", "keyring", "sqlalchemy")
+    code = ("import atexit, sys; from tui.__main__ import run; "
+            f"atexit.register(lambda: print('loaded:', [n for n in {unwanted!r} if n in sys.modules], file=sys.stderr)); "
+            "sys.argv[1:] = ['check', 'desk']; sys.exit(run())")
+    inherited = {key: value for key, value in os.environ.items()
+                 if not key.startswith(("MAILPROV_", "PYTHON_KEYRING")) and key != "DBUS_SESSION_BUS_ADDRESS"}
+    env = {**inherited, "PYTHONPATH": str(ROOT), "MAILPROV_DB": str(tmp_path / "mailprov.db"),
+           "MAILPROV_DATA_DIR": str(tmp_path), "MAILPROV_CONFIG_DIR": str(tmp_path),
+           "MAILPROV_LOG_DIR": str(tmp_path), "MAILPROV_CA_FILE": str(mail_servers.ca_file)}
+    checked = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.startswith("Desk: ● active") and "INBOX:" in checked.stdout
+    assert "loaded: []" in checked.stderr, checked.stderr
+    assert not (tmp_path / "mailprov.db-wal").exists()
+
+
+def test_imapclient_has_its_own_version_without_the_metadata_scan():
+    code = ("import sys; import tui.core.mail.imap; import imapclient; "
+            "scanned = 'importlib.metadata' in sys.modules; "
+            "from importlib import metadata; "
+            "print(scanned, imapclient.__version__ == metadata.version('imapclient'), "
+            "imapclient.version_info == (*map(int, metadata.version('imapclient').split('.')), 'final'))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.stdout.split() == ["False", "True", "True"], done.stdout + done.stderr

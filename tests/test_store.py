@@ -188,6 +188,25 @@ def test_many_reports_are_saved_in_one_transaction_each_only_if_still_current(st
         assert connection.exec_driver_sql("SELECT count(*) FROM check_report").scalar() == 0
 
 
+def test_a_failing_save_of_many_reports_is_a_database_error_and_saves_none_of_them(store):
+    """The reports are written on the sqlite3 connection under the store's transaction: a
+    failure there is still SQLAlchemy's error (what the CLI and the UI report), and the
+    transaction is rolled back as a whole."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    first, second = store.add(settings_for("One")), store.add(settings_for("Two"))
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TRIGGER refuse_two BEFORE INSERT ON check_report "
+                                   f"WHEN NEW.provider_id = {second.id} BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    with pytest.raises(SQLAlchemyError, match="refused"):
+        store.save_reports([(first, failed_report("One")), (second, failed_report("Two"))])
+    assert [(r.status, r.report) for r in (store.require("One"), store.require("Two"))] == [(Status.GREY, None)] * 2
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TRIGGER refuse_two")
+    assert store.save_reports([(first, failed_report("One")), (second, failed_report("Two"))]) == [True, True]
+    assert store.require("Two").report.outbound.failure.kind is FailureKind.AUTH
+
+
 def test_a_reports_dict_is_what_dataclasses_asdict_gives():
     """CheckReport.to_dict() is built by hand for speed: the same keys, order and values."""
     import json

@@ -51,9 +51,12 @@ def run_command(args, settings: Settings) -> int:
     try:
         configure_logging(settings)
         service = _quick_service(handler, settings) or build_service(settings)
-        if _may_write_passwords(handler, args):
-            _open_secret_store(service)
-        return handler(args, service)
+        try:
+            if _may_write_passwords(handler, args):
+                _open_secret_store(service)
+            return handler(args, service)
+        finally:
+            _close(service)
     except CampaignInvalid as exc:
         for line in exc.lines:
             _error(line)
@@ -92,6 +95,12 @@ def _quick_service(handler, settings: Settings):
     from tui.core.bootstrap import build_service
 
     return build_service(settings, store=reader)
+
+
+def _close(service) -> None:
+    """Close the database here, not through the collection at exit (see tui.__main__): the
+    service's store, or the quick path's reader that list and show use as it is."""
+    getattr(service, "store", service).close()
 
 
 def _may_write_passwords(handler, args) -> bool:

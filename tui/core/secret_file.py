@@ -39,7 +39,6 @@ import logging
 import os
 import secrets
 import stat
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -223,6 +222,8 @@ class EncryptedFileKeyring:
         return {"format": FILE_FORMAT, "version": FILE_VERSION, "kdf": kdf, "check": _b64(nonce + check), "entries": {}}
 
     def _write(self, document: dict[str, Any]) -> None:
+        import tempfile  # here: a check only reads the file (tempfile brings shutil, bz2, lzma)
+
         data = json.dumps(document, indent=1, sort_keys=True).encode("utf-8")
         # mkstemp creates the file 0600 in the same directory, so os.replace is atomic.
         fd, temp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)

@@ -10,9 +10,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from queue import Empty, SimpleQueue
 
 from tui.core.checks.failures import make_failure
 from tui.core.checks.ladder import ProtocolCheck
@@ -126,18 +127,27 @@ def check_many(
     not one each), then `on_report(report)` for each of them."""
     reports: list[CheckReport | None] = []
     limits = AccountLimits(per_account)
+    # Each check, once finished, is put here: waiting for the next one costs the same however
+    # many are still running (concurrent.futures.wait walks every pending future each time).
+    finished: SimpleQueue[Future[CheckReport]] = SimpleQueue()
     # Threads are started as jobs are submitted, never more than there are jobs.
     with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="mailprov-check") as pool:
         futures = {}
         for index, (settings, credential) in enumerate(jobs):
-            futures[pool.submit(_check_safely, settings, credential, timeout, ca_file, limits)] = index
+            future = pool.submit(_check_safely, settings, credential, timeout, ca_file, limits)
+            futures[future] = index
+            future.add_done_callback(finished.put)
             reports.append(None)
-        pending = set(futures)
+        pending = len(futures)
         batch: list[tuple[int, CheckReport]] = []
         batch_started = 0.0
         while pending:
-            done, pending = wait(pending, timeout=BATCH_SECONDS, return_when=FIRST_COMPLETED)
-            for future in done:
+            try:
+                future = finished.get(timeout=BATCH_SECONDS)
+            except Empty:
+                pass
+            else:
+                pending -= 1
                 if not batch:
                     batch_started = time.monotonic()
                 batch.append((futures[future], future.result()))
@@ -212,10 +222,16 @@ def _scrub(report: CheckReport, credential: Credential | None) -> None:
     the report. The ladders already clean what they write; this catches anything else."""
     clean = Redactor(credential)
     for result in report.results:
-        result.steps = [replace(step, detail=clean(step.detail)) for step in result.steps]
+        result.steps = [_with_detail(step, clean(step.detail)) for step in result.steps]
         result.transcript = [clean(line) for line in result.transcript]
         result.summary = clean(result.summary)
         if result.failure is not None:
             result.failure = replace(
                 result.failure, message=clean(result.failure.message), remedy=clean(result.failure.remedy)
             )
+
+
+def _with_detail(step, detail: str):
+    """The step with this detail: itself when it has it already (the usual case: the
+    ladders clean as they go), so that a report is not copied step by step for nothing."""
+    return step if detail == step.detail else replace(step, detail=detail)

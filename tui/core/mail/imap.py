@@ -15,9 +15,6 @@ import socket
 import ssl
 from pathlib import Path
 
-import imapclient
-from imapclient.exceptions import LoginError
-
 from tui.core.domain import ServerSettings
 from tui.core.mail.bounds import MAX_IMAP_REPLY_LINES, Deadline, LineReader
 from tui.core.mail.credential import REDACTED, Credential
@@ -31,11 +28,15 @@ from tui.core.mail.errors import (
     exception_text,
     shorten,
 )
+from tui.core.mail.imapclient_import import import_imapclient
 from tui.core.mail.login import choose_mechanism, responder
 from tui.core.mail.network import TlsSource, tls_detail
 from tui.core.mail.session import ClosingSession, Phases, Wire
 from tui.core.mail.transcript import Transcript
 from tui.core.protocols import Protocol, Security
+
+imapclient = import_imapclient()  # without importlib.metadata's scan: see imapclient_import
+LoginError = imapclient.exceptions.LoginError
 
 # "LOGIN" here is IMAP's LOGIN command (ASCII only); AUTHENTICATE PLAIN carries UTF-8.
 ASCII_PASSWORD_MECHANISMS = ("LOGIN", "PLAIN")
