@@ -128,6 +128,7 @@ class ProvidersScreen(Screen[None]):
         yield SteadyFooter(compact=True)
 
     def on_mount(self) -> None:
+        self.watch(self.query_one("#filter", Input), "value", self.filter_changed, init=False)
         self.show_list_state()
         self.set_interval(TIME_TICK_SECONDS, self.tick_times)
         if self.app.service is not None:
@@ -308,7 +309,7 @@ class ProvidersScreen(Screen[None]):
         self.set_class(empty, "-empty")
         help_text = self.query_one("#empty-help", Static)
         help_text.display = not self.loaded or empty
-        if self.loaded:
+        if self.loaded and help_text.content != EMPTY_TEXT:  # an update lays the screen out again
             help_text.update(EMPTY_TEXT)
         no_match_text = self.query_one("#no-match", Static)
         no_match_text.display = no_match and not zoomed
@@ -358,9 +359,11 @@ class ProvidersScreen(Screen[None]):
         field.add_class("-shown")
         field.focus()
 
-    @on(Input.Changed, "#filter")
-    def filter_changed(self, event: Input.Changed) -> None:
-        self.filter_text = event.value
+    def filter_changed(self, value: str) -> None:
+        """Called as the filter's value changes (a watch, not its Changed message: that one
+        reaches the screen a few message hops later, often after a frame painted the new
+        text over the old rows; this way the text and the rows are painted together)."""
+        self.filter_text = value
         self.refresh_rows()
 
     @on(Input.Submitted, "#filter")
