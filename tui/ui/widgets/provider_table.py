@@ -85,7 +85,7 @@ class ProviderTable(ScrollView, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.views: list[ProviderView] = []
-        self._index: dict[str, int] = {}
+        self._rows_by_name: dict[str, int] | None = None  # built when first asked (see row_of)
         self._checking: set[str] = set()
         self._now: datetime | None = None
         self._natural_widths = {key: cell_len(label) for label, key, _ in COLUMNS}
@@ -119,10 +119,10 @@ class ProviderTable(ScrollView, can_focus=True):
         row = self.cursor_row if keep_row else 0
         self.views = views
         self._checking = set(checking)
-        self._index = {view.name: row for row, view in enumerate(views)}
+        self._rows_by_name = None
         self._now = now
         self.virtual_size = Size(self._line_width(), len(views) + HEADER_LINES)
-        self.cursor_row = self._index.get(selected, row) if selected is not None else row
+        self.cursor_row = self._new_row_of(selected, row)
         self.complete = complete
         self.refresh()
         self.refresh_bindings()
@@ -133,8 +133,9 @@ class ProviderTable(ScrollView, can_focus=True):
 
     def select_name(self, name: str) -> None:
         """Put the cursor on this provider, when it is shown."""
-        if name in self._index:
-            self.cursor_row = self._index[name]
+        row = self.row_of(name)
+        if row is not None:
+            self.cursor_row = row
 
     def set_checking(self, names: set[str]) -> None:
         if names != self._checking:
@@ -147,7 +148,7 @@ class ProviderTable(ScrollView, can_focus=True):
         self.refresh()
 
     def update_view(self, view: ProviderView, now: datetime) -> None:
-        row = self._index.get(view.name)
+        row = self.row_of(view.name)
         self._checking.discard(view.name)
         if row is not None:
             self.views[row] = view
@@ -164,8 +165,27 @@ class ProviderTable(ScrollView, can_focus=True):
 
     def mark_checking(self, name: str) -> None:
         self._checking.add(name)
-        if name in self._index:
-            self.refresh_row(self._index[name])
+        row = self.row_of(name)
+        if row is not None:
+            self.refresh_row(row)
+
+    def row_of(self, name: str) -> int | None:
+        """The row showing this provider, None when it is not shown. The index by name is
+        built on the first question after the rows changed, not at every filter keystroke."""
+        if self._rows_by_name is None:
+            self._rows_by_name = {view.name: row for row, view in enumerate(self.views)}
+        return self._rows_by_name.get(name)
+
+    def _new_row_of(self, selected: str | None, fallback: int) -> int:
+        """Where the cursor goes once the rows changed: the selected provider's row when it is
+        still shown (looked for where it was first: a reload or a filter that kept every row
+        leaves it there), else `fallback`."""
+        if selected is None:
+            return fallback
+        old = self.cursor_row
+        if old < len(self.views) and self.views[old].name == selected:
+            return old
+        return next((row for row, view in enumerate(self.views) if view.name == selected), fallback)
 
     @property
     def row_count(self) -> int:
