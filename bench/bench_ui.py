@@ -4,6 +4,7 @@
     python -m bench.bench_ui form     (the form's figures only)
     python -m bench.bench_ui list     (the list's start-up figures only, with and without a queue)
     python -m bench.bench_ui filter   (the filter keystroke only, 10,000 providers, against a bare Input's echo)
+    python -m bench.bench_ui reload   (the list's reload with 1,000,000 messages queued, counts kept or not)
 
 The providers are each checked once, with reports of the real size (bench.datasets). Start-up
 is timed from process start to the first painted screen, in a real pseudo-terminal, for
@@ -198,9 +199,10 @@ def fill_database(folder: Path, count: int) -> None:
     checked_database(folder / "mailprov.db", count)
 
 
-def fill_queue(folder: Path, count: int) -> None:
+def fill_queue(folder: Path, count: int, first: int = 0) -> None:
     """`count` small received messages spread evenly over the providers, written straight
-    into the queue's table (what the list counts: its rows, not their contents)."""
+    into the queue's table (what the list counts: its rows, not their contents); numbered
+    from `first` (other numbers: other messages)."""
     import sqlite3
 
     connection = sqlite3.connect(folder / "mailprov.db")
@@ -209,7 +211,8 @@ def fill_queue(folder: Path, count: int) -> None:
         connection.executemany(
             "INSERT INTO mail_message (provider_id, conversation_id, direction, dedupe_key, raw, received_at)"
             " VALUES (?, ?, 'in', ?, ?, '2025-03-14 09:30:00.000000')",
-            ((ids[i % len(ids)], i, f"<m{i}@example.net>", b"Subject: x\r\n\r\nx\r\n") for i in range(count)),
+            ((ids[i % len(ids)], i, f"<m{i}@example.net>", b"Subject: x\r\n\r\nx\r\n")
+             for i in range(first, first + count)),
         )
     connection.close()
 
@@ -672,6 +675,68 @@ def filter_only() -> int:
     return 0
 
 
+RELOAD_MESSAGES = 1_000_000
+RELOAD_NEW = 100  # messages queued between two reloads (a worker's batch)
+RELOAD_RUNS = 9
+
+
+def reload_only() -> int:
+    """`python -m bench.bench_ui reload`: the list's reload (what follows every commit while
+    it is shown) with 10,000 providers and 1,000,000 messages queued, in process. Baseline,
+    in turns in the same run: the rows read with every provider's count in one aggregate, as
+    every reload did before the counts were kept between reloads (tui.core.listing.QueuedCounts)."""
+    with tempfile.TemporaryDirectory(prefix="mailprov-bench-") as tmp:
+        folder = Path(tmp, "queued")
+        folder.mkdir()
+        fill_database(folder, BIG)
+        fill_queue(folder, RELOAD_MESSAGES)
+        timings = reload_timings(folder)
+    print(f"list reload, {BIG} providers, {RELOAD_MESSAGES} messages queued (in-process, rows read and made"
+          f" views; CPU ms, median [lowest-highest] of {RELOAD_RUNS} runs in turns)")
+    baseline = timings["all counted again"]
+    for label, values in timings.items():
+        ratios = [mine / theirs for mine, theirs in zip(values, baseline)]
+        suffix = "(baseline)" if values is baseline else f"{spread(ratios, 1, 2)}x the baseline"
+        print(f"  {label:<40} {spread(values, 1000, 1):>20} ms  {suffix}")
+    return 0
+
+
+def reload_timings(folder: Path) -> dict[str, list[float]]:
+    """CPU seconds of each kind of reload, RELOAD_RUNS each, in turns."""
+    from tui.core.listing import read_rows
+    from tui.core.store import Store
+    from tui.ui.view import ProviderView
+
+    store = Store.open(f"sqlite:///{folder / 'mailprov.db'}")
+    store.list_rows(ProviderView.from_row)  # the first read counts them all
+
+    def all_counted_again() -> None:
+        connection = store.engine.raw_connection()
+        try:
+            read_rows(connection, ProviderView.from_row)
+        finally:
+            connection.close()
+
+    def kept() -> None:
+        store.list_rows(ProviderView.from_row)
+
+    timings: dict[str, list[float]] = {
+        "all counted again": [], "counts kept, nothing new": [], f"counts kept, {RELOAD_NEW} new since": []}
+    queued = RELOAD_MESSAGES
+    for _ in range(RELOAD_RUNS):
+        for label, reload in zip(timings, (all_counted_again, kept, kept)):
+            if "new since" in label:
+                fill_queue(folder, RELOAD_NEW, first=queued)
+                queued += RELOAD_NEW
+            started = time.process_time()
+            reload()
+            timings[label].append(time.process_time() - started)
+    full_counts = store.queued_counts.full_counts
+    assert full_counts == 1, f"the counts kept were counted again {full_counts - 1} times"
+    assert sum(row.queued for row in store.list_rows()) == queued
+    return timings
+
+
 def print_filter_timings(keep_all_ms: float, narrow_ms: float) -> None:
     print(f"filter keystroke -> updated table painted, {BIG} providers (in-process, median)")
     print(f"  all {BIG} rows still match   {keep_all_ms:6.1f} ms  (target < 50 ms)")
@@ -683,6 +748,8 @@ def main() -> int:
         return form_only()
     if sys.argv[1:] == ["filter"]:
         return filter_only()
+    if sys.argv[1:] == ["reload"]:
+        return reload_only()
     if sys.argv[1:] == ["list"]:
         return list_only()
     with tempfile.TemporaryDirectory(prefix="mailprov-bench-") as tmp:
