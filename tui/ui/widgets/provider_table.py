@@ -15,7 +15,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -93,6 +93,7 @@ class ProviderTable(ScrollView, can_focus=True):
         self.columns = [Column(label, key, cell_len(label)) for label, key, _ in COLUMNS]
         self.complete = True  # False: the first rows of the list only, the rest being read
         self.waiting_moves: list[tuple[str, int]] = []  # (action, argument) past those rows
+        self._pass_styles: dict[str, Style] | None = None  # during a repaint (render_lines)
 
     # What the screen calls -----------------------------------------------------------
 
@@ -263,17 +264,37 @@ class ProviderTable(ScrollView, can_focus=True):
         if HEADER_LINES <= line < self.size.height:
             self.refresh_line(line)
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The styles every line asks for are worked out once per repaint, not once per line:
+        # each `rich_style` walks the widget's ancestors.
+        self._pass_styles = {}
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._pass_styles = None
+
+    def _style(self, name: str) -> Style:
+        """The widget's style ("") or a component's ("provider-table--cursor"); during a
+        repaint, computed once."""
+        styles = self._pass_styles
+        if styles is not None and name in styles:
+            return styles[name]
+        style = self.get_component_rich_style(name) if name else self.rich_style
+        if styles is not None:
+            styles[name] = style
+        return style
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         if y < HEADER_LINES:
-            style = self.get_component_rich_style("provider-table--header")
+            style = self._style("provider-table--header")
             return self._strip([(c.label, None) for c in self.columns], style, width)
         row = round(self.scroll_y) + y - HEADER_LINES
-        base = self.rich_style
+        base = self._style("")
         if row >= len(self.views):
             return Strip.blank(width, base)
         if row == self.cursor_row:
-            base = base + self.get_component_rich_style("provider-table--cursor")
+            base = base + self._style("provider-table--cursor")
         return self._strip(self._cells(self.views[row]), base, width)
 
     def _cells(self, view: ProviderView) -> list[tuple[str, str | None]]:
@@ -308,7 +329,7 @@ class ProviderTable(ScrollView, can_focus=True):
 
     def _colour(self, component: str) -> Style:
         """Only the colour of a status class: the cursor's background stays visible."""
-        return Style(color=self.get_component_rich_style(component).color)
+        return Style(color=self._style(component).color)
 
     def _arrange_columns(self) -> None:
         widths, self.gap = arrange_columns(self._natural_widths, self.scrollable_content_region.width)
