@@ -261,6 +261,19 @@ async def test_the_filter_keeps_the_cursor_on_the_selected_provider_while_it_mat
         assert table_of(app).selected_name == "Support"
 
 
+async def test_the_filter_texts_are_built_off_the_screens_thread_before_the_first_key(tmp_path):
+    app = make_app(tmp_path)
+    fill_demo(app.service)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert all(view._search is None for view in app.screen.views.values())  # not before "/"
+        await pilot.press("slash")
+        await settle(pilot)
+        assert all(view._search is not None for view in app.screen.views.values())  # no key typed yet
+        await pilot.press(*"su")
+        assert row_names(app) == ["Support"]
+
+
 async def test_a_filter_that_matches_nothing_says_so(tmp_path):
     app = make_app(tmp_path)
     fill_demo(app.service)

@@ -37,7 +37,7 @@ from tui.ui.messages import (
     ProviderReloaded,
     ProvidersLoaded,
 )
-from tui.ui.view import ProviderView, fold_names
+from tui.ui.view import ProviderView, fold_names, prepare_search
 from tui.ui.widgets.footer import SteadyFooter
 from tui.ui.widgets.provider_table import ProviderTable, natural_widths
 from tui.ui.widgets.status_pane import StatusPane
@@ -204,6 +204,8 @@ class ProvidersScreen(Screen[None]):
         except Exception as error:
             self.post_message(ActionFailed("loading the providers", str(error)))
             return
+        if self.filter_text.strip():  # shown filtered: the texts built here, not on the screen's thread
+            prepare_search(views)
         if not get_current_worker().is_cancelled:  # a newer load is on its way
             self.post_message(loaded_message(views))
 
@@ -358,6 +360,14 @@ class ProvidersScreen(Screen[None]):
         field = self.query_one("#filter", Input)
         field.add_class("-shown")
         field.focus()
+        self.build_search_texts(list(self.views.values()))
+
+    @work(thread=True, exit_on_error=False, group="search", exclusive=True)
+    def build_search_texts(self, views: list[ProviderView]) -> None:
+        """What the filter matches, built for every row while the first key is typed, not
+        by it (20-60 ms with 10,000 providers)."""
+        worker = get_current_worker()
+        prepare_search(views, lambda: worker.is_cancelled)
 
     def filter_changed(self, value: str) -> None:
         """Called as the filter's value changes (a watch, not its Changed message: that one
