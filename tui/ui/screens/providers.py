@@ -39,6 +39,7 @@ from tui.ui.messages import (
 )
 from tui.ui.view import ProviderView, fold_names, prepare_search
 from tui.ui.widgets.footer import SteadyFooter
+from tui.ui.widgets.form_field import FormInput
 from tui.ui.widgets.provider_table import ProviderTable, natural_widths
 from tui.ui.widgets.status_pane import StatusPane
 
@@ -118,8 +119,9 @@ class ProvidersScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="list-body"):
-            yield Input(placeholder="Filter by name, account, type or status (esc closes)", id="filter",
-                        restrict=NO_CONTROL_CHARS)
+            # A FormInput: a keystroke repaints it without laying the whole screen out again.
+            yield FormInput(placeholder="Filter by name, account, type or status (esc closes)", id="filter",
+                            restrict=NO_CONTROL_CHARS)
             yield Static(LOADING_TEXT, id="empty-help", markup=False)
             yield Static("", id="no-match", markup=False)
             yield ProviderTable(id="providers")
