@@ -3,6 +3,8 @@
     python -m bench.bench_ui          (everything)
     python -m bench.bench_ui form     (the form's figures only)
     python -m bench.bench_ui list     (the list's start-up figures only, with and without a queue)
+    python -m bench.bench_ui filter   (the filter keystroke only, 10,000 providers, against a bare Input's echo)
+    python -m bench.bench_ui reload   (the list's reload with 1,000,000 messages queued, counts kept or not)
 
 The providers are each checked once, with reports of the real size (bench.datasets). Start-up
 is timed from process start to the first painted screen, in a real pseudo-terminal, for
@@ -197,9 +199,10 @@ def fill_database(folder: Path, count: int) -> None:
     checked_database(folder / "mailprov.db", count)
 
 
-def fill_queue(folder: Path, count: int) -> None:
+def fill_queue(folder: Path, count: int, first: int = 0) -> None:
     """`count` small received messages spread evenly over the providers, written straight
-    into the queue's table (what the list counts: its rows, not their contents)."""
+    into the queue's table (what the list counts: its rows, not their contents); numbered
+    from `first` (other numbers: other messages)."""
     import sqlite3
 
     connection = sqlite3.connect(folder / "mailprov.db")
@@ -208,7 +211,8 @@ def fill_queue(folder: Path, count: int) -> None:
         connection.executemany(
             "INSERT INTO mail_message (provider_id, conversation_id, direction, dedupe_key, raw, received_at)"
             " VALUES (?, ?, 'in', ?, ?, '2025-03-14 09:30:00.000000')",
-            ((ids[i % len(ids)], i, f"<m{i}@example.net>", b"Subject: x\r\n\r\nx\r\n") for i in range(count)),
+            ((ids[i % len(ids)], i, f"<m{i}@example.net>", b"Subject: x\r\n\r\nx\r\n")
+             for i in range(first, first + count)),
         )
     connection.close()
 
@@ -249,6 +253,9 @@ def mailprov_case(folder: Path, *steps: tuple[bytes, bytes]) -> Case:
     return Case([sys.executable, "-m", "tui"], mailprov_env(folder), steps)
 
 
+FILTER_KEYS = (["0", "backspace"] * 5, list("0999") + ["backspace"] * 4)  # (keep all the rows, narrow)
+
+
 async def filter_timings(folder: Path) -> tuple[float, float]:
     """Median ms from a filter keystroke to the first screen update painted after the table
     was refilled: (keys that keep all 10,000 rows, keys that narrow the list).
@@ -271,17 +278,45 @@ async def filter_timings(folder: Path) -> tuple[float, float]:
         screen = app.screen
         watch_frames(app, frames)
         watch_refills(screen, refilled)
-        keep_all, narrow = [], []
-        for keys, bucket in ((["0", "backspace"] * 5, keep_all), (list("0999") + ["backspace"] * 4, narrow)):
-            for key in keys:
-                frames.clear()
-                refilled.clear()
-                pressed = time.perf_counter()
-                await pilot.press(key)
-                painted = next(t for t in frames if refilled and t >= refilled[0])
-                bucket.append(painted - pressed)
+        keep_all, narrow = [await time_presses(pilot, keys, frames, refilled) for keys in FILTER_KEYS]
         assert screen.query_one("#providers").row_count == BIG
     return statistics.median(keep_all) * 1000, statistics.median(narrow) * 1000
+
+
+async def filter_baseline_timing() -> float:
+    """The same keys, timed the same way, in a bare app's one Input: median ms from the key
+    to the first frame painted after the Input's value changed."""
+    from textual.app import App
+    from textual.widgets import Input
+
+    class Bare(App):
+        def compose(self):
+            yield Input(id="filter")
+
+    app = Bare()
+    frames: list[float] = []
+    changed: list[float] = []
+    async with app.run_test(size=SIZE) as pilot:
+        field = app.query_one(Input)
+        field.focus()
+        await pilot.pause()
+        app.watch(field, "value", lambda: changed.append(time.perf_counter()), init=False)
+        watch_frames(app, frames)
+        timings = [timing for keys in FILTER_KEYS for timing in await time_presses(pilot, keys, frames, changed)]
+    return statistics.median(timings) * 1000
+
+
+async def time_presses(pilot, keys: list[str], frames: list[float], marks: list[float]) -> list[float]:
+    """Seconds from each key pressed to the first frame painted after `marks` was stamped."""
+    timings = []
+    for key in keys:
+        frames.clear()
+        marks.clear()
+        pressed = time.perf_counter()
+        await pilot.press(key)
+        painted = next(t for t in frames if marks and t >= marks[0])
+        timings.append(painted - pressed)
+    return timings
 
 
 def watch_frames(app, frames: list[float], painted_while=None) -> None:
@@ -614,9 +649,107 @@ def print_form_timings(bare_form: float, new_form: float, edit_form: float) -> N
         print(f"  {label:<17} {seconds * 1000:6.1f} ms  {seconds / bare_form:4.1f}x bare  (target < 150 ms)")
 
 
+FILTER_ROUNDS = 5
+
+
+def filter_only() -> int:
+    """`python -m bench.bench_ui filter`: only the filter keystroke, FILTER_ROUNDS rounds taken
+    in turns with its baseline: the same keys in a bare app's one Input, timed the same way
+    (what any keystroke in an Input costs Textual: the floor of a filter keystroke)."""
+    with tempfile.TemporaryDirectory(prefix="mailprov-bench-") as tmp:
+        big = Path(tmp, "big")
+        big.mkdir()
+        fill_database(big, BIG)
+        echoes, keep_all, narrow = [], [], []
+        for _ in range(FILTER_ROUNDS):
+            echoes.append(asyncio.run(filter_baseline_timing()))
+            keep_all_ms, narrow_ms = asyncio.run(filter_timings(big))
+            keep_all.append(keep_all_ms)
+            narrow.append(narrow_ms)
+    print(f"filter keystroke -> updated table painted, {BIG} providers (in-process; each the median of its keys;"
+          f" {FILTER_ROUNDS} rounds in turns: median [lowest-highest])")
+    print(f"  bare Textual app, one Input (echo)  {spread(echoes, 1, 1):>18} ms  (baseline)")
+    for label, timings in ((f"all {BIG} rows still match", keep_all), ("the list narrows", narrow)):
+        ratios = [mine / theirs for mine, theirs in zip(timings, echoes)]
+        print(f"  {label:<34}  {spread(timings, 1, 1):>18} ms  {spread(ratios, 1, 2)}x bare  (target < 50 ms)")
+    return 0
+
+
+RELOAD_MESSAGES = 1_000_000
+RELOAD_NEW = 100  # messages queued between two reloads (a worker's batch)
+RELOAD_RUNS = 9
+
+
+def reload_only() -> int:
+    """`python -m bench.bench_ui reload`: the list's reload (what follows every commit while
+    it is shown) with 10,000 providers and 1,000,000 messages queued, in process. Baseline,
+    in turns in the same run: the rows read with every provider's count in one aggregate, as
+    every reload did before the counts were kept between reloads (tui.core.listing.QueuedCounts)."""
+    with tempfile.TemporaryDirectory(prefix="mailprov-bench-") as tmp:
+        folder = Path(tmp, "queued")
+        folder.mkdir()
+        fill_database(folder, BIG)
+        fill_queue(folder, RELOAD_MESSAGES)
+        timings = reload_timings(folder)
+    print(f"list reload, {BIG} providers, {RELOAD_MESSAGES} messages queued (in-process, rows read and made"
+          f" views; CPU ms, median [lowest-highest] of {RELOAD_RUNS} runs in turns)")
+    baseline = timings["all counted again"]
+    for label, values in timings.items():
+        ratios = [mine / theirs for mine, theirs in zip(values, baseline)]
+        suffix = "(baseline)" if values is baseline else f"{spread(ratios, 1, 2)}x the baseline"
+        print(f"  {label:<40} {spread(values, 1000, 1):>20} ms  {suffix}")
+    return 0
+
+
+def reload_timings(folder: Path) -> dict[str, list[float]]:
+    """CPU seconds of each kind of reload, RELOAD_RUNS each, in turns."""
+    from tui.core.listing import read_rows
+    from tui.core.store import Store
+    from tui.ui.view import ProviderView
+
+    store = Store.open(f"sqlite:///{folder / 'mailprov.db'}")
+    store.list_rows(ProviderView.from_row)  # the first read counts them all
+
+    def all_counted_again() -> None:
+        connection = store.engine.raw_connection()
+        try:
+            read_rows(connection, ProviderView.from_row)
+        finally:
+            connection.close()
+
+    def kept() -> None:
+        store.list_rows(ProviderView.from_row)
+
+    timings: dict[str, list[float]] = {
+        "all counted again": [], "counts kept, nothing new": [], f"counts kept, {RELOAD_NEW} new since": []}
+    queued = RELOAD_MESSAGES
+    for _ in range(RELOAD_RUNS):
+        for label, reload in zip(timings, (all_counted_again, kept, kept)):
+            if "new since" in label:
+                fill_queue(folder, RELOAD_NEW, first=queued)
+                queued += RELOAD_NEW
+            started = time.process_time()
+            reload()
+            timings[label].append(time.process_time() - started)
+    full_counts = store.queued_counts.full_counts
+    assert full_counts == 1, f"the counts kept were counted again {full_counts - 1} times"
+    assert sum(row.queued for row in store.list_rows()) == queued
+    return timings
+
+
+def print_filter_timings(keep_all_ms: float, narrow_ms: float) -> None:
+    print(f"filter keystroke -> updated table painted, {BIG} providers (in-process, median)")
+    print(f"  all {BIG} rows still match   {keep_all_ms:6.1f} ms  (target < 50 ms)")
+    print(f"  the list narrows            {narrow_ms:6.1f} ms  (target < 50 ms)")
+
+
 def main() -> int:
     if sys.argv[1:] == ["form"]:
         return form_only()
+    if sys.argv[1:] == ["filter"]:
+        return filter_only()
+    if sys.argv[1:] == ["reload"]:
+        return reload_only()
     if sys.argv[1:] == ["list"]:
         return list_only()
     with tempfile.TemporaryDirectory(prefix="mailprov-bench-") as tmp:
@@ -654,9 +787,7 @@ def main() -> int:
     print("then c: the campaigns shown (the store open); peak memory of the whole run")
     print_started(started, 3, big_db, "peak < 120 MB")
     print_started(started, 2, huge_db, "peak < 150 MB")
-    print(f"filter keystroke -> updated table painted, {BIG} providers (in-process, median)")
-    print(f"  all {BIG} rows still match   {keep_all_ms:6.1f} ms  (target < 50 ms)")
-    print(f"  the list narrows            {narrow_ms:6.1f} ms  (target < 50 ms)")
+    print_filter_timings(keep_all_ms, narrow_ms)
     print_form_timings(bare_form, new_form, edit_form)
     print_form_at_scale(at_scale)
     return 0

@@ -60,3 +60,52 @@ def test_rows_carry_each_providers_received_count_from_the_store_and_the_peek(tm
         plan = " | ".join(row[3] for row in connection.execute("EXPLAIN QUERY PLAN " + ROWS_SQL))
     assert "SCAN mail_message USING COVERING INDEX" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+def test_queued_counts_kept_between_reloads_stay_right_as_messages_come_and_go(tmp_path):
+    """The store brings the counts it read before up to date (tui.core.listing.QueuedCounts):
+    new messages are counted alone; a deletion, even one whose ids new messages took again,
+    means counting all of them again."""
+    from tests.ui_helpers import queue_demo
+    from tui.core.listing import peek_sqlite
+    from tui.core.queue import QueueStore
+
+    settings = make_settings(tmp_path)
+    service = make_service(settings)
+    fill_demo(service)
+    store = service.store
+    kept = store.queued_counts
+
+    def counts() -> dict[str, int]:
+        from_store = {row.name: row.queued for row in store.list_rows()}
+        assert from_store == {row.name: row.queued for row in peek_sqlite(settings.db_url)}  # counted afresh
+        return from_store
+
+    assert counts() == {"Billing": 0, "Sales": 0, "Support": 0}
+    assert kept.full_counts == 1
+    queue_demo(store, "Support", count=12)
+    sent = b"From: support@example.com\r\nTo: a@example.net\r\nSubject: Hi\r\nMessage-ID: <out-1@example.com>\r\n\r\nHi\r\n"
+    QueueStore(store).record_sent(service.require("Support").id, sent)  # sent: not counted
+    assert counts() == {"Billing": 0, "Sales": 0, "Support": 12}
+    queue_demo(store, "Billing", count=3)
+    queue_demo(store, "Billing", count=3)  # the same messages: queued once
+    assert counts() == {"Billing": 3, "Sales": 0, "Support": 12}
+    assert counts() == {"Billing": 3, "Sales": 0, "Support": 12}  # nothing new
+    assert kept.full_counts == 1  # only the new messages were counted
+
+    # Billing's messages are the last ones: once deleted, Sales's new ones take their ids
+    # (as many: the number of messages is the same as before).
+    service.delete("Billing")
+    queue_demo(store, "Sales", count=3)
+    assert counts() == {"Sales": 3, "Support": 12}
+    assert kept.full_counts == 2
+
+    # Deleted and put back (a failed delete): the row is the same, its messages are gone.
+    record = service.get("Support")
+    store.delete("Support")
+    store.restore(record)
+    assert counts() == {"Sales": 3, "Support": 0}
+    assert kept.full_counts == 3
+    queue_demo(store, "Support", count=2, first=100)
+    assert counts() == {"Sales": 3, "Support": 2}
+    assert kept.full_counts == 3

@@ -242,6 +242,38 @@ async def test_the_filter_matches_status_words(tmp_path):
             assert row_names(app) == names, words
 
 
+async def test_the_filter_keeps_the_cursor_on_the_selected_provider_while_it_matches(tmp_path):
+    app = make_app(tmp_path)
+    fill_demo(app.service)  # Billing and Support are SMTP + IMAP, Sales is Gmail
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one(StatusPane)
+        await pilot.press("down", "down", "slash", *"smtp")
+        assert row_names(app) == ["Billing", "Support"]
+        assert table_of(app).selected_name == "Support" and pane.view.name == "Support"
+        await pilot.press("ctrl+u", *"gmail")  # Support gone: the first row
+        assert row_names(app) == ["Sales"]
+        assert table_of(app).selected_name == "Sales" and pane.view.name == "Sales"
+        await pilot.press("escape")  # every row back: still on Sales
+        assert row_names(app) == ["Billing", "Sales", "Support"]
+        assert table_of(app).selected_name == "Sales" and pane.view.name == "Sales"
+        table_of(app).select_name("Support")  # the index by name follows the rows
+        assert table_of(app).selected_name == "Support"
+
+
+async def test_the_filter_texts_are_built_off_the_screens_thread_before_the_first_key(tmp_path):
+    app = make_app(tmp_path)
+    fill_demo(app.service)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert all(view._search is None for view in app.screen.views.values())  # not before "/"
+        await pilot.press("slash")
+        await settle(pilot)
+        assert all(view._search is not None for view in app.screen.views.values())  # no key typed yet
+        await pilot.press(*"su")
+        assert row_names(app) == ["Support"]
+
+
 async def test_a_filter_that_matches_nothing_says_so(tmp_path):
     app = make_app(tmp_path)
     fill_demo(app.service)

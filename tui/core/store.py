@@ -45,7 +45,7 @@ from tui.core.records import (  # noqa: F401 (HEAD_REVISION, NotFoundError: the 
     summary_of,
     moment,
 )
-from tui.core.listing import ListRow, read_rows
+from tui.core.listing import ListRow, QueuedCounts, read_rows
 from tui.core.report import CheckReport, Failure, utcnow
 
 BUSY_TIMEOUT_MS = 5000
@@ -134,6 +134,8 @@ class Store:
     def __init__(self, engine, url: str):
         self.engine = engine
         self.url = url
+        # The list's queued counts, brought up to date at each reload (SQLite only).
+        self.queued_counts = QueuedCounts() if url.startswith("sqlite") else None
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -264,7 +266,7 @@ class Store:
         reads a provider's report."""
         connection = self.engine.raw_connection()
         try:
-            return read_rows(connection, convert)
+            return read_rows(connection, convert, queued=self.queued_counts)
         finally:
             connection.close()
 

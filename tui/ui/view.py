@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from datetime import datetime
@@ -145,6 +145,15 @@ class ProviderView:
         "not checked", "password missing", "unencrypted")."""
         return f"{self.name}\n{self.account}\n{self.type.label}\n{self.type.value}\n{self.status_text}".casefold()
 
+
+
+def prepare_search(views: Iterable[ProviderView], cancelled: Callable[[], bool] = lambda: False) -> None:
+    """Build each view's `search_text` (kept by the view) ahead of the filter's keys, on a
+    worker thread: a row the filter reaches first builds its own, the same text."""
+    for view in views:
+        if cancelled():
+            return
+        view.search_text  # noqa: B018 (the property builds and keeps it)
 
 
 def _token_status(record: Any) -> TokenStatus:

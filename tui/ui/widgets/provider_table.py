@@ -15,7 +15,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -85,7 +85,7 @@ class ProviderTable(ScrollView, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.views: list[ProviderView] = []
-        self._index: dict[str, int] = {}
+        self._rows_by_name: dict[str, int] | None = None  # built when first asked (see row_of)
         self._checking: set[str] = set()
         self._now: datetime | None = None
         self._natural_widths = {key: cell_len(label) for label, key, _ in COLUMNS}
@@ -93,6 +93,7 @@ class ProviderTable(ScrollView, can_focus=True):
         self.columns = [Column(label, key, cell_len(label)) for label, key, _ in COLUMNS]
         self.complete = True  # False: the first rows of the list only, the rest being read
         self.waiting_moves: list[tuple[str, int]] = []  # (action, argument) past those rows
+        self._pass_styles: dict[str, Style] | None = None  # during a repaint (render_lines)
 
     # What the screen calls -----------------------------------------------------------
 
@@ -119,10 +120,10 @@ class ProviderTable(ScrollView, can_focus=True):
         row = self.cursor_row if keep_row else 0
         self.views = views
         self._checking = set(checking)
-        self._index = {view.name: row for row, view in enumerate(views)}
+        self._rows_by_name = None
         self._now = now
         self.virtual_size = Size(self._line_width(), len(views) + HEADER_LINES)
-        self.cursor_row = self._index.get(selected, row) if selected is not None else row
+        self.cursor_row = self._new_row_of(selected, row)
         self.complete = complete
         self.refresh()
         self.refresh_bindings()
@@ -133,8 +134,9 @@ class ProviderTable(ScrollView, can_focus=True):
 
     def select_name(self, name: str) -> None:
         """Put the cursor on this provider, when it is shown."""
-        if name in self._index:
-            self.cursor_row = self._index[name]
+        row = self.row_of(name)
+        if row is not None:
+            self.cursor_row = row
 
     def set_checking(self, names: set[str]) -> None:
         if names != self._checking:
@@ -147,7 +149,7 @@ class ProviderTable(ScrollView, can_focus=True):
         self.refresh()
 
     def update_view(self, view: ProviderView, now: datetime) -> None:
-        row = self._index.get(view.name)
+        row = self.row_of(view.name)
         self._checking.discard(view.name)
         if row is not None:
             self.views[row] = view
@@ -164,8 +166,27 @@ class ProviderTable(ScrollView, can_focus=True):
 
     def mark_checking(self, name: str) -> None:
         self._checking.add(name)
-        if name in self._index:
-            self.refresh_row(self._index[name])
+        row = self.row_of(name)
+        if row is not None:
+            self.refresh_row(row)
+
+    def row_of(self, name: str) -> int | None:
+        """The row showing this provider, None when it is not shown. The index by name is
+        built on the first question after the rows changed, not at every filter keystroke."""
+        if self._rows_by_name is None:
+            self._rows_by_name = {view.name: row for row, view in enumerate(self.views)}
+        return self._rows_by_name.get(name)
+
+    def _new_row_of(self, selected: str | None, fallback: int) -> int:
+        """Where the cursor goes once the rows changed: the selected provider's row when it is
+        still shown (looked for where it was first: a reload or a filter that kept every row
+        leaves it there), else `fallback`."""
+        if selected is None:
+            return fallback
+        old = self.cursor_row
+        if old < len(self.views) and self.views[old].name == selected:
+            return old
+        return next((row for row, view in enumerate(self.views) if view.name == selected), fallback)
 
     @property
     def row_count(self) -> int:
@@ -243,17 +264,37 @@ class ProviderTable(ScrollView, can_focus=True):
         if HEADER_LINES <= line < self.size.height:
             self.refresh_line(line)
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The styles every line asks for are worked out once per repaint, not once per line:
+        # each `rich_style` walks the widget's ancestors.
+        self._pass_styles = {}
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._pass_styles = None
+
+    def _style(self, name: str) -> Style:
+        """The widget's style ("") or a component's ("provider-table--cursor"); during a
+        repaint, computed once."""
+        styles = self._pass_styles
+        if styles is not None and name in styles:
+            return styles[name]
+        style = self.get_component_rich_style(name) if name else self.rich_style
+        if styles is not None:
+            styles[name] = style
+        return style
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         if y < HEADER_LINES:
-            style = self.get_component_rich_style("provider-table--header")
+            style = self._style("provider-table--header")
             return self._strip([(c.label, None) for c in self.columns], style, width)
         row = round(self.scroll_y) + y - HEADER_LINES
-        base = self.rich_style
+        base = self._style("")
         if row >= len(self.views):
             return Strip.blank(width, base)
         if row == self.cursor_row:
-            base = base + self.get_component_rich_style("provider-table--cursor")
+            base = base + self._style("provider-table--cursor")
         return self._strip(self._cells(self.views[row]), base, width)
 
     def _cells(self, view: ProviderView) -> list[tuple[str, str | None]]:
@@ -288,7 +329,7 @@ class ProviderTable(ScrollView, can_focus=True):
 
     def _colour(self, component: str) -> Style:
         """Only the colour of a status class: the cursor's background stays visible."""
-        return Style(color=self.get_component_rich_style(component).color)
+        return Style(color=self._style(component).color)
 
     def _arrange_columns(self) -> None:
         widths, self.gap = arrange_columns(self._natural_widths, self.scrollable_content_region.width)

@@ -94,10 +94,10 @@ class StatusPane(Static, can_focus=False):
 
     def _render_view(self) -> None:
         if self.sent is not None:
-            self.update(Content("\n").join(self._send_lines(self.sent)))
+            self._show_content(Content("\n").join(self._send_lines(self.sent)))
             return
         if self.view is None and self.live_steps is None:
-            self.update(Content.from_markup("[$text-muted]No provider selected."))
+            self._show_content(Content.from_markup("[$text-muted]No provider selected."))
             return
         parts = [self._heading()]
         if self.live_steps is not None:
@@ -109,7 +109,15 @@ class StatusPane(Static, can_focus=False):
             if self.view.report is not None:
                 parts.extend(_report_ladder(self.view.report))
                 parts.extend(self._transcript(self.view.report))
-        self.update(Content("\n").join(parts))
+        self._show_content(Content("\n").join(parts))
+
+    def _show_content(self, content: Content) -> None:
+        """An update lays the whole screen out again and re-wraps the text: skipped when the
+        pane would show the same (a filter keystroke that keeps the selected provider)."""
+        shown = self.content
+        if isinstance(shown, Content) and shown.is_same(content):
+            return
+        self.update(content)
 
     def _send_lines(self, result) -> list[Content]:
         to = visible(", ".join(result.recipients))
