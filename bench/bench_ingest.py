@@ -57,7 +57,7 @@ from tui.core.settings import load_settings
 
 MESSAGES = 10_000
 BATCH = 500
-ROUNDS = 8  # an even number: each order (raw first, ingest first) as often
+ROUNDS = 12  # an even number: each order (raw first, ingest first) as often
 TARGET = 0.5
 
 
