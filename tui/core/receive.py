@@ -129,7 +129,9 @@ class _CollectorTuning:
     what triggers the collector, although they make no cycles:
     - the objects that existed when it started (modules, the libraries' tables: about
       120,000 in the bench's process) are frozen, left out of the collections: a full
-      collection walked them all again, about 10 us of CPU per message queued;
+      collection walked them all again, about 10 us of CPU per message queued (no
+      collection before the freeze: it would walk them once more per pass; what start-up
+      left as garbage, if anything, is collected once the worker returns);
     - the youngest generation is collected every YOUNG_OBJECTS new objects rather than
       every 700: most of a batch's objects are freed by then, not walked once or twice in
       vain (about 2 us a message)."""
