@@ -8,6 +8,7 @@ providers pass their real activation check before the worker takes them.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -166,6 +167,27 @@ def test_appended_message_is_queued_exactly_once_with_its_fields(home, mail_serv
     assert queued.parse_error is None and not queued.too_large
     assert home.queue.raw(queued.id).replace(b"\r\n", b"\n") == html.replace(b"\r\n", b"\n")
     client.logout()
+
+
+def test_the_garbage_collector_is_given_back_as_it_was_after_a_pass(home, mail_servers, own_dovecot):
+    """The worker tunes the collector while it runs (receive._CollectorTuning): a pass, even
+    one that fails, leaves the thresholds and the frozen objects as they were."""
+    add_green(home, mail_servers, own_dovecot)
+    append(imap(own_dovecot, ca_file=mail_servers.ca_file), message(1))
+    before = (gc.get_threshold(), gc.get_freeze_count(), gc.isenabled())
+    home.once(since_days=1)
+    assert (gc.get_threshold(), gc.get_freeze_count(), gc.isenabled()) == before
+    assert ids(home.messages("Inbox")) == ["<m1@example.test>"]
+
+    class Broken:
+        store = home.service.store
+
+        def list(self):
+            raise RuntimeError("the providers cannot be read")
+
+    with pytest.raises(RuntimeError):
+        run_worker(Broken(), WorkerOptions(), once=True)
+    assert (gc.get_threshold(), gc.get_freeze_count(), gc.isenabled()) == before
 
 
 def test_cli_campaign_and_queue_list_json(home, mail_servers, own_dovecot):
