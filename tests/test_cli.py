@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.databases import migrated_database
 from tui.cli import main
 from tui.core.store import HEAD_REVISION
 
@@ -32,6 +33,7 @@ class Cli:
         for key in ("PYTHON_KEYRING_BACKEND", "MAILPROV_MASTER_KEY", "DBUS_SESSION_BUS_ADDRESS",
                     "CREDENTIALS_DIRECTORY", "MAILPROV_CA_FILE"):
             monkeypatch.delenv(key, raising=False)
+        migrated_database(self.env["MAILPROV_DB"])  # these tests are not about a first run
 
     def __call__(self, *argv: str, stdin: str = "") -> tuple[int, str, str]:
         self.capsys.readouterr()
@@ -266,6 +268,7 @@ def test_console_script_runs_as_a_module(tmp_path):
     env = {"MAILPROV_DB": str(tmp_path / "m.db"), "MAILPROV_DATA_DIR": str(tmp_path),
            "MAILPROV_CONFIG_DIR": str(tmp_path), "MAILPROV_LOG_DIR": str(tmp_path),
            "PATH": "/usr/bin:/bin"}
+    migrated_database(tmp_path / "m.db")  # first runs: tests/test_environment.py
     done = subprocess.run([sys.executable, "-m", "tui", "provider", "list"], env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "No providers yet" in done.stdout

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.databases import migrated_database
 from tests.forked_cli import start_forked
 from tui.core.store import HEAD_REVISION
 
@@ -49,6 +50,12 @@ class Mailprov:
     @property
     def secrets_file(self) -> Path:
         return self.data / "secrets.enc"
+
+    def migrated(self) -> Mailprov:
+        """Start from a database already at HEAD (tests/databases.py): for the tests whose
+        subject is not the new database nor the first run."""
+        migrated_database(self.db)
+        return self
 
     def argv(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "tui", *args]
@@ -100,7 +107,7 @@ def test_an_unusable_setting_is_one_line_naming_it_exit_3(mailprov, variable, va
 
 
 def test_good_settings_still_work(mailprov):
-    done = mailprov("provider", "list", MAILPROV_TIMEOUT="2.5", MAILPROV_CONCURRENCY=" 8 ")
+    done = mailprov.migrated()("provider", "list", MAILPROV_TIMEOUT="2.5", MAILPROV_CONCURRENCY=" 8 ")
     assert done.returncode == 0, done.stderr
 
 
@@ -169,7 +176,7 @@ def test_a_database_path_that_cannot_be_used_is_one_line_exit_3(mailprov, tmp_pa
 
 
 def test_a_database_from_a_newer_mailprov_is_one_line_exit_3(mailprov):
-    assert mailprov("provider", "list").returncode == 0
+    mailprov.migrated()
     with sqlite3.connect(mailprov.db) as connection:
         connection.execute("UPDATE alembic_version SET version_num = '9999'")
     done = mailprov("provider", "list")
@@ -187,7 +194,7 @@ def test_a_database_in_a_folder_without_permission(mailprov, tmp_path):
 
 
 def test_a_log_folder_that_cannot_be_created_is_one_line_exit_3(mailprov):
-    done = mailprov("provider", "list", MAILPROV_LOG_DIR="/proc/mailprov-nowhere")
+    done = mailprov.migrated()("provider", "list", MAILPROV_LOG_DIR="/proc/mailprov-nowhere")
     assert done.returncode == 3
     assert "log file /proc/mailprov-nowhere/mailprov.log" in one_line(done)
     doctor = mailprov("doctor", MAILPROV_LOG_DIR="/proc/mailprov-nowhere")
@@ -213,7 +220,7 @@ def test_twenty_first_runs_at_once_on_a_new_database_all_succeed(mailprov):
 
 
 def test_without_the_master_key_providers_can_still_be_listed_shown_and_exported(mailprov):
-    assert mailprov.add().returncode == 0
+    assert mailprov.migrated().add().returncode == 0
     assert mailprov.secrets_file.exists()
     mailprov.key_file.unlink()
 
@@ -236,7 +243,7 @@ def test_without_the_master_key_providers_can_still_be_listed_shown_and_exported
 
 
 def test_an_empty_key_file_next_to_a_secrets_file_is_not_to_be_deleted(mailprov):
-    assert mailprov.add().returncode == 0
+    assert mailprov.migrated().add().returncode == 0
     mailprov.key_file.write_text("")
     done = mailprov("check", "Support")
     assert done.returncode == 3
@@ -280,6 +287,7 @@ def test_doctor_warns_about_a_database_other_users_can_read(mailprov):
 
 
 def test_a_closed_stdout_ends_quietly(mailprov):
+    mailprov.migrated()
     for name in ("A", "B", "C"):
         assert mailprov.add(name).returncode == 0
     reader_gone = subprocess.Popen(mailprov.argv("provider", "list"), env=mailprov.env,
@@ -307,6 +315,7 @@ def wait_until_reading_stdin(pid: int, timeout: float = 60) -> None:
 
 
 def test_ctrl_c_is_one_line_exit_130_and_nothing_is_added(mailprov):
+    mailprov.migrated()
     # The password prompt waits on stdin, which stays open: interrupt it there.
     process = subprocess.Popen(
         mailprov.argv("provider", "add", "--name", "Support", "--type", "smtp-imap", "--account",
@@ -339,6 +348,7 @@ async def test_the_ui_lists_providers_and_names_the_secret_store_when_its_key_is
     from tui.ui.app import MailprovApp
 
     settings = real_settings(tmp_path)
+    migrated_database(settings.db_path)
     build_service(settings).create(example_draft("Support"))  # writes secrets.enc with a new key file
     key_file = settings.config_dir / "master.key"
     key_file.unlink()

@@ -9,6 +9,7 @@ from dataclasses import fields as dataclass_fields
 
 import pytest
 
+from tests.databases import migrated_database
 from tests.test_cli import cli  # noqa: F401  (the fixture)
 from tests.ui_helpers import make_app, settle
 from tui.cli import build_parser
@@ -145,7 +146,7 @@ def test_every_field_goes_through_toml_and_back():
 
 
 def test_every_field_goes_through_the_database(tmp_path):
-    store = Store.open(f"sqlite:///{tmp_path / 'fields.db'}")
+    store = Store.open(f"sqlite:///{migrated_database(tmp_path / 'fields.db')}")
     drafts = (sample_draft(), sample_draft(name="Outlook", type="outlook", password="", smtp_sign_in="login"),
               sample_draft(name="Off", receive_emails=False))
     for draft in drafts:

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from tests.databases import migrated_database
 from tests.oauth_server import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, MICROSOFT_CLIENT_ID, browser_redirect
 from tests.servers import HOST, USER, free_port
 from tui.core.domain import ProviderDraft, Status
@@ -41,6 +42,7 @@ def service(tmp_path, oauth_mail_servers, monkeypatch) -> ProviderService:
         "MAILPROV_CONFIG_DIR": str(tmp_path), "MAILPROV_LOG_DIR": str(tmp_path), "MAILPROV_TIMEOUT": "5",
         "MAILPROV_CA_FILE": str(oauth_mail_servers.ca_file),
     })
+    migrated_database(settings.db_path)  # these tests are about signing in, not a first run
     return ProviderService(Store.open(settings.db_url), SecretStore(MemoryKeyring()), settings)
 
 

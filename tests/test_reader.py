@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.databases import migrated_database
 from tui.core.domain import ProviderDraft
 from tui.core.reader import Reader
 from tui.core.report import CheckReport, Failure, FailureKind, ProtocolResult, Step
@@ -25,6 +26,12 @@ def settings_in(folder: Path):
                               "MAILPROV_CONFIG_DIR": str(folder), "MAILPROV_LOG_DIR": str(folder)})
 
 
+def open_store(settings) -> Store:
+    """The store, on a migrated copy (tests/databases.py): the reader's tests are not about a first run."""
+    migrated_database(settings.db_path)
+    return Store.open(settings.db_url)
+
+
 def draft(name: str, **changes) -> ProviderDraft:
     return ProviderDraft(name=name, account=f"{name.split()[0].lower()}@example.com", password="x",
                          smtp_host="smtp.example.com", inbound_host="imap.example.com").updated(**changes)
@@ -34,7 +41,7 @@ def draft(name: str, **changes) -> ProviderDraft:
 def filled(tmp_path):
     """A database with a failed, a passing, an unencrypted and an unchecked provider."""
     settings = settings_in(tmp_path)
-    store = Store.open(settings.db_url)
+    store = open_store(settings)
     for name, changes in [("Desk", {}), ("Plain", {"smtp_security": "none", "smtp_port": "25"}),
                           ("Sender", {"receive_emails": False}), ("Sales [/]", {})]:
         store.add(to_settings(draft(name, **changes)))
@@ -115,7 +122,7 @@ def test_list_and_show_do_not_load_sqlalchemy_on_a_current_database(filled):
 def test_check_runs_on_the_quick_path_and_saves_its_report(tmp_path, closed_port):
     """`check` reads and saves with sqlite3 (the store's SQL); the store then reads the result."""
     settings = settings_in(tmp_path)
-    store = Store.open(settings.db_url)
+    store = open_store(settings)
     store.add(to_settings(draft("Desk", smtp_host="127.0.0.1", smtp_port=str(closed_port), receive_emails=False)))
     store.settle_intents(store.intents())
     checked = run_cli(settings, "check", "desk", "--json")
@@ -134,7 +141,7 @@ def test_check_with_the_encrypted_file_loads_neither_keyring_nor_the_store(tmp_p
     from tui.core.secrets import SecretStore, choose_backend
 
     settings = settings_in(tmp_path)
-    store = Store.open(settings.db_url)
+    store = open_store(settings)
     record = store.add(to_settings(draft("Desk", smtp_host="127.0.0.1", smtp_port=str(closed_port),
                                          receive_emails=False)))
     store.settle_intents(store.intents())

@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.databases import migrated_database
 from tui.core.domain import ProviderDraft, Status, ValidationError
 from tui.core.report import CheckReport, ProtocolResult, Step, utcnow
 from tui.core.secrets import EncryptedFileKeyring, MemoryKeyring, SecretStore, SecretStoreError
@@ -13,6 +14,7 @@ from tui.core.store import Store
 def make_service(tmp_path, backend=None, **env) -> ProviderService:
     settings = load_settings(env={"MAILPROV_DB": str(tmp_path / "m.db"), "MAILPROV_DATA_DIR": str(tmp_path),
                                   "MAILPROV_CONFIG_DIR": str(tmp_path), "MAILPROV_LOG_DIR": str(tmp_path), **env})
+    migrated_database(settings.db_path)  # a migrated copy (tests/databases.py): the service is the subject
     return ProviderService(Store.open(settings.db_url), SecretStore(backend or MemoryKeyring()), settings)
 
 

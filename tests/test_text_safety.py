@@ -24,6 +24,7 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.databases import migrated_database
 from tests.forked_cli import run_forked
 from tests.scripted_smtp import HOSTILE_TEXT, MARKUP_AUTH_REPLY, ScriptedSmtp
 from tui.cli import build_parser
@@ -71,6 +72,7 @@ class Mailprov:
             "MAILPROV_CONFIG_DIR": str(home / "config"), "MAILPROV_LOG_DIR": str(home / "log"),
             "MAILPROV_TIMEOUT": "5",
         }
+        migrated_database(self.env["MAILPROV_DB"])  # these tests are about text, not a first run
 
     def __call__(self, *argv: str, stdin: str = "", env: dict | None = None) -> tuple[int, str, str]:
         done = run_forked(list(argv), env=self.env | (env or {}), folder=self.home, stdin=stdin, timeout=60,

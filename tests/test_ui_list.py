@@ -2,6 +2,7 @@
 
 from textual.widgets import Input
 
+from tests.databases import migrated_database
 from tests.ui_helpers import example_draft, fill_demo, make_app, settle, visible_text
 from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.screens.form import ProviderFormScreen
@@ -135,6 +136,7 @@ async def test_the_real_services_open_after_the_first_paint(tmp_path):
            "MAILPROV_CONFIG_DIR": str(tmp_path / "cfg"), "MAILPROV_LOG_DIR": str(tmp_path),
            "MAILPROV_MASTER_KEY": "a test master key"}
     settings = load_settings(env=env)
+    migrated_database(settings.db_path)  # opening it is the subject, not migrating it
     build_service(settings).create(example_draft("Support"))
     app = MailprovApp(settings, service_factory=lambda: build_service(settings))
     async with app.run_test(size=(100, 30)) as pilot:

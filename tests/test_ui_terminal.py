@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.databases import migrated_database
 from tests.ui_helpers import example_draft
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -89,6 +90,7 @@ def terminal(tmp_path):
         "TEXTUAL_ANIMATIONS": "none",
     }
     term = Terminal(tmp_path, env)
+    migrated_database(tmp_path / "mailprov.db")  # a copy (tests/databases.py): not a first run
     term.service = build_service(load_settings(env=env))
     yield term
     term.close()

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
+from tests.databases import migrated_database
 from tests.forked_cli import run_forked
 from tests.servers import HOST, OTHER_PASSWORD, OTHER_USER, PASSWORD, USER, ServerUnavailable, start_dovecot
 from tui.core.bootstrap import build_service
@@ -58,6 +59,7 @@ class Home:
             "MAILPROV_TIMEOUT": "5",
             "MAILPROV_CA_FILE": str(ca_file),
         }
+        migrated_database(load_settings(env=self.env).db_path)  # the worker's tests are not about a first run
         self._service = None
 
     @property

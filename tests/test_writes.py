@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.databases import migrated_database
 from tests.forked_cli import ForkedCommand, start_forked
 from tui.core.secrets import EncryptedFileKeyring, SecretStore
 from tui.core.store import Store
@@ -80,9 +81,9 @@ class Home:
 @pytest.fixture
 def home(tmp_path) -> Home:
     home = Home(tmp_path)
-    # Made and migrated by one process first: parallel first runs are another test's subject.
-    done = home.run("provider", "list")
-    assert done.returncode == 0, done.stderr
+    # Migrated before the first process: parallel first runs are another test's subject
+    # (tests/test_environment.py); a copy of a migrated database (tests/databases.py).
+    migrated_database(home.db)
     return home
 
 

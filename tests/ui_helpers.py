@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from tests.databases import migrated_database
+from tui.core.settings import Settings
 from tui.ui.app import MailprovApp, create_app
 from tui.ui.demo import (  # noqa: F401  (re-exported for the tests)
     DEMO_NOW,
@@ -25,7 +27,13 @@ def frozen_clock() -> datetime:
 
 
 make_settings = demo_settings
-make_service = memory_service
+
+
+def make_service(settings: Settings):
+    """The demo's service over the settings' database, started from a migrated copy when
+    there is none yet (tests/databases.py): these tests are about what they do with it."""
+    migrated_database(settings.db_path)
+    return memory_service(settings)
 
 
 def make_app(folder: Path, *, ca_file: Path | None = None, timeout: float = 5) -> MailprovApp:
