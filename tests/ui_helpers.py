@@ -52,12 +52,13 @@ KEY_NAMES = {" ": "space", "@": "at", ".": "full_stop", "-": "minus", ";": "semi
 
 
 async def type_into(pilot, selector: str, text: str) -> None:
-    """Focus a field, clear it with keys, and type `text` key by key like a person."""
+    """Focus a field, clear it with keys, and type `text` key by key, as one burst (the keys
+    as a quick typist sends them; Pilot's press() would wait ~50 ms for each key)."""
     widget = pilot.app.screen.query_one(selector)
     widget.focus()
     await pilot.pause()
     await pilot.press("end", "ctrl+u")
-    await pilot.press(*[KEY_NAMES.get(ch, ch) for ch in text])
+    await burst(pilot, *text)
 
 
 def visible_text(app) -> str:
