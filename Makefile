@@ -20,17 +20,20 @@ XDIST ?= -n $(shell echo $$(( $$(nproc) * 2 )))
 # Compiled modules are kept for the run even where the environment says not to write them
 # (PYTHONDONTWRITEBYTECODE, set on some CI machines): otherwise every test process compiles
 # the test modules again (with pytest's assert rewriting: 3 s of CPU each) and every
-# `mailprov` process a test starts compiles the package again.
+# `mailprov` process a test starts compiles the package again. On a fresh checkout the package
+# is compiled once before the test processes start (they would each compile it at once).
 KEEP_BYTECODE := PYTHONDONTWRITEBYTECODE=
 
 run: $(VENV)/.installed-run
 	$(VENV)/bin/mailprov $(ARGS)
 
 test: $(VENV)/.installed-test dovecot
+	@$(PY) -m compileall -q -j 0 tui tests
 	$(KEEP_BYTECODE) $(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # The inner loop: everything but the tests marked slow (see README, Tests).
 test-fast: $(VENV)/.installed-test dovecot
+	@$(PY) -m compileall -q -j 0 tui tests
 	$(KEEP_BYTECODE) $(PY) -m pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
 $(VENV)/bin/python:
