@@ -24,10 +24,13 @@ import pytest
 
 from tests.databases import migrated_database
 from tests.forked_cli import ForkedCommand, start_forked
+from tui.core.secret_file import new_generated_key
 from tui.core.secrets import EncryptedFileKeyring, SecretStore
 from tui.core.store import Store
 
-MASTER_KEY = "writes test master key"
+# A key in the form mailprov generates (stretched with HKDF, in microseconds), not a
+# passphrase (scrypt, ~70 ms of CPU in each of the ~150 processes these tests start).
+MASTER_KEY = new_generated_key().decode()
 PROCESSES = 42  # killed at moments spread over a whole run: adds, edits and removals
 AT_ONCE = 6  # processes started together (they also race each other for the write lock)
 FIRST_MOMENT = 0.1  # of a run: a forked command starts its work at once (no imports)
