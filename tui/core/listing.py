@@ -80,9 +80,7 @@ def read_rows(connection: Any, convert: Callable[[ListRow], T] | None = None, li
     cursor = connection.cursor()
     try:
         cursor.execute(ROWS_SQL + _limit(limit))
-        if convert is None:
-            return [_row(values) for values in _batches(cursor)]
-        return [convert(_row(values)) for values in _batches(cursor)]
+        return _converted(cursor, convert)
     finally:
         cursor.close()
 
@@ -94,12 +92,17 @@ def _read_rows_with(queued: QueuedCounts, connection: Any, convert: Callable[[Li
         cursor.execute("BEGIN")  # the counts and the rows from one snapshot of the file
         counts = queued.read(cursor)
         cursor.execute(ROWS_BY_ID_SQL + _limit(limit))
-        if convert is None:
-            return [_row(values, counts) for values in _batches(cursor)]
-        return [convert(_row(values, counts)) for values in _batches(cursor)]
+        return _converted(cursor, convert, counts)
     finally:
         cursor.close()
         connection.rollback()  # ends the read transaction
+
+
+def _converted(cursor: Any, convert: Callable[[ListRow], T] | None, counts: dict[int, int] | None = None) -> list:
+    """The cursor's rows as ListRows, each passed through `convert` as it is read."""
+    if convert is None:
+        return [_row(values, counts) for values in _batches(cursor)]
+    return [convert(_row(values, counts)) for values in _batches(cursor)]
 
 
 def _limit(limit: int | None) -> str:

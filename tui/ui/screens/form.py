@@ -202,8 +202,8 @@ class ProviderFormScreen(Screen[str | None]):
     def _clear_fields(self) -> None:
         """Every control as composed: empty texts, switches on, SMTP-IMAP, no message."""
         with self.prevent(Input.Changed, Select.Changed, Switch.Changed):
-            for field in TEXT_FIELDS:
-                self.query_one(f"#{field.replace('_', '-')}", Input).value = ""
+            for field_input in self.text_inputs.values():
+                field_input.value = ""
             self.query_one("#receive-emails", Switch).value = True
             self.query_one("#active-reference", Switch).value = True
             self.query_one("#type", Select).value = ProviderType.SMTP_IMAP.value
@@ -266,8 +266,8 @@ class ProviderFormScreen(Screen[str | None]):
     async def set_draft(self, draft: ProviderDraft) -> None:
         """Fill the form from a draft; loading is not typing, so no Changed messages."""
         with self.prevent(Input.Changed, Select.Changed, Switch.Changed):
-            for field in TEXT_FIELDS:
-                self.query_one(f"#{field.replace('_', '-')}", Input).value = getattr(draft, field)
+            for field, field_input in self.text_inputs.items():
+                field_input.value = getattr(draft, field)
             self.query_one("#receive-emails", Switch).value = draft.receive_emails
             self.query_one("#active-reference", Switch).value = draft.active_reference
             self.query_one("#type", Select).value = draft.type
