@@ -3,11 +3,12 @@
 imported mailprov once (multiprocessing's forkserver).
 
 For tests where processes are the subject (kill -9, SIGINT and SIGTERM, races on one
-database) but the interpreter's start-up is not. A forked command runs the same `main()` on
-its own file descriptors, environment and working directory, can be killed at any instant,
-and ends with the same exit code (negative for a signal, as subprocess reports it). Tests of
-start-up itself (settings read from the environment, stdio encodings, a closed stdout) keep
-`python -m tui`.
+database, settings and files of a process's own) but the interpreter's start-up is not. A
+forked command runs the same `main()` on its own file descriptors, environment (settings are
+read from os.environ by main(), which the fork has replaced), umask and working directory,
+can be killed at any instant, and ends with the same exit code (negative for a signal, as
+subprocess reports it). Tests of start-up itself (stdio encodings, a closed stdout, Ctrl+C
+during the imports, the entry point) keep `python -m tui`.
 
     process = start_forked(["provider", "list"], env=env, folder=tmp_path)
     out, err = process.communicate(timeout=60)
@@ -137,10 +138,10 @@ def start_forked(argv: list[str], *, env: dict[str, str], folder: Path, stdin: s
 
 
 def run_forked(argv: list[str], *, env: dict[str, str], folder: Path, stdin: str = "", timeout: float = 120,
-               text: bool = True) -> subprocess.CompletedProcess:
+               text: bool = True, umask: int = 0o022) -> subprocess.CompletedProcess:
     """`subprocess.run(["mailprov", *argv], capture_output=True)` as a fork: the exit code,
     stdout and stderr (str, or bytes with text=False) of a command that has ended."""
-    process = start_forked(argv, env=env, folder=folder, stdin=stdin)
+    process = start_forked(argv, env=env, folder=folder, stdin=stdin, umask=umask)
     try:
         out, err = process.communicate(timeout) if text else process.communicate_bytes(timeout)
     except subprocess.TimeoutExpired:

@@ -1,7 +1,12 @@
 """Environment faults, end to end in real processes: bad settings, databases that cannot be
 opened, a secret store without its master key, file permissions, parallel first runs, a
 closed stdout and Ctrl+C. Each is one line on stderr (never a traceback) and exit code 3
-(environment), 130 (interrupted) or 141 (closed pipe)."""
+(environment), 130 (interrupted) or 141 (closed pipe).
+
+A command runs as a fork of a process that imported mailprov (tests/forked_cli.py): its own
+environment, umask, files and exit code, read by the same main() from os.environ. Where the
+interpreter's start-up is the subject (a closed stdout, Ctrl+C, the UI refusing to start)
+it is a new `python -m tui` (`Mailprov.real`)."""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.databases import migrated_database
-from tests.forked_cli import start_forked
+from tests.forked_cli import run_forked, start_forked
 from tui.core.store import HEAD_REVISION
 
 DB_PASSWORD = "Xq7-db-S3cret"  # distinctive, so a leak anywhere can be found
@@ -25,7 +30,7 @@ PROVIDER_PASSWORD = "Zebra-Tr0ub4dor&3"
 
 
 class Mailprov:
-    """`python -m tui` in a fresh process, with every folder in a temp dir."""
+    """mailprov in a process of its own, with every folder in a temp dir."""
 
     def __init__(self, home: Path):
         self.home = home
@@ -61,9 +66,14 @@ class Mailprov:
         return [sys.executable, "-m", "tui", *args]
 
     def __call__(self, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess:
-        # A permissive umask: the private modes must come from mailprov, not from the user.
-        return subprocess.run(self.argv(*args), env=self.env | env, input=stdin, capture_output=True,
-                              text=True, timeout=60, umask=0o022)
+        """A command, forked (tests/forked_cli.py). A permissive umask: the private modes
+        must come from mailprov, not from the user's umask."""
+        return run_forked(list(args), env=self.env | env, folder=self.home, stdin=stdin, timeout=60, umask=0o022)
+
+    def real(self, *args: str, **env: str) -> subprocess.CompletedProcess:
+        """`python -m tui` itself, interpreter start-up and all."""
+        return subprocess.run(self.argv(*args), env=self.env | env, capture_output=True, text=True,
+                              timeout=60, umask=0o022)
 
     def add(self, name: str = "Support") -> subprocess.CompletedProcess:
         return self("provider", "add", "--name", name, "--type", "smtp-imap",
@@ -112,7 +122,7 @@ def test_good_settings_still_work(mailprov):
 
 
 def test_the_ui_refuses_a_bad_setting_before_it_starts(mailprov):
-    done = mailprov(MAILPROV_TIMEOUT="nan")  # no command: the UI, which must not start
+    done = mailprov.real(MAILPROV_TIMEOUT="nan")  # no command: the UI, which must not start
     assert done.returncode == 3 and "MAILPROV_TIMEOUT" in one_line(done)
 
 
