@@ -36,11 +36,22 @@ import email_validator  # noqa: F401
 import platformdirs  # noqa: F401
 import tui.commands  # noqa: F401
 import tui.core.bootstrap  # noqa: F401
+import tui.core.campaigns  # noqa: F401
 import tui.core.checks  # noqa: F401
+import tui.core.credentials  # noqa: F401
 import tui.core.doctor  # noqa: F401
 import tui.core.exchange  # noqa: F401
+import tui.core.listing  # noqa: F401
+import tui.core.mail.compose  # noqa: F401
+import tui.core.migrations  # noqa: F401
+import tui.core.oauth  # noqa: F401
+import tui.core.queue  # noqa: F401
+import tui.core.reader  # noqa: F401
+import tui.core.receive  # noqa: F401
 import tui.core.secret_file  # noqa: F401
+import tui.core.send  # noqa: F401
 import tui.core.service  # noqa: F401
+import tui.core.store  # noqa: F401  (SQLModel, SQLAlchemy's ORM, pydantic: ~0.2 s a command)
 from tui.cli import main
 
 _forkserver = multiprocessing.get_context("forkserver")
