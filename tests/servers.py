@@ -13,6 +13,7 @@ Dovecot set-up: /work/shared/notes/mail-test-servers.md.
 from __future__ import annotations
 
 import base64
+import contextlib
 import errno
 import functools
 import json
@@ -60,9 +61,19 @@ def free_port() -> int:
     """A port nothing listens on right now (servers that cannot take port 0 need one).
     Another test process (pytest-xdist) may take it before the server does: the starters
     below try again with new ports (PORT_ATTEMPTS) when that happens."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` different free ports: each is held while the next is picked (a port just
+    closed can be handed out again at once: Dovecot then refused a "duplicate listener")."""
+    with contextlib.ExitStack() as held:
+        ports = []
+        for _ in range(count):
+            sock = held.enter_context(socket.socket())
+            sock.bind((HOST, 0))
+            ports.append(sock.getsockname()[1])
+        return ports
 
 
 PORT_ATTEMPTS = 3
@@ -285,8 +296,9 @@ def start_dovecot(
         # Mail processes run as `nobody`, which only root can arrange (see the notes).
         raise ServerUnavailable("the Dovecot tests need root (its mail processes run as nobody)")
     directory = world_readable_tempdir("mailprov-dovecot-")
-    imap_port, imaps_port = free_port(), free_port()
-    pop3_port, pop3s_port = (free_port(), free_port()) if DOVECOT_POP3.exists() else (None, None)
+    imap_port, imaps_port, pop3_port, pop3s_port = free_ports(4)
+    if not DOVECOT_POP3.exists():
+        pop3_port = pop3s_port = None
     users_file = "".join(f"{user}:{{PLAIN}}{password}::::::\n" for user, password in USERS.items())
     (directory / "users").write_text(users_file, encoding="utf-8")
     (directory / "users").chmod(0o644)
