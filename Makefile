@@ -49,13 +49,13 @@ $(VENV)/bin/python:
 
 $(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
 	@echo "installing mailprov into $(VENV) (first run only)…"
-	@$(GET_UV) && $(UV) pip install --python $(PY) -e . \
+	@$(GET_UV) && $(UV) pip install --compile-bytecode --python $(PY) -e . \
 		|| { echo "uv did not install: installing with pip"; $(VENV_PIP) && $(PIP_SHOWN) install -e .; }
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 	@echo "installing mailprov and its test tools into $(VENV)…"
-	@$(GET_UV) && $(UV) pip install --quiet --python $(PY) -e '.[test]' \
+	@$(GET_UV) && $(UV) pip install --quiet --compile-bytecode --python $(PY) -e '.[test]' \
 		|| { echo "uv did not install: installing with pip"; $(VENV_PIP) && $(PIP) install -e '.[test]'; }
 	touch $@ $(VENV)/.installed-run
 
