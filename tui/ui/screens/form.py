@@ -170,6 +170,9 @@ class ProviderFormScreen(Screen[str | None]):
         yield FormField(text_input("reply-to", "e.g. a@example.com; b@example.com"))
 
     async def on_mount(self) -> None:
+        # Its widgets were styled as they were mounted: the first ScreenResume need not
+        # restyle them all again (see on_screen_resume).
+        self.stylesheet_seen = (self.app.stylesheet.rules_map, self.app.theme)
         self.query_one("#form-status-scroll").display = False
         await self._start()
 
