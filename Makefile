@@ -19,12 +19,13 @@ GET_UV := { test -x $(UV) \
 
 .PHONY: run test test-fast dovecot screenshots bench lint clean
 
-# The tests run in parallel processes (pytest-xdist), two per core (4 on 2 cores): about half
-# of a test's time is spent waiting (timeouts, servers, processes it started), which the
-# second process of a core fills. Measured on 2 cores: 4 processes 112 s, 3 136 s, 5 115 s,
-# 6 127 s (each process also pays its own start-up). XDIST="-n 0" runs them in this process
-# (for pdb), PYTEST_ARGS adds options or picks tests.
-XDIST ?= -n $(shell echo $$(( $$(nproc) * 2 )))
+# The tests run in parallel processes (pytest-xdist), two per core and one more (5 on 2
+# cores): about a third of a test's time is spent waiting (timeouts, servers, processes it
+# started), which the other processes fill. Measured on 2 cores, from an installed checkout:
+# 4 processes 83-84 s (the cores idle 21 s of it), 5 76-81 s, 6 76-78 s (each process also
+# pays its own start-up, and tests that measure time share the cores with more of them).
+# XDIST="-n 0" runs them in this process (for pdb), PYTEST_ARGS adds options or picks tests.
+XDIST ?= -n $(shell echo $$(( $$(nproc) * 2 + 1 )))
 # Compiled modules are kept for the run even where the environment says not to write them
 # (PYTHONDONTWRITEBYTECODE, set on some CI machines): otherwise every test process compiles
 # the test modules again (with pytest's assert rewriting: 3 s of CPU each) and every
