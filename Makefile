@@ -36,13 +36,17 @@ KEEP_BYTECODE := PYTHONDONTWRITEBYTECODE=
 run: $(VENV)/.installed-run
 	$(VENV)/bin/mailprov $(ARGS)
 
+# Before the test processes start: the package and tests compiled, the tests' asserts
+# rewritten for pytest (tests/rewrite_ahead.py), once instead of in every test process.
+COMPILE_AHEAD := $(PY) -m compileall -q -j 0 tui tests && $(KEEP_BYTECODE) $(PY) -m tests.rewrite_ahead
+
 test: $(VENV)/.installed-test dovecot
-	@$(PY) -m compileall -q -j 0 tui tests
+	@$(COMPILE_AHEAD)
 	$(KEEP_BYTECODE) $(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # The inner loop: everything but the tests marked slow (see README, Tests).
 test-fast: $(VENV)/.installed-test dovecot
-	@$(PY) -m compileall -q -j 0 tui tests
+	@$(COMPILE_AHEAD)
 	$(KEEP_BYTECODE) $(PY) -m pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
 $(VENV)/bin/python:
