@@ -19,8 +19,8 @@ pytest_plugins = ["tests.servers"]
 # Fixtures that start or use the real mail servers.
 NETWORK_FIXTURES = {"mail_servers", "dovecot", "smtp_servers", "oauth_dovecot", "silent_port"}
 
-# Slow, from the longest: many real processes killed or racing, the app in tmux, real
-# `python -m tui` processes (about 1 s of CPU each), snapshots. Run first in this order.
+# Slow, from the longest: many real processes killed or racing, the app in tmux, mailprov
+# in processes of its own, snapshots. Run first in this order.
 SLOW_FILES = ["test_writes.py", "test_ui_terminal.py"]
 SLOW_FIXTURES = ["home", "terminal", "mailprov", "snap_compare"]
 
