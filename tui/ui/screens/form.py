@@ -172,7 +172,7 @@ class ProviderFormScreen(Screen[str | None]):
     async def on_mount(self) -> None:
         # Its widgets were styled as they were mounted: the first ScreenResume need not
         # restyle them all again (see on_screen_resume).
-        self.stylesheet_seen = (self.app.stylesheet.rules_map, self.app.theme)
+        self.stylesheet_seen = self._styles_now()
         self.query_one("#form-status-scroll").display = False
         await self._start()
 
@@ -224,13 +224,17 @@ class ProviderFormScreen(Screen[str | None]):
         return super().dismiss(result)
 
     def on_screen_resume(self, event: events.ScreenResume) -> None:
-        """Shown again: Textual restyles every widget of a resumed screen (~200 of them), in
-        case the stylesheet changed meanwhile. Skip that when it has not (same rules, same
-        theme): the classes that changed were restyled as they changed."""
-        seen = (self.app.stylesheet.rules_map, self.app.theme)
+        """Shown, first or again: Textual restyles every widget of a resumed screen (~140 of
+        them), in case the stylesheet changed meanwhile. Skip that when it has not (same rules,
+        same theme as when they were mounted or last shown): the classes that changed were
+        restyled as they changed."""
+        seen = self._styles_now()
         if self.stylesheet_seen is not None and _same(seen, self.stylesheet_seen):
             event.refresh_styles = False
         self.stylesheet_seen = seen
+
+    def _styles_now(self) -> tuple:
+        return (self.app.stylesheet.rules_map, self.app.theme)
 
     def _post(self, opening: int, message: Message) -> None:
         """A worker's answer, marked with the opening it belongs to (see `is_current`)."""
