@@ -19,8 +19,6 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 TESTS = Path(__file__).parent
-# What pytest rewrites here: the test modules, conftest.py and its plugin (tests/servers.py).
-REWRITTEN = ["conftest.py", "servers.py"]
 
 
 class _NoTrace:
@@ -40,9 +38,17 @@ def rewrite(path: Path) -> None:
         pytest_rewrite._write_pyc(_NoTrace(), code, source_stat, cached)
 
 
+def rewritten_modules() -> list[Path]:
+    """What pytest rewrites here: the test modules, conftest.py and the plugins it names."""
+    from tests.conftest import pytest_plugins
+
+    plugins = [TESTS / f"{name.removeprefix('tests.')}.py" for name in pytest_plugins]
+    return sorted(TESTS.glob("test_*.py")) + [TESTS / "conftest.py", *plugins]
+
+
 def main() -> int:
-    modules = sorted(TESTS.glob("test_*.py")) + [TESTS / name for name in REWRITTEN]
     try:
+        modules = rewritten_modules()
         with ProcessPoolExecutor() as pool:
             list(pool.map(rewrite, modules))
     except Exception as error:  # noqa: BLE001 - pytest does the work itself then
