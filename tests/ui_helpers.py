@@ -43,13 +43,15 @@ def make_app(folder: Path, *, ca_file: Path | None = None, timeout: float = 5) -
 
 
 async def settle(pilot) -> None:
-    """Let workers finish and their messages be handled: rounds of waiting until one leaves
-    no worker running (a message handled may start another worker), at most three. A round
-    costs ~25 ms of CPU on the form: Pilot's pause() sends every widget a callback to wait for."""
+    """Let workers finish and their messages be handled: rounds of waiting, at most three,
+    until a round that began and ended with no worker running (so a round follows every one
+    in which a worker ran: its last messages, and any worker they start, are seen to). A
+    round costs ~25 ms of CPU on the form: Pilot's pause() sends every widget a callback."""
     for _ in range(3):
+        worked = bool(pilot.app.workers)
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
-        if not pilot.app.workers:
+        if not worked and not pilot.app.workers:
             return
 
 
